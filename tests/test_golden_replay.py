@@ -1,0 +1,82 @@
+"""Golden histories checked into tests/golden: one good, one non-deterministic."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from tests.driver import T0
+from tests.test_core_semantics import wfr
+from wf import DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
+from wf._history import ActivityCompleted, HistoryEvent, event_from_json, event_to_json
+from wf._replay import Execution, run_step
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def load(name: str) -> tuple[str, list[HistoryEvent]]:
+    data = json.loads((GOLDEN / name).read_text())
+    return data["instance_id"], [event_from_json(e) for e in data["history"]]
+
+
+def test_good_history_replays_to_its_recorded_outcome_and_round_trips() -> None:
+    iid, history = load("chain_good.json")
+    execution = Execution(wfr.workflows, iid)
+    execution.replay(history)
+    assert execution.status is WorkflowStatus.COMPLETED
+    assert execution.output == '["Hello a!","Hello b!"]'
+    assert [event_from_json(event_to_json(e)) for e in history] == history
+    # Nothing more to do for a completed instance.
+    assert run_step(wfr.workflows, iid, history, [], T0).events == ()
+
+
+def test_good_history_prefix_gives_the_recorded_next_commands() -> None:
+    iid, history = load("chain_good.json")
+    prefix = history[:3]  # started, first activity scheduled
+    result = run_step(wfr.workflows, iid, prefix, [ActivityCompleted(T0, 1, '"Hello a!"')], T0)
+    assert [type(c).__name__ for c in result.commands] == ["ScheduleActivity"]
+    assert result.commands[0].name == "hello"  # type: ignore[union-attr]
+
+
+def test_non_deterministic_history_fails_naming_both_sides() -> None:
+    iid, history = load("chain_nondeterministic.json")
+    result = run_step(wfr.workflows, iid, history, [ActivityCompleted(T0, 2, '"x"')], T0)
+    assert result.status is WorkflowStatus.FAILED
+    assert result.failure is not None
+    assert result.failure.error_type == "NonDeterminismError"
+    assert "activity 'greet'" in result.failure.message and "activity 'hello'" in result.failure.message
+    assert result.commands == ()
+
+
+def test_changed_task_kind_and_position_are_non_deterministic() -> None:
+    iid, history = load("chain_good.json")
+    changed = WorkflowRuntime()
+
+    @changed.workflow(name="chain")
+    def chain_with_timer(ctx: DaprWorkflowContext, names: list[str]):
+        yield ctx.create_timer(timedelta(seconds=1))
+
+    r = run_step(changed.workflows, iid, history[:3], [], T0)
+    assert r.failure is not None and r.failure.error_type == "NonDeterminismError"
+    assert "activity 'hello'" in r.failure.message and "timer" in r.failure.message
+
+    shorter = WorkflowRuntime()
+
+    @shorter.workflow(name="chain")
+    def chain_nothing(ctx: DaprWorkflowContext, names: list[str]):
+        yield ctx.wait_for_external_event("never")
+
+    r = run_step(shorter.workflows, iid, history[:3], [], T0)
+    assert r.failure is not None and "did not schedule anything" in r.failure.message
+
+    extra = WorkflowRuntime()
+
+    @extra.workflow(name="chain")
+    def chain_extra(ctx: DaprWorkflowContext, names: list[str]):
+        ctx.create_timer(timedelta(seconds=5))
+        yield ctx.call_activity("hello", input="a")
+
+    r = run_step(extra.workflows, iid, history[:3], [], T0)
+    assert r.failure is not None and "scheduled timer there" in r.failure.message
+    assert [type(e).__name__ for e in r.events] == ["TurnStarted", "WorkflowFailed"]

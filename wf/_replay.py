@@ -1,0 +1,722 @@
+"""The pure replay executor.
+
+``Execution`` rebuilds a workflow's state by running its code against recorded history
+(``replay``) and then advances it with new events (``step``), returning the events to
+append, the commands to carry out and the resulting status.  It does no I/O and reads
+no clock: the caller passes ``now``.  Kept in memory, an ``Execution`` is the warm
+path: each ``step`` costs the same whatever the length of the history behind it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections import deque
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from wf._commands import (
+    Command,
+    NotifyParent,
+    ScheduleActivity,
+    ScheduleTimer,
+    StartChild,
+    TerminateChild,
+)
+from wf._context import DaprWorkflowContext
+from wf._errors import FailureDetails, NonDeterminismError, TaskFailedError
+from wf._history import (
+    ActivityCompleted,
+    ActivityFailed,
+    ActivityScheduled,
+    ChildCompleted,
+    ChildCreated,
+    ChildFailed,
+    CustomStatusSet,
+    EventKind,
+    EventRaised,
+    HistoryEvent,
+    ParentRef,
+    Resumed,
+    Suspended,
+    TimerCreated,
+    TimerFired,
+    TurnStarted,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+    WorkflowTerminated,
+)
+from wf._retry import RetryPolicy
+from wf._serde import decode, encode
+from wf._status import WorkflowStatus
+from wf._task import Task
+
+WorkflowFn = Callable[..., Any]
+
+#: A workflow that continues-as-new this many times within one step without waiting on
+#: anything is looping; it is failed rather than spinning the invocation.
+MAX_GENERATIONS_PER_STEP = 1000
+
+_INBOUND_KINDS = frozenset(
+    {
+        EventKind.ACTIVITY_COMPLETED,
+        EventKind.ACTIVITY_FAILED,
+        EventKind.TIMER_FIRED,
+        EventKind.CHILD_COMPLETED,
+        EventKind.CHILD_FAILED,
+        EventKind.EVENT_RAISED,
+    }
+)
+_NEW_EVENT_KINDS = _INBOUND_KINDS | {
+    EventKind.WORKFLOW_STARTED,
+    EventKind.WORKFLOW_TERMINATED,
+    EventKind.SUSPENDED,
+    EventKind.RESUMED,
+}
+_DESCRIBE = {
+    EventKind.ACTIVITY_SCHEDULED: "activity",
+    EventKind.TIMER_CREATED: "timer",
+    EventKind.CHILD_CREATED: "child workflow",
+}
+
+
+class _Role(Enum):
+    PLAIN = 1
+    ATTEMPT = 2
+    RETRY_TIMER = 3
+    EVENT_TIMEOUT = 4
+
+
+@dataclass(slots=True)
+class _Action:
+    """Something the code scheduled; becomes a history event and a command."""
+
+    kind: EventKind
+    task_id: int
+    name: str = ""
+    input: str | None = None
+    fire_at: datetime | None = None
+    instance_id: str | None = None
+
+    def describe(self) -> str:
+        label = _DESCRIBE[self.kind]
+        return f"{label} '{self.name}'" if self.name else label
+
+    def to_event(self, now: datetime) -> HistoryEvent:
+        if self.kind is EventKind.ACTIVITY_SCHEDULED:
+            return ActivityScheduled(now, self.task_id, self.name, self.input)
+        if self.kind is EventKind.TIMER_CREATED:
+            assert self.fire_at is not None
+            return TimerCreated(now, self.task_id, self.fire_at)
+        assert self.instance_id is not None
+        return ChildCreated(now, self.task_id, self.name, self.instance_id, self.input)
+
+    def to_command(self) -> Command:
+        if self.kind is EventKind.ACTIVITY_SCHEDULED:
+            return ScheduleActivity(self.task_id, self.name, self.input)
+        if self.kind is EventKind.TIMER_CREATED:
+            assert self.fire_at is not None
+            return ScheduleTimer(self.task_id, self.fire_at)
+        assert self.instance_id is not None
+        return StartChild(self.task_id, self.name, self.instance_id, self.input)
+
+
+@dataclass(slots=True)
+class _Retry:
+    task: Task[Any]
+    policy: RetryPolicy
+    kind: EventKind
+    name: str
+    input: str | None
+    instance_id: str | None
+    first_attempt_at: datetime
+    attempt: int = 0
+
+
+@dataclass(slots=True)
+class _Open:
+    task: Task[Any]
+    role: _Role
+    action: _Action
+    retry: _Retry | None = None
+    event_key: str = ""
+
+
+@dataclass(frozen=True)
+class StepResult:
+    """What one step produced.
+
+    ``events`` are to be appended to the history; when ``new_generation`` is true the
+    workflow continued-as-new and ``events`` is instead the whole history of the new
+    generation, replacing the old one.  An empty ``events`` means nothing changed.
+    """
+
+    events: tuple[HistoryEvent, ...]
+    commands: tuple[Command, ...]
+    status: WorkflowStatus
+    output: str | None = None
+    failure: FailureDetails | None = None
+    custom_status: str | None = None
+    new_generation: bool = False
+
+
+@dataclass(slots=True)
+class _Inbox:
+    """External events not yet waited for, FIFO per case-insensitive name."""
+
+    by_name: dict[str, deque[tuple[int, str, str | None]]] = field(default_factory=dict)
+    arrivals: int = 0
+
+    def put(self, name: str, data: str | None) -> None:
+        self.by_name.setdefault(name.lower(), deque()).append((self.arrivals, name, data))
+        self.arrivals += 1
+
+    def take(self, key: str) -> tuple[bool, str | None]:
+        queue = self.by_name.get(key)
+        if not queue:
+            return False, None
+        return True, queue.popleft()[2]
+
+    def drain(self) -> list[tuple[str, str | None]]:
+        items = sorted(item for queue in self.by_name.values() for item in queue)
+        self.by_name.clear()
+        return [(name, data) for _, name, data in items]
+
+
+def _call_user(fn: Callable[..., Any], ctx: object, value: Any) -> Any:
+    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it takes no input (as Dapr does)."""
+    if value is None:
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = None
+        if params is not None and len(params) == 1:
+            return fn(ctx)
+    return fn(ctx, value)
+
+
+class Execution:
+    """The live state of one workflow execution (one generation of one instance)."""
+
+    def __init__(self, workflows: Mapping[str, WorkflowFn], instance_id: str) -> None:
+        self._workflows = workflows
+        self.instance_id = instance_id
+        self._handlers: dict[EventKind, Callable[[Any], bool]] = {
+            EventKind.TURN_STARTED: self._on_turn,
+            EventKind.WORKFLOW_STARTED: self._on_started,
+            EventKind.WORKFLOW_COMPLETED: self._on_recorded_terminal,
+            EventKind.WORKFLOW_FAILED: self._on_recorded_terminal,
+            EventKind.WORKFLOW_TERMINATED: self._on_terminated,
+            EventKind.CONTINUED_AS_NEW: self._on_recorded_terminal,
+            EventKind.ACTIVITY_SCHEDULED: self._on_scheduled,
+            EventKind.TIMER_CREATED: self._on_scheduled,
+            EventKind.CHILD_CREATED: self._on_scheduled,
+            EventKind.ACTIVITY_COMPLETED: self._on_inbound,
+            EventKind.ACTIVITY_FAILED: self._on_inbound,
+            EventKind.TIMER_FIRED: self._on_inbound,
+            EventKind.CHILD_COMPLETED: self._on_inbound,
+            EventKind.CHILD_FAILED: self._on_inbound,
+            EventKind.EVENT_RAISED: self._on_inbound,
+            EventKind.SUSPENDED: self._on_suspended,
+            EventKind.RESUMED: self._on_resumed,
+            EventKind.CUSTOM_STATUS: self._on_custom_status,
+        }
+        self._reset()
+
+    # -- state -------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        self.now = datetime.min
+        self.replaying = False
+        self._ctx = DaprWorkflowContext(self.instance_id, self)
+        self._gen: Generator[Any, Any, Any] | None = None
+        self._awaiting: Task[Any] | None = None
+        self._status = WorkflowStatus.PENDING
+        self._output: str | None = None
+        self._failure: FailureDetails | None = None
+        self._custom_status: str | None = None
+        self._recorded_custom_status: str | None = None
+        self._terminal_recorded = False
+        self._next_id = 0
+        self._actions: dict[int, _Action] = {}
+        self._open: dict[int, _Open] = {}
+        self._inbox = _Inbox()
+        self._waiters: dict[str, deque[Task[Any]]] = {}
+        self._suspended = False
+        self._held: list[HistoryEvent] = []
+        self._started: WorkflowStarted | None = None
+        self._continue: tuple[str, bool] | None = None
+        self._commands: list[Command] = []
+        self.history_length = 0
+
+    @property
+    def status(self) -> WorkflowStatus:
+        if self._suspended and self._status is WorkflowStatus.RUNNING:
+            return WorkflowStatus.SUSPENDED
+        return self._status
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._terminal_recorded
+
+    @property
+    def name(self) -> str | None:
+        return self._started.name if self._started else None
+
+    @property
+    def parent(self) -> ParentRef | None:
+        return self._started.parent if self._started else None
+
+    @property
+    def output(self) -> str | None:
+        return self._output
+
+    @property
+    def failure(self) -> FailureDetails | None:
+        return self._failure
+
+    @property
+    def custom_status(self) -> str | None:
+        return self._recorded_custom_status
+
+    def child_instance_ids(self) -> list[str]:
+        """IDs of the children this execution started and that have not reported back."""
+        return [
+            o.action.instance_id
+            for o in self._open.values()
+            if o.action.kind is EventKind.CHILD_CREATED and o.action.instance_id is not None
+        ]
+
+    # -- the two entry points ----------------------------------------------------
+
+    def replay(self, history: Iterable[HistoryEvent]) -> None:
+        """Rebuild state from recorded history (``is_replaying`` is true meanwhile)."""
+        self.replaying = True
+        handlers = self._handlers
+        count = 0
+        try:
+            for event in history:
+                count += 1
+                handlers[event.kind](event)
+            if self._actions and not self._terminal_recorded:
+                self._raise_unrecorded_action()
+        except NonDeterminismError as exc:
+            self._fail(FailureDetails(str(exc), "NonDeterminismError", None))
+            self._actions.clear()
+        finally:
+            self.history_length += count
+            self.replaying = False
+            self._commands.clear()
+
+    def step(self, new_events: Sequence[HistoryEvent], now: datetime) -> StepResult:
+        """Apply new events at time ``now``; returns what to append and to do."""
+        if self._terminal_recorded:
+            return self._result((), new_generation=False)
+        self.replaying = False
+        self._commands = []
+        out: list[HistoryEvent] = [TurnStarted(now)]
+        self.now = now
+        accepted = False
+        for event in new_events:
+            if event.kind not in _NEW_EVENT_KINDS:
+                raise ValueError(f"{event.kind.value} is recorded by the executor, not passed in as a new event")
+            if self._handlers[event.kind](event):
+                out.append(event)
+                accepted = True
+        self._flush(out)
+        new_generation = False
+        generations = 0
+        while self._status is WorkflowStatus.CONTINUED_AS_NEW:
+            generations += 1
+            out = self._next_generation(now, generations)
+            new_generation = True
+        if not new_generation and not accepted and len(out) == 1:
+            return self._result((), new_generation=False)
+        self.history_length = (0 if new_generation else self.history_length) + len(out)
+        return self._result(tuple(out), new_generation=new_generation)
+
+    def pending_commands(self) -> tuple[Command, ...]:
+        """Every command still owed by recorded history: to re-dispatch after a crash."""
+        cmds: list[Command] = []
+        if self._status is WorkflowStatus.TERMINATED:
+            cmds.extend(TerminateChild(i) for i in self.child_instance_ids())
+        else:
+            cmds.extend(o.action.to_command() for o in self._open.values())
+        if self._terminal_recorded and self.parent is not None:
+            cmds.append(self._notify_parent())
+        return tuple(cmds)
+
+    # -- step helpers ------------------------------------------------------------
+
+    def _result(self, events: tuple[HistoryEvent, ...], *, new_generation: bool) -> StepResult:
+        return StepResult(
+            events=events,
+            commands=tuple(self._commands) if events else (),
+            status=self.status,
+            output=self._output,
+            failure=self._failure,
+            custom_status=self._recorded_custom_status,
+            new_generation=new_generation,
+        )
+
+    def _next_generation(self, now: datetime, generations: int) -> list[HistoryEvent]:
+        assert self._started is not None and self._continue is not None
+        new_input, save_events = self._continue
+        carried = self._inbox.drain() if save_events else []
+        name, parent = self._started.name, self._started.parent
+        self._reset()
+        self._commands = []
+        self.now = now
+        out: list[HistoryEvent] = [TurnStarted(now), WorkflowStarted(now, name, new_input, parent)]
+        out.extend(EventRaised(now, n, d) for n, d in carried)
+        if generations > MAX_GENERATIONS_PER_STEP:
+            self._started = WorkflowStarted(now, name, new_input, parent)
+            self._fail(
+                FailureDetails(
+                    f"workflow continued as new {generations} times without waiting on any task",
+                    "WorkflowLoopError",
+                )
+            )
+        else:
+            for event in out[1:]:
+                self._handlers[event.kind](event)
+        self._flush(out)
+        return out
+
+    def _flush(self, out: list[HistoryEvent]) -> None:
+        now = self.now
+        for action in self._actions.values():
+            out.append(action.to_event(now))
+            self._commands.append(action.to_command())
+        self._actions.clear()
+        if self._custom_status != self._recorded_custom_status:
+            self._recorded_custom_status = self._custom_status
+            out.append(CustomStatusSet(now, self._custom_status))
+        if self._terminal_recorded or self._status is WorkflowStatus.CONTINUED_AS_NEW:
+            return
+        if self._status is WorkflowStatus.COMPLETED:
+            out.append(WorkflowCompleted(now, self._output))
+        elif self._status is WorkflowStatus.FAILED:
+            assert self._failure is not None
+            out.append(WorkflowFailed(now, self._failure))
+        else:
+            return
+        self._terminal_recorded = True
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+
+    def _notify_parent(self) -> NotifyParent:
+        assert self.parent is not None
+        if self._status is WorkflowStatus.COMPLETED:
+            return NotifyParent(self.parent, self._output, None)
+        failure = self._failure
+        if failure is None:
+            failure = FailureDetails("the child workflow was terminated", "WorkflowTerminated")
+        return NotifyParent(self.parent, None, failure)
+
+    def _raise_unrecorded_action(self) -> None:
+        action = next(iter(self._actions.values()))
+        raise NonDeterminismError(
+            f"the workflow code scheduled {action.describe()} at task {action.task_id}, "
+            "but the history has no record of it"
+        )
+
+    # -- event handlers (return whether the event is recorded) --------------------
+
+    def _on_turn(self, event: TurnStarted) -> bool:
+        if self._actions and not self._terminal_recorded:
+            self._raise_unrecorded_action()
+        self.now = event.timestamp
+        return True
+
+    def _on_started(self, event: WorkflowStarted) -> bool:
+        if self._started is not None:
+            return False
+        self._started = event
+        self._status = WorkflowStatus.RUNNING
+        fn = self._workflows.get(event.name)
+        if fn is None:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            self._fail(
+                FailureDetails(
+                    f"workflow '{event.name}' is not registered (registered: {known})",
+                    "WorkflowNotRegisteredError",
+                )
+            )
+            return True
+        try:
+            result = _call_user(fn, self._ctx, decode(event.input))
+        except Exception as exc:
+            self._fail(FailureDetails.from_exception(exc))
+            return True
+        if inspect.isgenerator(result):
+            self._gen = result
+            self._drive(None)
+        else:
+            self._finish(result)
+        return True
+
+    def _on_recorded_terminal(self, event: HistoryEvent) -> bool:
+        # The outcome in history is authoritative for the status reported.
+        if isinstance(event, WorkflowCompleted):
+            self._status, self._output = WorkflowStatus.COMPLETED, event.output
+        elif isinstance(event, WorkflowFailed):
+            self._status, self._failure = WorkflowStatus.FAILED, event.failure
+        self._terminal_recorded = True
+        self._gen = None
+        return True
+
+    def _on_terminated(self, event: WorkflowTerminated) -> bool:
+        if self._terminal_recorded:
+            return False
+        self._status = WorkflowStatus.TERMINATED
+        self._output = event.output
+        self._terminal_recorded = True
+        self._gen = None
+        self._held.clear()
+        self._commands.extend(TerminateChild(i) for i in self.child_instance_ids())
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+        return True
+
+    def _on_scheduled(self, event: ActivityScheduled | TimerCreated | ChildCreated) -> bool:
+        action = self._actions.pop(event.task_id, None)
+        recorded = f"{_DESCRIBE[event.kind]}" + (f" '{event.name}'" if not isinstance(event, TimerCreated) else "")
+        if action is None:
+            if self._terminal_recorded:
+                return True
+            raise NonDeterminismError(
+                f"the history has {recorded} scheduled at task {event.task_id}, "
+                "but the workflow code did not schedule anything there"
+            )
+        if action.kind is not event.kind or action.name != getattr(event, "name", ""):
+            raise NonDeterminismError(
+                f"the history has {recorded} scheduled at task {event.task_id}, "
+                f"but the workflow code scheduled {action.describe()} there"
+            )
+        return True
+
+    def _on_custom_status(self, event: CustomStatusSet) -> bool:
+        self._recorded_custom_status = event.status
+        return True
+
+    def _on_suspended(self, event: Suspended) -> bool:
+        if self._terminal_recorded or self._suspended:
+            return False
+        self._suspended = True
+        return True
+
+    def _on_resumed(self, event: Resumed) -> bool:
+        if not self._suspended:
+            return False
+        self._suspended = False
+        held, self._held = self._held, []
+        for item in held:
+            self._deliver(item)
+        return True
+
+    def _on_inbound(self, event: HistoryEvent) -> bool:
+        if self._status is WorkflowStatus.CONTINUED_AS_NEW and isinstance(event, EventRaised):
+            self._inbox.put(event.name, event.data)
+            return True
+        if self._terminal_recorded or self._status is not WorkflowStatus.RUNNING:
+            return False
+        if isinstance(event, EventRaised):
+            pass
+        elif getattr(event, "task_id", None) not in self._open:
+            return False  # a duplicate or a late result: ignored, and not recorded
+        if self._suspended:
+            self._held.append(event)
+            return True
+        self._deliver(event)
+        return True
+
+    # -- delivery ----------------------------------------------------------------
+
+    def _deliver(self, event: HistoryEvent) -> None:
+        if isinstance(event, EventRaised):
+            key = event.name.lower()
+            waiters = self._waiters.get(key)
+            if waiters:
+                waiters.popleft()._succeed(decode(event.data))
+                self._maybe_resume()
+            else:
+                self._inbox.put(event.name, event.data)
+            return
+        entry = self._open.pop(event.task_id, None)  # type: ignore[attr-defined]
+        if entry is None:
+            return
+        if isinstance(event, (ActivityCompleted, ChildCompleted)):
+            entry.task._succeed(decode(event.result))
+        elif isinstance(event, (ActivityFailed, ChildFailed)):
+            self._on_attempt_failed(entry, event.failure)
+        elif isinstance(event, TimerFired):
+            self._on_timer(entry)
+        self._maybe_resume()
+
+    def _on_attempt_failed(self, entry: _Open, failure: FailureDetails) -> None:
+        retry = entry.retry
+        if retry is not None:
+            delay = retry.policy.next_delay(retry.attempt, failure, retry.first_attempt_at, self.now)
+            if delay is not None:
+                timer = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=self.now + delay)
+                self._add(timer, _Open(retry.task, _Role.RETRY_TIMER, timer, retry))
+                return
+        label = _DESCRIBE[entry.action.kind].capitalize()
+        message = f"{label} '{entry.action.name}' failed: {failure.message}"
+        entry.task._fail(TaskFailedError(message, failure))
+
+    def _on_timer(self, entry: _Open) -> None:
+        if entry.role is _Role.RETRY_TIMER:
+            assert entry.retry is not None
+            self._attempt(entry.retry)
+        elif entry.role is _Role.EVENT_TIMEOUT:
+            task = entry.task
+            if not task.is_complete:
+                waiters = self._waiters.get(entry.event_key)
+                if waiters is not None and task in waiters:
+                    waiters.remove(task)
+                task._fail(TimeoutError(f"timed out waiting for external event '{entry.event_key}'"))
+        else:
+            entry.task._succeed(None)
+
+    def _maybe_resume(self) -> None:
+        task = self._awaiting
+        if task is not None and task._complete and self._status is WorkflowStatus.RUNNING:
+            self._awaiting = None
+            self._drive(task)
+
+    def _drive(self, task: Task[Any] | None) -> None:
+        gen = self._gen
+        assert gen is not None
+        while True:
+            try:
+                if task is None:
+                    yielded = gen.send(None)
+                elif task._exception is not None:
+                    yielded = gen.throw(task._exception)
+                else:
+                    yielded = gen.send(task._result)
+            except StopIteration as stop:
+                self._finish(stop.value)
+                return
+            except Exception as exc:
+                self._fail(FailureDetails.from_exception(exc))
+                return
+            if self._continue is not None:
+                self._finish(None)
+                return
+            if not isinstance(yielded, Task):
+                self._fail(
+                    FailureDetails(
+                        f"the workflow yielded a {type(yielded).__name__} ({yielded!r:.80}); workflows may only "
+                        "yield tasks from call_activity, call_child_workflow, create_timer, "
+                        "wait_for_external_event, when_all or when_any",
+                        "TypeError",
+                    )
+                )
+                return
+            if not yielded._complete:
+                self._awaiting = yielded
+                return
+            task = yielded
+
+    def _finish(self, value: Any) -> None:
+        self._gen = None
+        if self._continue is not None:
+            self._status = WorkflowStatus.CONTINUED_AS_NEW
+            return
+        try:
+            self._output = encode(value)
+        except (TypeError, ValueError) as exc:
+            self._fail(FailureDetails.from_exception(exc))
+            return
+        self._status = WorkflowStatus.COMPLETED
+
+    def _fail(self, failure: FailureDetails) -> None:
+        self._gen = None
+        self._status = WorkflowStatus.FAILED
+        self._failure = failure
+
+    # -- scheduling (called by DaprWorkflowContext) ------------------------------
+
+    def _new_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    def _add(self, action: _Action, entry: _Open) -> None:
+        self._actions[action.task_id] = action
+        self._open[action.task_id] = entry
+
+    def _attempt(self, retry: _Retry) -> None:
+        retry.attempt += 1
+        task_id = self._new_id()
+        instance_id = None
+        if retry.kind is EventKind.CHILD_CREATED:
+            instance_id = retry.instance_id or f"{self.instance_id}:{task_id:04x}"
+        action = _Action(retry.kind, task_id, retry.name, retry.input, instance_id=instance_id)
+        self._add(action, _Open(retry.task, _Role.ATTEMPT, action, retry))
+
+    def schedule_activity(self, name: str, input: Any, retry_policy: RetryPolicy | None) -> Task[Any]:
+        return self._schedule(EventKind.ACTIVITY_SCHEDULED, name, input, None, retry_policy)
+
+    def schedule_child(
+        self, name: str, input: Any, instance_id: str | None, retry_policy: RetryPolicy | None
+    ) -> Task[Any]:
+        return self._schedule(EventKind.CHILD_CREATED, name, input, instance_id, retry_policy)
+
+    def _schedule(
+        self, kind: EventKind, name: str, input: Any, instance_id: str | None, policy: RetryPolicy | None
+    ) -> Task[Any]:
+        task: Task[Any] = Task()
+        retry = _Retry(task, policy, kind, name, encode(input), instance_id, self.now) if policy else None
+        if retry is not None:
+            self._attempt(retry)
+            return task
+        task_id = self._new_id()
+        if kind is EventKind.CHILD_CREATED and instance_id is None:
+            instance_id = f"{self.instance_id}:{task_id:04x}"
+        action = _Action(kind, task_id, name, encode(input), instance_id=instance_id)
+        self._add(action, _Open(task, _Role.PLAIN, action))
+        return task
+
+    def schedule_timer(self, fire_at: datetime) -> Task[None]:
+        task: Task[None] = Task()
+        action = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=fire_at)
+        self._add(action, _Open(task, _Role.PLAIN, action))
+        return task
+
+    def wait_event(self, name: str, timeout: timedelta | None) -> Task[Any]:
+        key = name.lower()
+        task: Task[Any] = Task()
+        found, data = self._inbox.take(key)
+        if found:
+            task._succeed(decode(data))
+            return task
+        self._waiters.setdefault(key, deque()).append(task)
+        if timeout is not None:
+            action = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=self.now + timeout)
+            self._add(action, _Open(task, _Role.EVENT_TIMEOUT, action, event_key=key))
+        return task
+
+    def continue_as_new(self, new_input: Any, save_events: bool) -> None:
+        self._continue = (encode(new_input), save_events)
+
+    def set_custom_status(self, status: str | None) -> None:
+        self._custom_status = status
+
+
+def run_step(
+    workflows: Mapping[str, WorkflowFn],
+    instance_id: str,
+    history: Iterable[HistoryEvent],
+    new_events: Sequence[HistoryEvent],
+    now: datetime,
+) -> StepResult:
+    """The pure step: (history, new events, now) -> (events to append, commands, status)."""
+    execution = Execution(workflows, instance_id)
+    execution.replay(history)
+    return execution.step(new_events, now)

@@ -1,0 +1,241 @@
+"""HTTP clients for the workflow management API.
+
+``DaprWorkflowClient`` has the method names of ``dapr.ext.workflow.DaprWorkflowClient``;
+``DaprClient`` has the seed's ``dapr.clients.DaprClient`` workflow methods.  Both speak
+plain HTTP (standard library only) to a ``wf dev`` stack or an API Gateway URL.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from wf._context import registered_name
+from wf._errors import FailureDetails, WorkflowError
+from wf._history import parse_time
+from wf._serde import encode
+from wf._status import WorkflowState, WorkflowStatus
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:3500"
+API_PREFIX = "/v1.0"
+
+
+class WorkflowClientError(WorkflowError):
+    """The API answered with an error (``status``, ``error_code``, ``message``)."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(f"{status} {error_code}: {message}")
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+
+class _Http:
+    def __init__(self, endpoint: str, component: str, timeout: float) -> None:
+        self.endpoint = endpoint.rstrip("/")
+        self.component = component
+        self.timeout = timeout
+
+    def call(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
+        data: bytes | None = None
+        headers = {"Accept": "application/json"}
+        if body is not None:
+            if isinstance(body, str) and raw:
+                data, headers["Content-Type"] = body.encode(), "text/plain"
+            else:
+                data, headers["Content-Type"] = encode(body).encode(), "application/json"
+        request = urllib.request.Request(self.endpoint + path, data=data, method=method, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                payload = response.read()
+                return response.status, json.loads(payload) if payload else None
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                err = json.loads(payload)
+                code, message = err.get("errorCode", "ERR_UNKNOWN"), err.get("message", "")
+            except ValueError:
+                code, message = "ERR_UNKNOWN", payload.decode(errors="replace")
+            raise WorkflowClientError(exc.code, code, message) from exc
+        except urllib.error.URLError as exc:
+            raise WorkflowError(f"cannot reach the workflow API at {self.endpoint}: {exc.reason}") from exc
+
+    def path(self, *parts: str) -> str:
+        quoted = "/".join(urllib.parse.quote(p, safe="") for p in parts)
+        return f"{API_PREFIX}/workflows/{urllib.parse.quote(self.component, safe='')}/{quoted}"
+
+
+def state_from_json(body: dict[str, Any]) -> WorkflowState:
+    """Turn a GET response body into a :class:`WorkflowState`."""
+    props: dict[str, str] = body.get("properties") or {}
+    failure = None
+    if "dapr.workflow.failure.error_type" in props:
+        failure = FailureDetails(
+            props.get("dapr.workflow.failure.error_message", ""),
+            props["dapr.workflow.failure.error_type"],
+            props.get("dapr.workflow.failure.stack_trace"),
+        )
+    return WorkflowState(
+        instance_id=body["instanceID"],
+        name=body["workflowName"],
+        runtime_status=WorkflowStatus(body["runtimeStatus"]),
+        created_at=parse_time(body["createdAt"]),
+        last_updated_at=parse_time(body["lastUpdatedAt"]),
+        serialized_input=props.get("dapr.workflow.input"),
+        serialized_output=props.get("dapr.workflow.output"),
+        serialized_custom_status=props.get("dapr.workflow.custom_status"),
+        failure_details=failure,
+    )
+
+
+class DaprWorkflowClient:
+    """Manage workflow instances over HTTP (``dapr.ext.workflow.DaprWorkflowClient`` names)."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, component: str = "dapr", timeout: float = 30.0) -> None:
+        self._http = _Http(endpoint, component, timeout)
+
+    def schedule_new_workflow(
+        self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
+    ) -> str:
+        """Start a workflow; returns its instance ID."""
+        path = self._http.path(registered_name(workflow), "start")
+        if instance_id is not None:
+            path += "?" + urllib.parse.urlencode({"instanceID": instance_id})
+        _, body = self._http.call("POST", path, input)
+        return str(body["instanceID"])
+
+    def get_workflow_state(self, instance_id: str, *, fetch_payloads: bool = True) -> WorkflowState | None:
+        """The instance's state, or ``None`` if there is no such instance."""
+        try:
+            _, body = self._http.call("GET", self._http.path(instance_id))
+        except WorkflowClientError as exc:
+            if exc.status == 404:
+                return None
+            raise
+        state = state_from_json(body)
+        if not fetch_payloads:
+            state = WorkflowState(
+                state.instance_id, state.name, state.runtime_status, state.created_at, state.last_updated_at
+            )
+        return state
+
+    def _wait(
+        self, instance_id: str, done: Callable[[WorkflowState], bool], fetch_payloads: bool, timeout: float
+    ) -> WorkflowState | None:
+        deadline = time.monotonic() + timeout
+        delay = 0.05
+        while True:
+            state = self.get_workflow_state(instance_id, fetch_payloads=fetch_payloads)
+            if state is not None and done(state):
+                return state
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {instance_id} did not reach the awaited state in {timeout}s")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 1.0)
+
+    def wait_for_workflow_start(
+        self, instance_id: str, *, fetch_payloads: bool = False, timeout_in_seconds: float = 60
+    ) -> WorkflowState | None:
+        return self._wait(
+            instance_id, lambda s: s.runtime_status is not WorkflowStatus.PENDING, fetch_payloads, timeout_in_seconds
+        )
+
+    def wait_for_workflow_completion(
+        self, instance_id: str, *, fetch_payloads: bool = True, timeout_in_seconds: float = 60
+    ) -> WorkflowState | None:
+        return self._wait(instance_id, lambda s: s.runtime_status.is_terminal, fetch_payloads, timeout_in_seconds)
+
+    def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
+        self._http.call("POST", self._http.path(instance_id, "raiseEvent", event_name), data)
+
+    def terminate_workflow(self, instance_id: str, *, output: Any = None) -> None:
+        self._http.call("POST", self._http.path(instance_id, "terminate"), output)
+
+    def pause_workflow(self, instance_id: str) -> None:
+        self._http.call("POST", self._http.path(instance_id, "pause"))
+
+    def resume_workflow(self, instance_id: str) -> None:
+        self._http.call("POST", self._http.path(instance_id, "resume"))
+
+    def purge_workflow(self, instance_id: str) -> None:
+        self._http.call("POST", self._http.path(instance_id, "purge"))
+
+
+@dataclass(frozen=True)
+class StartWorkflowResponse:
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class GetWorkflowResponse:
+    instance_id: str
+    workflow_name: str
+    created_at: datetime
+    last_updated_at: datetime
+    runtime_status: str
+    properties: dict[str, str] = field(default_factory=dict)
+
+
+class DaprClient:
+    """The seed's ``DaprClient`` workflow methods, over HTTP."""
+
+    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = 30.0) -> None:
+        self._endpoint = endpoint
+        self._timeout = timeout
+
+    def _http(self, component: str) -> _Http:
+        return _Http(self._endpoint, component, self._timeout)
+
+    def start_workflow(
+        self,
+        workflow_component: str,
+        workflow_name: str,
+        input: Any = None,
+        instance_id: str | None = None,
+        workflow_options: dict[str, str] | None = None,
+    ) -> StartWorkflowResponse:
+        http = self._http(workflow_component)
+        path = http.path(workflow_name, "start")
+        if instance_id:
+            path += "?" + urllib.parse.urlencode({"instanceID": instance_id})
+        _, body = http.call("POST", path, input)
+        return StartWorkflowResponse(str(body["instanceID"]))
+
+    def get_workflow(self, instance_id: str, workflow_component: str) -> GetWorkflowResponse:
+        _, body = self._http(workflow_component).call("GET", self._http(workflow_component).path(instance_id))
+        return GetWorkflowResponse(
+            instance_id=body["instanceID"],
+            workflow_name=body["workflowName"],
+            created_at=parse_time(body["createdAt"]),
+            last_updated_at=parse_time(body["lastUpdatedAt"]),
+            runtime_status=body["runtimeStatus"],
+            properties=dict(body.get("properties") or {}),
+        )
+
+    def _post(self, component: str, *parts: str, body: Any = None) -> None:
+        http = self._http(component)
+        http.call("POST", http.path(*parts), body)
+
+    def pause_workflow(self, instance_id: str, workflow_component: str) -> None:
+        self._post(workflow_component, instance_id, "pause")
+
+    def resume_workflow(self, instance_id: str, workflow_component: str) -> None:
+        self._post(workflow_component, instance_id, "resume")
+
+    def raise_workflow_event(
+        self, instance_id: str, workflow_component: str, event_name: str, event_data: Any = None
+    ) -> None:
+        self._post(workflow_component, instance_id, "raiseEvent", event_name, body=event_data)
+
+    def purge_workflow(self, instance_id: str, workflow_component: str) -> None:
+        self._post(workflow_component, instance_id, "purge")
+
+    def terminate_workflow(self, instance_id: str, workflow_component: str) -> None:
+        self._post(workflow_component, instance_id, "terminate")
