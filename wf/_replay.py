@@ -282,6 +282,9 @@ class Execution:
     def custom_status(self) -> str | None:
         return self._recorded_custom_status
 
+    def is_open(self, task_id: int) -> bool:
+        return task_id in self._open
+
     def child_instance_ids(self) -> list[str]:
         """IDs of the children this execution started and that have not reported back."""
         return [

@@ -1,0 +1,148 @@
+"""A moto-backed stack driven only through ``lambda_handler``: HTTP events in (shaped
+like the files in events/), SQS messages pumped back in as SQS events."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from wf._app import build_engine, make_handler
+from wf._messages import MessageKind
+from wf._provision import ensure_resources
+from wf._runtime import WorkflowRuntime
+from wf._settings import Settings
+
+EVENTS = Path(__file__).resolve().parent.parent / "events"
+T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=timezone.utc)
+
+
+def load_event(name: str) -> dict[str, Any]:
+    return json.loads((EVENTS / name).read_text())
+
+
+class _NoDelaySqs:
+    """moto delays messages in real time; the fake clock decides when timers are due."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def send_message(self, **kw: Any) -> Any:
+        kw.pop("DelaySeconds", None)
+        return self._client.send_message(**kw)
+
+    def send_message_batch(self, **kw: Any) -> Any:
+        for e in kw["Entries"]:
+            e.pop("DelaySeconds", None)
+        return self._client.send_message_batch(**kw)
+
+
+class Context:
+    function_name = "wf"
+    aws_request_id = "req"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf"
+    memory_limit_in_mb = 512
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 30_000
+
+
+class Stack:
+    def __init__(self, runtime: WorkflowRuntime, *, component: str = "dapr", max_body_bytes: int = 128 * 1024) -> None:
+        self.now = T0
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        self.sqs = boto3.client("sqs", region_name="us-east-1")
+        self.res = ensure_resources(ddb, self.sqs)
+        self.settings = Settings(self.res.table_name, self.res.queue_url, component, max_body_bytes)
+        self.engine = build_engine(runtime, self.settings, sqs_client=_NoDelaySqs(self.sqs), clock=lambda: self.now)
+        self.handler = make_handler(self.engine, self.settings)
+        self.invocations = 0
+        self.crash_after: int | None = None
+
+    # -- HTTP ------------------------------------------------------------------------
+    def http(self, method: str, path: str, body: str | None = None, query: dict[str, str] | None = None,
+             v2: bool = False) -> tuple[int, Any]:
+        if v2:
+            event = load_event("get_http_api_v2.json")
+            event["rawPath"] = path
+            event["requestContext"]["http"]["method"] = method
+            event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in (query or {}).items())
+            if query:
+                event["queryStringParameters"] = query
+            if body is not None:
+                event["body"] = body
+        else:
+            event = copy.deepcopy(load_event("get.json"))
+            event.update(path=path, httpMethod=method, body=body, queryStringParameters=query,
+                         multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None)
+        return self.invoke(event)
+
+    def invoke(self, event: dict[str, Any]) -> tuple[int, Any]:
+        self.invocations += 1
+        resp = self.handler(event, Context())
+        body = resp.get("body")
+        if resp["statusCode"] != 204:
+            assert "application/json" in str(resp.get("headers", {}).get("Content-Type", "")) or \
+                "application/json" in str(resp.get("multiValueHeaders", {}).get("Content-Type", ""))
+        return resp["statusCode"], json.loads(body) if body else None
+
+    def post(self, path: str, body: str | None = None, **kw: Any) -> tuple[int, Any]:
+        return self.http("POST", path, body, **kw)
+
+    def get(self, iid: str, ver: str = "v1.0-beta1") -> tuple[int, Any]:
+        return self.http("GET", f"/{ver}/workflows/dapr/{iid}")
+
+    def status(self, iid: str) -> str:
+        return self.get(iid)[1]["runtimeStatus"]
+
+    # -- SQS -------------------------------------------------------------------------
+    def pump(self, max_rounds: int = 500) -> int:
+        """Deliver queued messages as SQS events until the queue is empty; timers not
+        yet due make the fake clock jump (at most 15 minutes at a time)."""
+        handled = 0
+        for _ in range(max_rounds):
+            resp = self.sqs.receive_message(QueueUrl=self.res.queue_url, MaxNumberOfMessages=10,
+                                            AttributeNames=["All"], WaitTimeSeconds=0)
+            msgs = resp.get("Messages", [])
+            if not msgs:
+                return handled
+            bodies = [json.loads(m["Body"]) for m in msgs]
+            due = [b for b in bodies if b["k"] != MessageKind.TIMER.value or b["fire_at"] <= self._now_str()]
+            if not due:
+                earliest = min(datetime.fromisoformat(b["fire_at"].replace("Z", "+00:00")) for b in bodies)
+                self.now = min(earliest, self.now + timedelta(seconds=900))
+            self.deliver(msgs)
+            handled += len(msgs)
+        raise AssertionError("queue did not drain")
+
+    def _now_str(self) -> str:
+        return self.now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+    def deliver(self, msgs: list[dict[str, Any]]) -> dict[str, Any]:
+        event = load_event("sqs_event.json")
+        template = event["Records"][0]
+        records = []
+        for m in msgs:
+            r = copy.deepcopy(template)
+            r.update(messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"], md5OfBody=m["MD5OfBody"])
+            r["attributes"]["ApproximateReceiveCount"] = m["Attributes"]["ApproximateReceiveCount"]
+            records.append(r)
+        event["Records"] = records
+        self.invocations += 1
+        result = self.handler(event, Context())
+        failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+        for m in msgs:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                   VisibilityTimeout=0)
+            else:
+                self.sqs.delete_message(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"])
+        return result
+
+    def table_items(self) -> list[dict[str, Any]]:
+        ddb = boto3.client("dynamodb", region_name="us-east-1")
+        return ddb.scan(TableName=self.res.table_name)["Items"]

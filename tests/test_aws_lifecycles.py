@@ -1,0 +1,234 @@
+"""End-to-end lifecycles on moto, driven only through lambda_handler."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+import pytest
+
+from tests.aws_stack import Stack
+from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all
+
+wfr = WorkflowRuntime()
+P = "/v1.0-beta1/workflows/dapr"
+attempts: dict[str, int] = {}
+
+
+@wfr.activity(name="echo")
+def echo(ctx: WorkflowActivityContext, x):
+    return x
+
+
+@wfr.activity(name="inline_echo", inline=True)
+def inline_echo(ctx: WorkflowActivityContext, x):
+    return x
+
+
+@wfr.activity(name="flaky")
+def flaky(ctx: WorkflowActivityContext, fail_times: int):
+    attempts[ctx.workflow_id] = attempts.get(ctx.workflow_id, 0) + 1
+    if attempts[ctx.workflow_id] <= fail_times:
+        raise ConnectionError(f"attempt {attempts[ctx.workflow_id]}")
+    return attempts[ctx.workflow_id]
+
+
+@wfr.workflow(name="chain")
+def chain(ctx: DaprWorkflowContext, n: int):
+    total = []
+    for i in range(n):
+        total.append((yield ctx.call_activity(echo, input=i)))
+    return total
+
+
+@wfr.workflow(name="inline_chain")
+def inline_chain(ctx: DaprWorkflowContext, n: int):
+    total = 0
+    for i in range(n):
+        total += yield ctx.call_activity(inline_echo, input=i)
+    return total
+
+
+@wfr.workflow(name="fan")
+def fan(ctx: DaprWorkflowContext, n: int):
+    return (yield when_all([ctx.call_activity(echo, input=i) for i in range(n)]))
+
+
+@wfr.workflow(name="retry")
+def retry(ctx: DaprWorkflowContext, fail_times: int):
+    policy = RetryPolicy(first_retry_interval=timedelta(seconds=5), max_number_of_attempts=3)
+    try:
+        return (yield ctx.call_activity(flaky, input=fail_times, retry_policy=policy))
+    except TaskFailedError as e:
+        return f"gave up: {e.details.error_type}"
+
+
+@wfr.workflow(name="sleepy")
+def sleepy(ctx: DaprWorkflowContext, _):
+    start = ctx.current_utc_datetime
+    yield ctx.create_timer(timedelta(hours=2))
+    return (ctx.current_utc_datetime - start).total_seconds()
+
+
+@wfr.workflow(name="waiter")
+def waiter(ctx: DaprWorkflowContext, _):
+    first = yield ctx.wait_for_external_event("go")
+    yield ctx.call_activity(echo, input=1)
+    second = yield ctx.wait_for_external_event("Go")
+    try:
+        third = yield ctx.wait_for_external_event("late", timeout=timedelta(minutes=5))
+    except TimeoutError:
+        third = "timeout"
+    return [first, second, third]
+
+
+@wfr.workflow(name="parent")
+def parent(ctx: DaprWorkflowContext, _):
+    return (yield ctx.call_child_workflow(waiter, input=None))
+
+
+@wfr.workflow(name="counter")
+def counter(ctx: DaprWorkflowContext, n: int):
+    got = yield ctx.wait_for_external_event("tick")
+    if n + 1 >= 3:
+        return [n + 1, got]
+    ctx.continue_as_new(n + 1, save_events=True)
+
+
+def started(stack: Stack, name: str, iid: str, body: str | None = None) -> None:
+    code, resp = stack.post(f"{P}/{name}/start", body, query={"instanceID": iid})
+    assert (code, resp) == (202, {"instanceID": iid})
+
+
+@pytest.fixture
+def stack(aws):
+    return Stack(wfr)
+
+
+def test_chain_fan_out_and_inline(stack: Stack) -> None:
+    started(stack, "chain", "c1", "3")
+    started(stack, "fan", "f1", "20")
+    started(stack, "inline_chain", "i1", "5")
+    stack.pump()
+    for iid, out in (("c1", [0, 1, 2]), ("f1", list(range(20))), ("i1", 10)):
+        code, body = stack.get(iid)
+        assert code == 200 and body["runtimeStatus"] == "COMPLETED", body
+        assert json.loads(body["properties"]["dapr.workflow.output"]) == out
+
+
+def test_retry_then_success_and_retries_exhausted(stack: Stack) -> None:
+    attempts.clear()
+    started(stack, "retry", "r1", "2")
+    started(stack, "retry", "r2", "5")
+    stack.pump()
+    assert json.loads(stack.get("r1")[1]["properties"]["dapr.workflow.output"]) == 3
+    assert json.loads(stack.get("r2")[1]["properties"]["dapr.workflow.output"]) == "gave up: ConnectionError"
+    assert attempts == {"r1": 3, "r2": 3}
+
+
+def test_two_hour_timer_fires_on_time_through_chained_delays(stack: Stack) -> None:
+    started(stack, "sleepy", "t1")
+    t0 = stack.now
+    handled = stack.pump()
+    assert handled >= 8  # 2 h / 15 min: the timer hopped through several messages
+    body = stack.get("t1")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == 7200.0
+    assert stack.now - t0 == timedelta(hours=2)
+
+
+def test_events_before_and_after_the_wait_and_timeout(stack: Stack) -> None:
+    started(stack, "waiter", "w1")
+    assert stack.post(f"{P}/w1/raiseEvent/GO", "0")[0] == 202  # before the wait is reached
+    assert stack.post(f"{P}/w1/raiseEvent/go", "hello")[0] == 202  # text/plain body
+    stack.pump()
+    body = stack.get("w1")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [0, "hello", "timeout"]
+
+
+def test_child_workflow_and_recursive_terminate(stack: Stack) -> None:
+    started(stack, "parent", "p1")
+    stack.pump()
+    assert stack.status("p1") == "RUNNING"
+    assert stack.status("p1:0001") == "RUNNING"
+    # Starting again on a running ID is refused.
+    code, err = stack.post(f"{P}/parent/start", query={"instanceID": "p1"})
+    assert (code, err["errorCode"]) == (409, "ERR_INSTANCE_ID_ALREADY_EXISTS")
+    assert stack.post(f"{P}/p1/terminate", '"stop"')[0] == 202
+    stack.pump()
+    assert stack.status("p1") == "TERMINATED"
+    assert stack.status("p1:0001") == "TERMINATED"
+    assert json.loads(stack.get("p1")[1]["properties"]["dapr.workflow.output"]) == "stop"
+    assert stack.post(f"{P}/p1/terminate")[0] == 202  # terminal: a no-op
+    # Purge removes the parent, the child and every item.
+    assert stack.post(f"{P}/p1/purge")[0] == 202
+    assert stack.get("p1")[0] == 404 and stack.get("p1:0001")[0] == 404
+    assert stack.table_items() == []
+
+
+def test_child_completes_into_parent(stack: Stack) -> None:
+    started(stack, "parent", "p2")
+    stack.pump()
+    stack.post(f"{P}/p2:0001/raiseEvent/go", "1")
+    stack.post(f"{P}/p2:0001/raiseEvent/go", "2")
+    stack.pump()
+    body = stack.get("p2")[1]
+    assert body["runtimeStatus"] == "COMPLETED", body
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [1, 2, "timeout"]
+
+
+def test_continue_as_new_with_carried_events(stack: Stack) -> None:
+    started(stack, "counter", "n1", "0")
+    for data in ("false", "0", '""'):
+        stack.post(f"{P}/n1/raiseEvent/tick", data)
+    stack.pump()
+    body = stack.get("n1")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [3, ""]
+
+
+def test_pause_buffers_until_resume(stack: Stack) -> None:
+    started(stack, "waiter", "s1")
+    stack.pump()
+    assert stack.post(f"{P}/s1/pause")[0] == 202
+    stack.pump()
+    assert stack.status("s1") == "SUSPENDED"
+    stack.post(f"{P}/s1/raiseEvent/go", "a")
+    stack.post(f"{P}/s1/raiseEvent/go", "b")
+    stack.pump()
+    assert stack.status("s1") == "SUSPENDED"
+    assert stack.post(f"{P}/s1/resume")[0] == 202
+    stack.pump()
+    body = stack.get("s1")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == ["a", "b", "timeout"]
+
+
+def test_start_again_on_a_terminal_id_replaces_it(stack: Stack) -> None:
+    started(stack, "chain", "again", "1")
+    stack.pump()
+    started(stack, "chain", "again", "2")
+    stack.pump()
+    body = stack.get("again")[1]
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [0, 1]
+    assert json.loads(body["properties"]["dapr.workflow.input"]) == 2
+    # Only the new execution's items remain.
+    assert len(stack.table_items()) == 1 + 2
+
+
+def test_redelivery_after_a_crash_is_harmless(stack: Stack) -> None:
+    """The invocation dies after committing a step but before sending its work: the
+    message comes back and the owed work is re-sent; nothing runs twice into history."""
+    started(stack, "chain", "x1", "3")
+    msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url, AttributeNames=["All"])["Messages"]
+    original_send = stack.engine.queue.send
+    stack.engine.queue.send = lambda m: (_ for _ in ()).throw(RuntimeError("Lambda died"))  # type: ignore[method-assign]
+    result = stack.deliver(msgs)
+    assert len(result["batchItemFailures"]) == 1
+    stack.engine.queue.send = original_send  # type: ignore[method-assign]
+    stack.engine._cache.clear()  # a new container
+    stack.pump()
+    body = stack.get("x1")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [0, 1, 2]

@@ -1,0 +1,96 @@
+"""Wiring: builds the engine from injected clients and routes Lambda events to it."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+from collections.abc import Callable
+from datetime import datetime, timezone
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from wf._api import build_resolver
+from wf._dynamo import DynamoStore, make_item_model
+from wf._engine import Engine
+from wf._messages import WorkMessage
+from wf._queue import SqsQueue
+from wf._runtime import WorkflowRuntime
+from wf._settings import Settings
+
+logger = Logger(service="wf")
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def time_ordered_id(clock: Callable[[], datetime]) -> Callable[[], str]:
+    """Execution IDs that sort by creation time, so a stale message is told from an early one."""
+
+    def new_id() -> str:
+        return f"{int(clock().timestamp() * 1000):012x}{secrets.token_hex(4)}"
+
+    return new_id
+
+
+def endpoint_for(service: str) -> str | None:
+    return os.environ.get(f"AWS_ENDPOINT_URL_{service.upper()}") or os.environ.get("AWS_ENDPOINT_URL")
+
+
+def build_engine(
+    runtime: WorkflowRuntime,
+    settings: Settings,
+    *,
+    sqs_client: Any = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> Engine:
+    if sqs_client is None:
+        import boto3
+
+        sqs_client = boto3.client("sqs", region_name=settings.region, endpoint_url=endpoint_for("sqs"))
+    store = DynamoStore(make_item_model(settings.table_name, settings.region, endpoint_for("dynamodb")))
+    return Engine(
+        runtime,
+        store,
+        SqsQueue(sqs_client, settings.queue_url),
+        clock=clock,
+        new_id=time_ordered_id(clock),
+        inline_budget_ms=settings.inline_budget_ms,
+    )
+
+
+def make_handler(engine: Engine, settings: Settings) -> LambdaHandler:
+    """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches."""
+    rest = build_resolver(APIGatewayRestResolver(), engine, settings)
+    http = build_resolver(APIGatewayHttpResolver(), engine, settings)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "Records" in event:
+            remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
+
+            def record_handler(record: SQSRecord) -> None:
+                msg = WorkMessage.parse(json.loads(record.body))
+                count = int(record.attributes.approximate_receive_count or 1)
+                engine.handle(msg, receive_count=count, remaining_ms=remaining)
+
+            processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+            return dict(
+                process_partial_response(
+                    event=event, record_handler=record_handler, processor=processor, context=context
+                )
+            )
+        resolver = http if event.get("version") == "2.0" else rest
+        return resolver.resolve(event, context)
+
+    return handler
+
+
+def build_app(runtime: WorkflowRuntime, settings: Settings) -> LambdaHandler:
+    return make_handler(build_engine(runtime, settings), settings)

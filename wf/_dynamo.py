@@ -1,0 +1,199 @@
+"""DynamoDB ``InstanceStore`` through pynamodb: one table, conditional writes only.
+
+Layout (partition key ``pk`` = instance ID):
+- ``sk = "META"``: the instance record; ``wf_status``/``created_at`` feed the
+  ``by_status`` index that a listing API can query (workflow name projected).
+- ``sk = "H#<execution>#<seq>"``: one item per step, written once with
+  ``attribute_not_exists``: two invocations racing on an instance cannot both commit.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pynamodb.attributes import UnicodeAttribute
+from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
+from pynamodb.models import Model
+
+from wf._errors import FailureDetails
+from wf._history import ParentRef, format_time, parse_time
+from wf._status import WorkflowStatus
+from wf._store import ConflictError, InstanceMeta, StepRecord, StoreError, events_from_str, events_to_str
+
+META = "META"
+
+
+def make_item_model(table_name: str, region: str, host: str | None) -> type[Model]:
+    """A pynamodb model bound to one table (the table name is configuration)."""
+
+    class ByStatus(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
+        class Meta:
+            index_name = "by_status"
+            projection = IncludeProjection(["workflow_name"])
+
+        wf_status = UnicodeAttribute(hash_key=True)
+        created_at = UnicodeAttribute(range_key=True)
+
+    class Item(Model):
+        class Meta:
+            pass
+
+        pk = UnicodeAttribute(hash_key=True)
+        sk = UnicodeAttribute(range_key=True)
+        execution_id = UnicodeAttribute(null=True)
+        workflow_name = UnicodeAttribute(null=True)
+        wf_status = UnicodeAttribute(null=True)
+        created_at = UnicodeAttribute(null=True)
+        updated_at = UnicodeAttribute(null=True)
+        input = UnicodeAttribute(null=True)
+        output = UnicodeAttribute(null=True)
+        failure = UnicodeAttribute(null=True)
+        custom_status = UnicodeAttribute(null=True)
+        parent = UnicodeAttribute(null=True)
+        first_step = UnicodeAttribute(null=True)
+        events = UnicodeAttribute(null=True)
+        step_status = UnicodeAttribute(null=True)
+        by_status = ByStatus()
+
+    Item.Meta.table_name = table_name  # type: ignore[attr-defined]
+    Item.Meta.region = region  # type: ignore[attr-defined]
+    if host:
+        Item.Meta.host = host  # type: ignore[attr-defined]
+    return Item
+
+
+def _step_key(execution_id: str, seq: int) -> str:
+    return f"H#{execution_id}#{seq:08d}"
+
+
+class DynamoStore:
+    """``InstanceStore`` on one DynamoDB table."""
+
+    def __init__(self, item_model: type[Model]) -> None:
+        # Any: the model's attributes are made at run time, which mypy cannot follow.
+        self._item: Any = item_model
+
+    # -- meta ----------------------------------------------------------------------
+    def _to_item(self, meta: InstanceMeta) -> Any:
+        failure = json.dumps(meta.failure.to_json()) if meta.failure else None
+        parent = None
+        if meta.parent:
+            p = meta.parent
+            parent = json.dumps({"instance_id": p.instance_id, "execution_id": p.execution_id, "task_id": p.task_id})
+        return self._item(
+            meta.instance_id,
+            META,
+            execution_id=meta.execution_id,
+            workflow_name=meta.workflow_name,
+            wf_status=meta.status.value,
+            created_at=format_time(meta.created_at),
+            updated_at=format_time(meta.updated_at),
+            input=meta.input,
+            output=meta.output,
+            failure=failure,
+            custom_status=meta.custom_status,
+            parent=parent,
+            first_step=events_to_str(meta.first_step),
+        )
+
+    @staticmethod
+    def _from_item(item: Any) -> InstanceMeta:
+        parent = None
+        if item.parent:
+            p = json.loads(item.parent)
+            parent = ParentRef(p["instance_id"], p["execution_id"], int(p["task_id"]))
+        return InstanceMeta(
+            instance_id=item.pk,
+            execution_id=item.execution_id,
+            workflow_name=item.workflow_name,
+            status=WorkflowStatus(item.wf_status),
+            created_at=parse_time(item.created_at),
+            updated_at=parse_time(item.updated_at),
+            first_step=events_from_str(item.first_step or "[]"),
+            input=item.input,
+            output=item.output,
+            failure=FailureDetails.from_json(json.loads(item.failure)) if item.failure else None,
+            custom_status=item.custom_status,
+            parent=parent,
+        )
+
+    def get_meta(self, instance_id: str) -> InstanceMeta | None:
+        try:
+            item = self._item.get(instance_id, META, consistent_read=True)
+        except self._item.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError(f"reading instance {instance_id} failed: {exc}") from exc
+        return self._from_item(item)
+
+    def _put(self, item: Any, condition: Any, what: str) -> None:
+        try:
+            item.save(condition=condition)
+        except PutError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                raise ConflictError(what) from exc
+            raise StoreError(f"writing {item.pk}/{item.sk} failed: {exc}") from exc
+        except PynamoDBException as exc:
+            raise StoreError(f"writing {item.pk}/{item.sk} failed: {exc}") from exc
+
+    def put_meta(self, meta: InstanceMeta, *, replaces: str | None) -> None:
+        m = self._item
+        condition = m.pk.does_not_exist() if replaces is None else (m.execution_id == replaces)
+        self._put(self._to_item(meta), condition, f"instance {meta.instance_id} changed concurrently")
+
+    def update_meta(self, meta: InstanceMeta) -> None:
+        self._put(
+            self._to_item(meta),
+            self._item.execution_id == meta.execution_id,
+            f"instance {meta.instance_id} changed concurrently",
+        )
+
+    # -- steps ---------------------------------------------------------------------
+    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
+        item = self._item(
+            instance_id,
+            _step_key(execution_id, step.seq),
+            events=events_to_str(step.events),
+            step_status=step.status.value,
+        )
+        self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
+
+    def _query_steps(self, instance_id: str, execution_id: str, **kwargs: Any) -> list[StepRecord]:
+        prefix = f"H#{execution_id}#"
+        try:
+            items = self._item.query(
+                instance_id, self._item.sk.startswith(prefix), consistent_read=True, **kwargs
+            )
+            return [
+                StepRecord(int(i.sk[len(prefix) :]), events_from_str(i.events), WorkflowStatus(i.step_status))
+                for i in items
+            ]
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the history of {instance_id} failed: {exc}") from exc
+
+    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]:
+        return self._query_steps(instance_id, execution_id)
+
+    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
+        steps = self._query_steps(instance_id, execution_id, scan_index_forward=False, limit=1)
+        return steps[0] if steps else None
+
+    def _delete_where(self, instance_id: str, condition: Any) -> int:
+        count = 0
+        try:
+            keys = self._item.query(instance_id, condition, attributes_to_get=["pk", "sk"])
+            with self._item.batch_write() as batch:
+                for item in keys:
+                    batch.delete(item)
+                    count += 1
+        except PynamoDBException as exc:
+            raise StoreError(f"deleting items of {instance_id} failed: {exc}") from exc
+        return count
+
+    def delete_execution(self, instance_id: str, execution_id: str) -> None:
+        self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
+
+    def purge(self, instance_id: str) -> int:
+        return self._delete_where(instance_id, None)

@@ -1,0 +1,400 @@
+"""The engine: turns messages and management calls into replay steps, commits them
+with conditional writes and carries out their commands.
+
+Crash safety (Lambda may die between any two AWS calls; SQS delivers at least once):
+
+* Every state change is one conditional write: a step item ``H#<exec>#<seq>`` that must
+  not exist yet, or the instance record conditioned on its execution id.  Two racing
+  invocations cannot both commit; the loser reloads and tries again.
+* The history is the outbox.  Commands are carried out *after* their step commits, and
+  the SQS message that caused the step is deleted only after that.  If the invocation
+  dies in between, the message comes back (``ApproximateReceiveCount > 1``); its event is
+  then already in history, so the step is empty and the engine re-derives every command
+  that history still owes (``Execution.pending_commands``) and sends them again.
+* Starting an instance sends its first work *before* writing the instance record.  If
+  the write loses (409) or never happens, that work finds no matching execution and is
+  dropped; nothing is ever left recorded without its work on the way.
+* Duplicates are harmless: results for tasks that are no longer open are ignored by the
+  replay core and not recorded; timers and activities are idempotent by task id.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
+from wf._errors import FailureDetails, WorkflowError
+from wf._history import (
+    ChildCompleted,
+    ChildFailed,
+    HistoryEvent,
+    ParentRef,
+    TimerFired,
+    WorkflowStarted,
+    WorkflowTerminated,
+)
+from wf._messages import MessageKind, WorkMessage
+from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
+from wf._replay import Execution, StepResult
+from wf._runtime import WorkflowRuntime
+from wf._status import WorkflowStatus
+from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord
+
+log = logging.getLogger("wf.engine")
+
+#: A message for an execution newer than the stored one may have overtaken the write
+#: that creates it; it is retried for this long before being dropped.
+EARLY_GRACE = timedelta(seconds=60)
+MAX_CONFLICT_RETRIES = 5
+CACHE_SIZE = 512
+
+
+class InstanceExistsError(WorkflowError):
+    """Start on an instance ID whose instance (or one of its children) is still running."""
+
+
+class RetryLaterError(WorkflowError):
+    """The message cannot be handled yet; let SQS deliver it again."""
+
+
+@dataclass
+class Live:
+    """An execution held in memory between invocations (the warm path)."""
+
+    meta: InstanceMeta
+    execution: Execution
+    next_seq: int
+
+
+class Engine:
+    def __init__(
+        self,
+        runtime: WorkflowRuntime,
+        store: InstanceStore,
+        queue: WorkQueue,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        inline_budget_ms: int = 5_000,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.queue = queue
+        self.clock = clock
+        self.new_id = new_id
+        self.inline_budget_ms = inline_budget_ms
+        self._cache: OrderedDict[str, Live] = OrderedDict()
+
+    # -- loading -----------------------------------------------------------------------
+
+    def forget(self, instance_id: str) -> None:
+        self._cache.pop(instance_id, None)
+
+    def _remember(self, live: Live) -> None:
+        self._cache[live.meta.instance_id] = live
+        self._cache.move_to_end(live.meta.instance_id)
+        while len(self._cache) > CACHE_SIZE:
+            self._cache.popitem(last=False)
+
+    def load(self, instance_id: str) -> Live | None:
+        """The current execution, from the warm cache or rebuilt from the store."""
+        live = self._cache.get(instance_id)
+        if live is not None:
+            return live
+        meta = self.store.get_meta(instance_id)
+        if meta is None:
+            return None
+        steps = self.store.load_steps(instance_id, meta.execution_id)
+        execution = Execution(self.runtime.workflows, instance_id)
+        execution.replay(_chain(meta.first_step, steps))
+        live = Live(meta, execution, steps[-1].seq + 1 if steps else 1)
+        self._remember(live)
+        return live
+
+    def _resolve(self, msg: WorkMessage, receive_count: int) -> Live | None:
+        live = self.load(msg.instance_id)
+        if live is not None and msg.execution_id in (None, live.meta.execution_id):
+            return live
+        if live is not None:
+            # Not the execution we hold: maybe our cache is stale.
+            self.forget(msg.instance_id)
+            live = self.load(msg.instance_id)
+            if live is not None and msg.execution_id == live.meta.execution_id:
+                return live
+        current = live.meta.execution_id if live else None
+        if msg.execution_id is not None and (current is None or msg.execution_id > current):
+            if self.clock() - msg.sent_at < EARLY_GRACE:
+                raise RetryLaterError(f"execution {msg.execution_id} of {msg.instance_id} is not recorded yet")
+        elif live is not None and receive_count > 1:
+            # A stale message came back after a crash: the crash may have been between a
+            # continue-as-new commit and its dispatch, so re-send what is owed.
+            self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
+        log.info("dropping %s message for %s (execution %s, current %s)", msg.kind.value,
+                 msg.instance_id, msg.execution_id, current)
+        return None
+
+    # -- messages ------------------------------------------------------------------------
+
+    def handle(self, msg: WorkMessage, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None) -> None:
+        """Process one SQS message; raises to have it delivered again."""
+        now = self.clock()
+        events: list[HistoryEvent]
+        if msg.kind is MessageKind.TIMER:
+            assert msg.fire_at is not None
+            if msg.fire_at > now:
+                # Longer than SQS can delay: hop again.
+                delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
+                self.queue.send([WorkMessage(MessageKind.TIMER, msg.instance_id, msg.execution_id, now,
+                                             msg.task_id, fire_at=msg.fire_at).to_out(delay)])
+                return
+            events = [TimerFired(now, msg.task_id)]
+        elif msg.kind is MessageKind.ACTIVITY:
+            cached = self._cache.get(msg.instance_id)
+            if (
+                cached is not None
+                and cached.meta.execution_id == msg.execution_id
+                and not cached.execution.is_open(msg.task_id)
+                and receive_count == 1
+            ):
+                return  # a duplicate delivery of work already recorded
+            events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
+        else:
+            assert msg.event is not None
+            events = [msg.event]
+        self.advance(msg, events, receive_count=receive_count, remaining_ms=remaining_ms)
+
+    def advance(
+        self,
+        msg: WorkMessage,
+        events: list[HistoryEvent],
+        *,
+        receive_count: int = 1,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> None:
+        """Record ``events`` on the message's execution and carry out what follows."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            live = self._resolve(msg, receive_count)
+            if live is None:
+                return
+            try:
+                result = self._step_and_commit(live, events)
+            except ConflictError:
+                self.forget(msg.instance_id)
+                continue
+            if result is None:
+                if receive_count > 1:
+                    self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
+                    self._sync_meta(live, None)
+                return
+            self._after_commit(live, result, remaining_ms)
+            return
+        raise ConflictError(f"gave up on {msg.instance_id} after {MAX_CONFLICT_RETRIES} write conflicts")
+
+    def _step_and_commit(self, live: Live, events: list[HistoryEvent]) -> StepResult | None:
+        now = self.clock()
+        try:
+            result = live.execution.step(events, now)
+        except Exception:
+            self.forget(live.meta.instance_id)
+            raise
+        if not result.events:
+            return None
+        meta = live.meta
+        try:
+            if result.new_generation:
+                started = next(e for e in result.events if isinstance(e, WorkflowStarted))
+                new_meta = meta.with_(
+                    execution_id=self.new_id(), first_step=result.events, status=result.status, updated_at=now,
+                    input=started.input, output=result.output, failure=result.failure,
+                    custom_status=result.custom_status,
+                )
+                self.store.put_meta(new_meta, replaces=meta.execution_id)
+                live.meta, live.next_seq = new_meta, 1
+                self._delete_old_execution(meta.instance_id, meta.execution_id)
+            else:
+                record = StepRecord(live.next_seq, result.events, result.status)
+                self.store.append_step(meta.instance_id, meta.execution_id, record)
+                live.next_seq += 1
+        except Exception:
+            # The live execution has moved past what is stored: rebuild it next time.
+            self.forget(meta.instance_id)
+            raise
+        self._remember(live)
+        return result
+
+    def _delete_old_execution(self, instance_id: str, execution_id: str) -> None:
+        try:
+            self.store.delete_execution(instance_id, execution_id)
+        except WorkflowError:
+            # Left-over items of an old execution are never read again; purge removes them.
+            log.warning("could not delete old execution %s of %s", execution_id, instance_id)
+
+    def _after_commit(self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None) -> None:
+        while True:
+            inline_events = self._carry_out(live, result.commands, allow_inline=True, remaining_ms=remaining_ms)
+            self._sync_meta(live, result)
+            if not inline_events:
+                return
+            # Checkpoint the inline results, then carry on in this same invocation.
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    next_result = self._step_and_commit(live, inline_events)
+                    break
+                except ConflictError:
+                    reloaded = self.load(live.meta.instance_id)
+                    if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
+                        return
+                    live = reloaded
+            else:
+                raise ConflictError(f"gave up on {live.meta.instance_id} after {MAX_CONFLICT_RETRIES} conflicts")
+            if next_result is None:
+                return
+            result = next_result
+
+    def _sync_meta(self, live: Live, result: StepResult | None) -> None:
+        """Keep the instance record's summary (status index, custom status) in step."""
+        ex = live.execution
+        meta = live.meta
+        status = ex.status
+        if (meta.status, meta.custom_status, meta.output) == (status, ex.custom_status, ex.output):
+            return
+        updated = meta.with_(status=status, custom_status=ex.custom_status, output=ex.output,
+                             failure=ex.failure, updated_at=self.clock())
+        try:
+            self.store.update_meta(updated)
+            live.meta = updated
+        except ConflictError:
+            self.forget(meta.instance_id)
+
+    # -- commands ------------------------------------------------------------------------
+
+    def _carry_out(
+        self,
+        live: Live,
+        commands: Iterable[Command],
+        *,
+        allow_inline: bool,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> list[HistoryEvent]:
+        """Send queued work, start children; run inline activities and return their results."""
+        iid, exec_id = live.meta.instance_id, live.meta.execution_id
+        now = self.clock()
+        out: list[OutMessage] = []
+        inline: list[ScheduleActivity] = []
+        for cmd in commands:
+            if isinstance(cmd, ScheduleActivity):
+                spec = self.runtime.activities.get(cmd.name)
+                budget_ok = remaining_ms is None or remaining_ms() > self.inline_budget_ms
+                if allow_inline and spec is not None and spec.inline and budget_ok:
+                    inline.append(cmd)
+                else:
+                    out.append(WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name,
+                                           cmd.input).to_out())
+            elif isinstance(cmd, ScheduleTimer):
+                delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
+                out.append(WorkMessage(MessageKind.TIMER, iid, exec_id, now, cmd.task_id,
+                                       fire_at=cmd.fire_at).to_out(min(delay, MAX_DELAY_SECONDS)))
+            elif isinstance(cmd, StartChild):
+                failure = self._start_child(live, cmd)
+                if failure is not None:
+                    out.append(_event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
+            elif isinstance(cmd, TerminateChild):
+                out.append(_event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
+            elif isinstance(cmd, NotifyParent):
+                p = cmd.parent
+                event: HistoryEvent = (
+                    ChildCompleted(now, p.task_id, cmd.result) if cmd.failure is None
+                    else ChildFailed(now, p.task_id, cmd.failure)
+                )
+                out.append(_event_message(p.instance_id, p.execution_id, now, event))
+        if out:
+            self.queue.send(out)
+        return [self.runtime.run_activity(c.name, iid, c.task_id, c.input, self.clock()) for c in inline]
+
+    def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
+        parent = ParentRef(live.meta.instance_id, live.meta.execution_id, cmd.task_id)
+        existing = self.store.get_meta(cmd.instance_id)
+        if existing is not None and existing.parent == parent:
+            return None  # already started by an earlier delivery of this step
+        try:
+            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing)
+        except WorkflowError as exc:
+            return FailureDetails.from_exception(exc)
+        return None
+
+    # -- starting --------------------------------------------------------------------------
+
+    def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
+        """The authoritative status: the last step's, when the record lags behind it."""
+        if meta.status.is_terminal:
+            return meta.status, None
+        last = self.store.last_step(meta.instance_id, meta.execution_id)
+        return (last.status if last else meta.status), last
+
+    def start(
+        self,
+        name: str,
+        instance_id: str,
+        input: str | None,
+        *,
+        parent: ParentRef | None = None,
+        existing: InstanceMeta | None = None,
+    ) -> None:
+        """Start (or restart, if it and its children are terminal) an instance."""
+        if name not in self.runtime.workflows:
+            raise WorkflowError(f"workflow '{name}' is not registered")
+        old = existing if existing is not None else self.store.get_meta(instance_id)
+        if old is not None:
+            self._check_replaceable(old)
+        now = self.clock()
+        execution = Execution(self.runtime.workflows, instance_id)
+        result = execution.step([WorkflowStarted(now, name, input, parent)], now)
+        meta = InstanceMeta(
+            instance_id=instance_id, execution_id=self.new_id(), workflow_name=name, status=result.status,
+            created_at=now, updated_at=now, first_step=result.events, input=input, output=result.output,
+            failure=result.failure, custom_status=result.custom_status, parent=parent,
+        )
+        live = Live(meta, execution, 1)
+        # Work goes out before the record exists (see the module docstring).
+        self._carry_out(live, result.commands, allow_inline=False)
+        try:
+            self.store.put_meta(meta, replaces=old.execution_id if old else None)
+        except ConflictError as exc:
+            raise InstanceExistsError(f"an instance with ID '{instance_id}' already exists") from exc
+        self.forget(instance_id)
+        self._remember(live)
+        if old is not None:
+            self._delete_old_execution(instance_id, old.execution_id)
+
+    def _check_replaceable(self, old: InstanceMeta) -> None:
+        status, _ = self.status_of(old)
+        if not status.is_terminal:
+            raise InstanceExistsError(f"an instance with ID '{old.instance_id}' already exists and is {status.value}")
+        for child_id in self.child_ids(old):
+            child = self.store.get_meta(child_id)
+            if child is not None and not self.status_of(child)[0].is_terminal:
+                raise InstanceExistsError(
+                    f"an instance with ID '{old.instance_id}' has a child '{child_id}' that is still running"
+                )
+
+    def child_ids(self, meta: InstanceMeta) -> list[str]:
+        """Every child instance this execution created."""
+        from wf._history import ChildCreated
+
+        steps = self.store.load_steps(meta.instance_id, meta.execution_id)
+        return [e.instance_id for e in _chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
+
+
+def _chain(first: Iterable[HistoryEvent], steps: Iterable[StepRecord]) -> Iterable[HistoryEvent]:
+    yield from first
+    for step in steps:
+        yield from step.events
+
+
+def _event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:
+    return WorkMessage(MessageKind.EVENT, iid, exec_id, now, event=event).to_out()

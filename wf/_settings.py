@@ -1,0 +1,32 @@
+"""Settings of the AWS runtime, read once from the environment and injected."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    queue_url: str
+    component: str = "dapr"
+    max_body_bytes: int = 128 * 1024
+    region: str = "us-east-1"
+    #: An invocation keeps running inline activities only while it has this much time left.
+    inline_budget_ms: int = 5_000
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        try:
+            table, queue = os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"]
+        except KeyError as exc:
+            raise RuntimeError(f"environment variable {exc.args[0]} is not set (see template.yaml)") from exc
+        return cls(
+            table_name=table,
+            queue_url=queue,
+            component=os.environ.get("WF_COMPONENT", "dapr"),
+            max_body_bytes=int(os.environ.get("WF_MAX_BODY_BYTES", str(128 * 1024))),
+            region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
+            inline_budget_ms=int(os.environ.get("WF_INLINE_BUDGET_MS", "5000")),
+        )

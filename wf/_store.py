@@ -1,0 +1,132 @@
+"""The instance store: a small protocol, its records, and an in-memory implementation."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Protocol
+
+from wf._errors import FailureDetails, WorkflowError
+from wf._history import HistoryEvent, ParentRef, event_from_json, event_to_json
+from wf._status import WorkflowStatus
+
+
+class StoreError(WorkflowError):
+    """The store failed in a way the engine does not handle."""
+
+
+class ConflictError(WorkflowError):
+    """A conditional write lost a race: someone else wrote first."""
+
+
+@dataclass(frozen=True)
+class InstanceMeta:
+    """The per-instance record: identity, summary status and the first step's events."""
+
+    instance_id: str
+    execution_id: str
+    workflow_name: str
+    status: WorkflowStatus
+    created_at: datetime
+    updated_at: datetime
+    first_step: tuple[HistoryEvent, ...]
+    input: str | None = None
+    output: str | None = None
+    failure: FailureDetails | None = None
+    custom_status: str | None = None
+    parent: ParentRef | None = None
+
+    def with_(self, **changes: object) -> InstanceMeta:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class StepRecord:
+    seq: int
+    events: tuple[HistoryEvent, ...]
+    status: WorkflowStatus
+
+
+def events_to_str(events: Sequence[HistoryEvent]) -> str:
+    return json.dumps([event_to_json(e) for e in events], separators=(",", ":"))
+
+
+def events_from_str(data: str) -> tuple[HistoryEvent, ...]:
+    return tuple(event_from_json(e) for e in json.loads(data))
+
+
+class InstanceStore(Protocol):
+    def get_meta(self, instance_id: str) -> InstanceMeta | None: ...
+
+    def put_meta(self, meta: InstanceMeta, *, replaces: str | None) -> None:
+        """Create the instance (``replaces=None``: it must not exist) or replace the
+        execution ``replaces`` (which must still be the current one).  ConflictError otherwise."""
+
+    def update_meta(self, meta: InstanceMeta) -> None:
+        """Update summary fields of the current execution (conditional on execution id)."""
+
+    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
+        """Write step ``seq`` of an execution; ConflictError if it already exists."""
+
+    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]: ...
+
+    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None: ...
+
+    def delete_execution(self, instance_id: str, execution_id: str) -> None: ...
+
+    def purge(self, instance_id: str) -> int:
+        """Delete every item of the instance; returns how many were deleted."""
+
+
+class MemoryStore:
+    """In-memory ``InstanceStore`` with the same conditional semantics as DynamoDB."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.metas: dict[str, InstanceMeta] = {}
+        self.steps: dict[tuple[str, str], dict[int, StepRecord]] = {}
+
+    def get_meta(self, instance_id: str) -> InstanceMeta | None:
+        return self.metas.get(instance_id)
+
+    def put_meta(self, meta: InstanceMeta, *, replaces: str | None) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            if (current is None) != (replaces is None) or (current and current.execution_id != replaces):
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.metas[meta.instance_id] = meta
+
+    def update_meta(self, meta: InstanceMeta) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            if current is None or current.execution_id != meta.execution_id:
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.metas[meta.instance_id] = meta
+
+    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
+        with self._lock:
+            steps = self.steps.setdefault((instance_id, execution_id), {})
+            if step.seq in steps:
+                raise ConflictError(f"step {step.seq} of {instance_id} already written")
+            steps[step.seq] = step
+
+    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]:
+        steps = self.steps.get((instance_id, execution_id), {})
+        return [steps[k] for k in sorted(steps)]
+
+    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
+        steps = self.load_steps(instance_id, execution_id)
+        return steps[-1] if steps else None
+
+    def delete_execution(self, instance_id: str, execution_id: str) -> None:
+        self.steps.pop((instance_id, execution_id), None)
+
+    def purge(self, instance_id: str) -> int:
+        with self._lock:
+            count = 1 if self.metas.pop(instance_id, None) else 0
+            for key in [k for k in self.steps if k[0] == instance_id]:
+                count += len(self.steps.pop(key))
+            return count
