@@ -100,7 +100,7 @@ class Stack:
         return self.get(iid)[1]["runtimeStatus"]
 
     # -- SQS -------------------------------------------------------------------------
-    def pump(self, max_rounds: int = 500) -> int:
+    def pump(self, max_rounds: int = 500, *, advance_time: bool = True) -> int:
         """Deliver queued messages as SQS events until the queue is empty; timers not
         yet due make the fake clock jump (at most 15 minutes at a time)."""
         handled = 0
@@ -112,6 +112,11 @@ class Stack:
                 return handled
             bodies = [json.loads(m["Body"]) for m in msgs]
             due = [b for b in bodies if b["k"] != MessageKind.TIMER.value or b["fire_at"] <= self._now_str()]
+            if not due and not advance_time:
+                for m in msgs:
+                    self.sqs.change_message_visibility(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"],
+                                                       VisibilityTimeout=0)
+                return handled
             if not due:
                 earliest = min(datetime.fromisoformat(b["fire_at"].replace("Z", "+00:00")) for b in bodies)
                 self.now = min(earliest, self.now + timedelta(seconds=900))
