@@ -104,6 +104,7 @@ def test_unexpected_fault_is_a_500_with_the_operation_code(stack: Stack) -> None
         raise RuntimeError("dynamodb is down")
 
     stack.engine.store.get_meta = broken  # type: ignore[method-assign]
+    stack.engine.store.put_meta = broken  # type: ignore[method-assign]
     code, resp = stack.get("any")
     assert (code, resp["errorCode"]) == (500, "ERR_GET_WORKFLOW")
     code, resp = stack.post(f"{P}/hello_world_wf/start", query={"instanceID": "z"})

@@ -345,12 +345,15 @@ class Engine:
         parent: ParentRef | None = None,
         existing: InstanceMeta | None = None,
     ) -> None:
-        """Start (or restart, if it and its children are terminal) an instance."""
+        """Start (or restart, if it and its children are terminal) an instance.
+
+        A new ID costs no read: the create is conditional, and only when it fails is
+        the old instance read to decide between 409 and replacing it.
+        """
         if name not in self.runtime.workflows:
             raise WorkflowError(f"workflow '{name}' is not registered")
-        old = existing if existing is not None else self.store.get_meta(instance_id)
-        if old is not None:
-            self._check_replaceable(old)
+        if existing is not None:
+            self._check_replaceable(existing)
         now = self.clock()
         execution = Execution(self.runtime.workflows, instance_id)
         result = execution.step([WorkflowStarted(now, name, input, parent)], now)
@@ -362,10 +365,18 @@ class Engine:
         live = Live(meta, execution, 1)
         # Work goes out before the record exists (see the module docstring).
         self._carry_out(live, result.commands, allow_inline=False)
+        old = existing
         try:
             self.store.put_meta(meta, replaces=old.execution_id if old else None)
-        except ConflictError as exc:
-            raise InstanceExistsError(f"an instance with ID '{instance_id}' already exists") from exc
+        except ConflictError:
+            old = self.store.get_meta(instance_id)
+            if old is None:
+                raise InstanceExistsError(f"instance '{instance_id}' changed concurrently; try again") from None
+            self._check_replaceable(old)
+            try:
+                self.store.put_meta(meta, replaces=old.execution_id)
+            except ConflictError as exc:
+                raise InstanceExistsError(f"an instance with ID '{instance_id}' already exists") from exc
         self.forget(instance_id)
         self._remember(live)
         if old is not None:

@@ -1,0 +1,170 @@
+"""``wf dev``: the local stack in one process.
+
+An embedded moto server (DynamoDB, SQS) unless ``AWS_ENDPOINT_URL`` points elsewhere,
+the table and queues of template.yaml, an HTTP server that turns each request into an
+API Gateway (REST, payload v1) proxy event for the handler, and an SQS event source
+that long-polls the queue and invokes the same handler with batches, honouring partial
+batch failures (failed records come back after the visibility timeout; the queue's
+redrive policy moves them to the dead-letter queue).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import logging
+import os
+import sys
+import threading
+import time
+import urllib.parse
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+log = logging.getLogger("wf.dev")
+
+
+def load_handler(path: str) -> Any:
+    file = Path(path).resolve()
+    if not file.exists():
+        raise SystemExit(f"wf dev: handler file {file} does not exist")
+    sys.path.insert(0, str(file.parent))
+    spec = importlib.util.spec_from_file_location(file.stem, file)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[file.stem] = module
+    spec.loader.exec_module(module)
+    fn = getattr(module, "lambda_handler", None)
+    if fn is None:
+        raise SystemExit(f"wf dev: {file} has no lambda_handler")
+    return fn
+
+
+def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    url = urllib.parse.urlsplit(raw_path)
+    query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)) or None
+    text = body.decode("utf-8", errors="replace") if body else None
+    return {
+        "resource": "/{proxy+}",
+        "path": urllib.parse.unquote(url.path),
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        "queryStringParameters": query,
+        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
+        "pathParameters": {"proxy": url.path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}", "httpMethod": method, "path": url.path, "stage": "local",
+            "requestId": f"local-{time.time_ns()}", "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+class _Context:
+    function_name = "wf-local"
+    aws_request_id = "local"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf-local"
+    memory_limit_in_mb = 512
+
+    def __init__(self, timeout_s: float = 30.0) -> None:
+        self._deadline = time.monotonic() + timeout_s
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
+    import boto3
+
+    from wf._provision import ensure_resources
+
+    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+    moto_server = None
+    if not os.environ.get("AWS_ENDPOINT_URL"):
+        from moto.server import ThreadedMotoServer
+
+        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        moto_server.start()
+        moto_host, moto_port = moto_server.get_host_and_port()
+        os.environ["AWS_ENDPOINT_URL"] = f"http://{moto_host}:{moto_port}"
+        log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
+    region = os.environ["AWS_DEFAULT_REGION"]
+    sqs = boto3.client("sqs", region_name=region)
+    res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
+    os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
+    lambda_handler = load_handler(handler_file)
+    stop = threading.Event()
+
+    class Http(BaseHTTPRequestHandler):
+        def _handle(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else b""
+            event = to_event(self.command, self.path, dict(self.headers.items()), body)
+            resp = lambda_handler(event, _Context())
+            payload = (resp.get("body") or "").encode()
+            self.send_response(resp["statusCode"])
+            for k, v in (resp.get("headers") or {}).items():
+                self.send_header(k, str(v))
+            for k, vs in (resp.get("multiValueHeaders") or {}).items():
+                for v in vs:
+                    self.send_header(k, str(v))
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            log.info("%s %s -> %s", self.command, self.path, resp["statusCode"])
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    def poll() -> None:
+        while not stop.is_set():
+            try:
+                msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                           AttributeNames=["All"]).get("Messages", [])
+            except Exception as exc:  # noqa: BLE001 - keep polling through emulator hiccups
+                if not stop.is_set():
+                    log.warning("receive failed: %s", exc)
+                time.sleep(0.5)
+                continue
+            if not msgs:
+                continue
+            records = [{
+                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{region}:123456789012:wf-work",
+                "awsRegion": region,
+            } for m in msgs]
+            result = lambda_handler({"Records": records}, _Context())
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+            done = [m for m in msgs if m["MessageId"] not in failed]
+            if done:
+                sqs.delete_message_batch(QueueUrl=res.queue_url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+            for m in msgs:
+                body = json.loads(m["Body"])
+                state = "failed, will retry" if m["MessageId"] in failed else "done"
+                log.info("sqs %s %s task %s: %s", body.get("k"), body.get("iid"), body.get("task", "-"), state)
+
+    server = ThreadingHTTPServer((host, port), Http)
+    poller = threading.Thread(target=poll, name="sqs-event-source", daemon=True)
+    poller.start()
+    print(f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})",
+          flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        print("wf dev: stopping", flush=True)
+    finally:
+        stop.set()
+        server.server_close()
+        poller.join(timeout=3)
+        if moto_server is not None:
+            moto_server.stop()
