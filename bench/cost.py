@@ -76,7 +76,7 @@ meter: Counter[str] = Counter()
 
 
 def _size(value: dict[str, Any]) -> int:
-    (kind, v), = value.items()
+    ((kind, v),) = value.items()
     if kind in ("S", "N"):
         return len(str(v).encode())
     if kind in ("BOOL", "NULL"):
@@ -142,20 +142,35 @@ def run(shape: str, n: int) -> dict[str, float]:
             event["body"] = str(n)
             meter["invocations"] += 1
             assert handler(event, None)["statusCode"] == 202
-            record_tpl = json.loads((Path(__file__).parent.parent / "events" / "sqs_event.json").read_text())["Records"][0]
+            record_tpl = json.loads((Path(__file__).parent.parent / "events" / "sqs_event.json").read_text())[
+                "Records"
+            ][0]
             while True:
-                msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get("Messages", [])
+                msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                    "Messages", []
+                )
                 if not msgs:
                     break
-                records = [dict(record_tpl, messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"],
-                                attributes=dict(record_tpl["attributes"], ApproximateReceiveCount=m["Attributes"]["ApproximateReceiveCount"]))
-                           for m in msgs]
+                records = [
+                    dict(
+                        record_tpl,
+                        messageId=m["MessageId"],
+                        receiptHandle=m["ReceiptHandle"],
+                        body=m["Body"],
+                        attributes=dict(
+                            record_tpl["attributes"], ApproximateReceiveCount=m["Attributes"]["ApproximateReceiveCount"]
+                        ),
+                    )
+                    for m in msgs
+                ]
                 meter["invocations"] += 1
                 failed = {f["itemIdentifier"] for f in handler({"Records": records}, None)["batchItemFailures"]}
                 done = [m for m in msgs if m["MessageId"] not in failed]
                 if done:
-                    sqs.delete_message_batch(QueueUrl=res.queue_url, Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                    sqs.delete_message_batch(
+                        QueueUrl=res.queue_url,
+                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                    )
         finally:
             Connection._make_api_call = _original_call  # type: ignore[method-assign]
         meta = engine.store.get_meta(f"{shape}-{n}")  # outside the metered window
@@ -172,7 +187,9 @@ def main() -> int:
         for n in sizes:
             r = results[(shape, n)] = run(shape, n)
             label = {"seq": "sequential, queued", "seq_inline": "sequential, inline", "fan": "fan-out"}[shape]
-            print(f"{label + f' x{n}':<30}{r['invocations']:>9.3f}{r['sqs']:>9.3f}{r['wru']:>9.3f}{r['rru']:>9.3f}{r['usd']:>9.3f}")
+            print(
+                f"{label + f' x{n}':<30}{r['invocations']:>9.3f}{r['sqs']:>9.3f}{r['wru']:>9.3f}{r['rru']:>9.3f}{r['usd']:>9.3f}"
+            )
     print(f"{'AWS Step Functions Standard':<30}{'':>36}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>36}{DURABLE_FUNCTIONS:>9.2f}")
     checks = {

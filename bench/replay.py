@@ -15,18 +15,18 @@ import statistics
 import sys
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
-from wf._history import ActivityCompleted, ActivityScheduled, HistoryEvent, TurnStarted, WorkflowStarted  # noqa: E402
-from wf._replay import Execution  # noqa: E402
-from wf._serde import encode  # noqa: E402
+from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
+from wf._history import ActivityCompleted, ActivityScheduled, HistoryEvent, TurnStarted, WorkflowStarted
+from wf._replay import Execution
+from wf._serde import encode
 
-T0 = datetime(2026, 1, 1, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
 
 # -- our engine ---------------------------------------------------------------------
 
@@ -195,8 +195,10 @@ def main() -> int:
         if name == "seq" and n >= 1_000 and ratio < 2.0:
             ok = False
     small, large = warm_step_cost(10), warm_step_cost(10_000)
-    print(f"warm path step cost: {small * 1e6:.1f} us at history 10, {large * 1e6:.1f} us at 10,000 "
-          f"(ratio {large / small:.2f})")
+    print(
+        f"warm path step cost: {small * 1e6:.1f} us at history 10, {large * 1e6:.1f} us at 10,000 "
+        f"(ratio {large / small:.2f})"
+    )
     if large > 1.5 * small:
         ok = False
     print("targets (ratio >= 2.0 at 1,000 and 10,000; warm ratio <= 1.5):", "met" if ok else "NOT met")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,7 @@ from wf._runtime import WorkflowRuntime
 from wf._settings import Settings
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
-T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=timezone.utc)
+T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=UTC)
 
 
 def load_event(name: str) -> dict[str, Any]:
@@ -64,8 +64,9 @@ class Stack:
         self.crash_after: int | None = None
 
     # -- HTTP ------------------------------------------------------------------------
-    def http(self, method: str, path: str, body: str | None = None, query: dict[str, str] | None = None,
-             v2: bool = False) -> tuple[int, Any]:
+    def http(
+        self, method: str, path: str, body: str | None = None, query: dict[str, str] | None = None, v2: bool = False
+    ) -> tuple[int, Any]:
         if v2:
             event = load_event("get_http_api_v2.json")
             event["rawPath"] = path
@@ -77,8 +78,13 @@ class Stack:
                 event["body"] = body
         else:
             event = copy.deepcopy(load_event("get.json"))
-            event.update(path=path, httpMethod=method, body=body, queryStringParameters=query,
-                         multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None)
+            event.update(
+                path=path,
+                httpMethod=method,
+                body=body,
+                queryStringParameters=query,
+                multiValueQueryStringParameters={k: [v] for k, v in query.items()} if query else None,
+            )
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> tuple[int, Any]:
@@ -86,8 +92,9 @@ class Stack:
         resp = self.handler(event, Context())
         body = resp.get("body")
         if resp["statusCode"] != 204:
-            assert "application/json" in str(resp.get("headers", {}).get("Content-Type", "")) or \
-                "application/json" in str(resp.get("multiValueHeaders", {}).get("Content-Type", ""))
+            assert "application/json" in str(
+                resp.get("headers", {}).get("Content-Type", "")
+            ) or "application/json" in str(resp.get("multiValueHeaders", {}).get("Content-Type", ""))
         return resp["statusCode"], json.loads(body) if body else None
 
     def post(self, path: str, body: str | None = None, **kw: Any) -> tuple[int, Any]:
@@ -105,8 +112,9 @@ class Stack:
         yet due make the fake clock jump (at most 15 minutes at a time)."""
         handled = 0
         for _ in range(max_rounds):
-            resp = self.sqs.receive_message(QueueUrl=self.res.queue_url, MaxNumberOfMessages=10,
-                                            AttributeNames=["All"], WaitTimeSeconds=0)
+            resp = self.sqs.receive_message(
+                QueueUrl=self.res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+            )
             msgs = resp.get("Messages", [])
             if not msgs:
                 return handled
@@ -114,8 +122,9 @@ class Stack:
             due = [b for b in bodies if b["k"] != MessageKind.TIMER.value or b["fire_at"] <= self._now_str()]
             if not due and not advance_time:
                 for m in msgs:
-                    self.sqs.change_message_visibility(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                       VisibilityTimeout=0)
+                    self.sqs.change_message_visibility(
+                        QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                    )
                 return handled
             if not due:
                 earliest = min(datetime.fromisoformat(b["fire_at"].replace("Z", "+00:00")) for b in bodies)
@@ -133,7 +142,9 @@ class Stack:
         records = []
         for m in msgs:
             r = copy.deepcopy(template)
-            r.update(messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"], md5OfBody=m["MD5OfBody"])
+            r.update(
+                messageId=m["MessageId"], receiptHandle=m["ReceiptHandle"], body=m["Body"], md5OfBody=m["MD5OfBody"]
+            )
             r["attributes"]["ApproximateReceiveCount"] = m["Attributes"]["ApproximateReceiveCount"]
             records.append(r)
         event["Records"] = records
@@ -142,8 +153,9 @@ class Stack:
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for m in msgs:
             if m["MessageId"] in failed:
-                self.sqs.change_message_visibility(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"],
-                                                   VisibilityTimeout=0)
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
             else:
                 self.sqs.delete_message(QueueUrl=self.res.queue_url, ReceiptHandle=m["ReceiptHandle"])
         return result

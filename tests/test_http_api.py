@@ -9,10 +9,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+import handler as demo
 from tests.aws_stack import Stack, load_event
 from wf._provision import table_definition
-
-import handler as demo
 
 P = "/v1.0-beta1/workflows/dapr"
 
@@ -29,7 +28,11 @@ def test_events_directory_drives_the_seed_sequence(stack: Stack) -> None:
     code, body = stack.invoke(load_event("get.json"))
     assert code == 200 and body["runtimeStatus"] == "RUNNING"
     assert body["workflowName"] == "OrderProcessingWorkflow"
-    assert json.loads(body["properties"]["dapr.workflow.input"]) == {"Name": "Paperclips", "TotalCost": 99.95, "Quantity": 4}
+    assert json.loads(body["properties"]["dapr.workflow.input"]) == {
+        "Name": "Paperclips",
+        "TotalCost": 99.95,
+        "Quantity": 4,
+    }
     assert json.loads(body["properties"]["dapr.workflow.custom_status"]) == "waiting for approval"
     assert body["createdAt"].endswith("Z") and "." in body["createdAt"]
     assert stack.invoke(load_event("pause.json")) == (202, {})
@@ -71,7 +74,10 @@ def test_every_route_and_error_code(stack: Stack, ver: str) -> None:
 
     assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": "x" * 65}) == (400, "ERR_INSTANCE_ID_TOO_LONG")
     assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": "a b!"}) == (400, "ERR_INSTANCE_ID_INVALID")
-    assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": ""}) == (400, "ERR_INSTANCE_ID_PROVIDED_MISSING")
+    assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": ""}) == (
+        400,
+        "ERR_INSTANCE_ID_PROVIDED_MISSING",
+    )
     assert err("POST", f"{p}//start") == (400, "ERR_WORKFLOW_NAME_MISSING")
     code, resp = stack.post(f"{p}/nope/start")
     assert (code, resp["errorCode"]) == (404, "ERR_WORKFLOW_NOT_FOUND") and "hello_world_wf" in resp["message"]
@@ -83,7 +89,10 @@ def test_every_route_and_error_code(stack: Stack, ver: str) -> None:
         assert resp["message"] == "unable to find workflow with the provided instance ID: missing"
     code, resp = stack.http("GET", f"{p}/missing")
     assert (code, resp["errorCode"]) == (404, "ERR_INSTANCE_ID_NOT_FOUND")
-    assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": iid}) == (409, "ERR_INSTANCE_ID_ALREADY_EXISTS")
+    assert err("POST", f"{p}/hello_world_wf/start", query={"instanceID": iid}) == (
+        409,
+        "ERR_INSTANCE_ID_ALREADY_EXISTS",
+    )
     assert err("POST", f"{p}/{iid}/purge") == (409, "ERR_PURGE_WORKFLOW")
     assert err("POST", f"{p}/{iid}/raiseEvent/e", "x" * 1001) == (413, "ERR_PAYLOAD_TOO_LARGE")
     assert stack.http("POST", f"{p}/{iid}/raiseEvent/event1", "")[0] == 202
@@ -129,7 +138,9 @@ def test_template_matches_what_the_code_reads() -> None:
     env = res["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
     assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES"} <= set(env)
     assert res["WorkflowFunction"]["Properties"]["Handler"] == "handler.lambda_handler"
-    assert res["WorkflowFunction"]["Properties"]["Events"]["Work"]["Properties"]["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert res["WorkflowFunction"]["Properties"]["Events"]["Work"]["Properties"]["FunctionResponseTypes"] == [
+        "ReportBatchItemFailures"
+    ]
     table = res["WorkflowTable"]["Properties"]
     ours = table_definition("t")
     assert table["KeySchema"] == ours["KeySchema"]

@@ -77,7 +77,9 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         raw = app.current_event.decoded_body
         if raw is not None and len(raw.encode()) > settings.max_body_bytes:
             raise ApiError(
-                413, "ERR_PAYLOAD_TOO_LARGE", f"request body is larger than the limit of {settings.max_body_bytes} bytes"
+                413,
+                "ERR_PAYLOAD_TOO_LARGE",
+                f"request body is larger than the limit of {settings.max_body_bytes} bytes",
             )
         return parse_body(raw)
 

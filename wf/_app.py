@@ -6,7 +6,7 @@ import json
 import os
 import secrets
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -22,13 +22,19 @@ from wf._queue import SqsQueue
 from wf._runtime import WorkflowRuntime
 from wf._settings import Settings
 
-logger = Logger(service="wf")
+
+def configure_logging() -> None:
+    """JSON log lines on the ``wf`` logger tree (CloudWatch); ``WF_LOG_FORMAT=text`` keeps
+    plain lines for the local stack."""
+    if os.environ.get("WF_LOG_FORMAT", "json") == "json":
+        Logger(service="wf")
+
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def time_ordered_id(clock: Callable[[], datetime]) -> Callable[[], str]:
@@ -93,4 +99,5 @@ def make_handler(engine: Engine, settings: Settings) -> LambdaHandler:
 
 
 def build_app(runtime: WorkflowRuntime, settings: Settings) -> LambdaHandler:
+    configure_logging()
     return make_handler(build_engine(runtime, settings), settings)

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import tempfile
 import threading
 import time
 import urllib.parse
@@ -23,6 +24,33 @@ from pathlib import Path
 from typing import Any
 
 log = logging.getLogger("wf.dev")
+
+#: Where a running ``wf dev`` says which emulator and resources it uses (for ``wf invoke``).
+STATE_FILE = Path(tempfile.gettempdir()) / "wf-dev.json"
+
+
+def use_local_resources() -> bool:
+    """Point this process at the local stack's resources; false if there is none."""
+    if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("WF_TABLE_NAME") and os.environ.get("WF_QUEUE_URL"):
+        return True
+    try:
+        state = json.loads(STATE_FILE.read_text())
+    except (OSError, ValueError):
+        return False
+    for key in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL"):
+        os.environ.setdefault(key, state[key])
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("WF_LOG_FORMAT", "text"),
+    ):
+        os.environ.setdefault(key, value)
+    return True
+
+
+def local_context() -> Any:
+    return _Context()
 
 
 def load_handler(path: str) -> Any:
@@ -56,8 +84,12 @@ def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -
         "pathParameters": {"proxy": url.path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
-            "resourcePath": "/{proxy+}", "httpMethod": method, "path": url.path, "stage": "local",
-            "requestId": f"local-{time.time_ns()}", "identity": {"sourceIp": "127.0.0.1"},
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": url.path,
+            "stage": "local",
+            "requestId": f"local-{time.time_ns()}",
+            "identity": {"sourceIp": "127.0.0.1"},
         },
         "body": text,
         "isBase64Encoded": False,
@@ -80,7 +112,10 @@ class _Context:
 def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     import boto3
 
+    from wf._app import build_app
     from wf._provision import ensure_resources
+    from wf._runtime import WorkflowRuntime
+    from wf._settings import Settings
 
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
@@ -98,7 +133,17 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     sqs = boto3.client("sqs", region_name=region)
     res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
     os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
+    os.environ.setdefault("WF_LOG_FORMAT", "text")
+    state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
+    STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     lambda_handler = load_handler(handler_file)
+    # The API and the SQS event source act as two Lambda containers: each its own engine.
+    runtime = getattr(lambda_handler, "__self__", None)
+    if isinstance(runtime, WorkflowRuntime):
+        worker_handler = build_app(runtime, Settings.from_env())
+    else:
+        worker_handler = lambda_handler
+    api_lock = threading.Lock()  # one request at a time per container, as on Lambda
     stop = threading.Event()
 
     class Http(BaseHTTPRequestHandler):
@@ -106,7 +151,8 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             event = to_event(self.command, self.path, dict(self.headers.items()), body)
-            resp = lambda_handler(event, _Context())
+            with api_lock:
+                resp = lambda_handler(event, _Context())
             payload = (resp.get("body") or "").encode()
             self.send_response(resp["statusCode"])
             for k, v in (resp.get("headers") or {}).items():
@@ -127,44 +173,61 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     def poll() -> None:
         while not stop.is_set():
             try:
-                msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                           AttributeNames=["All"]).get("Messages", [])
-            except Exception as exc:  # noqa: BLE001 - keep polling through emulator hiccups
+                msgs = sqs.receive_message(
+                    QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+                ).get("Messages", [])
+            except Exception as exc:
                 if not stop.is_set():
                     log.warning("receive failed: %s", exc)
                 time.sleep(0.5)
                 continue
             if not msgs:
                 continue
-            records = [{
-                "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-                "attributes": m.get("Attributes", {}), "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
-                "eventSource": "aws:sqs", "eventSourceARN": f"arn:aws:sqs:{region}:123456789012:wf-work",
-                "awsRegion": region,
-            } for m in msgs]
-            result = lambda_handler({"Records": records}, _Context())
+            records = [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": m.get("Attributes", {}),
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": f"arn:aws:sqs:{region}:123456789012:wf-work",
+                    "awsRegion": region,
+                }
+                for m in msgs
+            ]
+            result = worker_handler({"Records": records}, _Context())
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             done = [m for m in msgs if m["MessageId"] not in failed]
             if done:
-                sqs.delete_message_batch(QueueUrl=res.queue_url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)])
+                sqs.delete_message_batch(
+                    QueueUrl=res.queue_url,
+                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
+                )
             for m in msgs:
                 body = json.loads(m["Body"])
-                state = "failed, will retry" if m["MessageId"] in failed else "done"
-                log.info("sqs %s %s task %s: %s", body.get("k"), body.get("iid"), body.get("task", "-"), state)
+                state = "failed, SQS will retry it" if m["MessageId"] in failed else "done"
+                what = body.get("name") or body.get("event", {}).get("k") or f"timer {body.get('task')}"
+                log.info("sqs %s %s (%s): %s", body.get("k"), body.get("iid"), what, state)
 
     server = ThreadingHTTPServer((host, port), Http)
     poller = threading.Thread(target=poll, name="sqs-event-source", daemon=True)
     poller.start()
-    print(f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})",
-          flush=True)
+    print(
+        f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:
         print("wf dev: stopping", flush=True)
     finally:
-        stop.set()
-        server.server_close()
-        poller.join(timeout=3)
-        if moto_server is not None:
-            moto_server.stop()
+        try:
+            stop.set()
+            server.server_close()
+            poller.join(timeout=3)
+            if moto_server is not None:
+                moto_server.stop()
+        except KeyboardInterrupt:
+            pass  # a second Ctrl-C: stop now
+        STATE_FILE.unlink(missing_ok=True)

@@ -163,9 +163,7 @@ class DynamoStore:
     def _query_steps(self, instance_id: str, execution_id: str, **kwargs: Any) -> list[StepRecord]:
         prefix = f"H#{execution_id}#"
         try:
-            items = self._item.query(
-                instance_id, self._item.sk.startswith(prefix), consistent_read=True, **kwargs
-            )
+            items = self._item.query(instance_id, self._item.sk.startswith(prefix), consistent_read=True, **kwargs)
             return [
                 StepRecord(int(i.sk[len(prefix) :]), events_from_str(i.events), WorkflowStatus(i.step_status))
                 for i in items

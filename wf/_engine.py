@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -50,16 +51,13 @@ log = logging.getLogger("wf.engine")
 #: A message for an execution newer than the stored one may have overtaken the write
 #: that creates it; it is retried for this long before being dropped.
 EARLY_GRACE = timedelta(seconds=60)
+EARLY_RECHECKS = (0.02, 0.05, 0.1)
 MAX_CONFLICT_RETRIES = 5
 CACHE_SIZE = 512
 
 
 class InstanceExistsError(WorkflowError):
     """Start on an instance ID whose instance (or one of its children) is still running."""
-
-
-class RetryLaterError(WorkflowError):
-    """The message cannot be handled yet; let SQS deliver it again."""
 
 
 @dataclass
@@ -81,6 +79,7 @@ class Engine:
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         inline_budget_ms: int = 5_000,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -88,6 +87,7 @@ class Engine:
         self.clock = clock
         self.new_id = new_id
         self.inline_budget_ms = inline_budget_ms
+        self.sleep = sleep
         self._cache: OrderedDict[str, Live] = OrderedDict()
 
     # -- loading -----------------------------------------------------------------------
@@ -128,19 +128,34 @@ class Engine:
                 return live
         current = live.meta.execution_id if live else None
         if msg.execution_id is not None and (current is None or msg.execution_id > current):
+            # Sent by a start whose conditional write may still be in flight.
+            for pause in EARLY_RECHECKS:
+                self.sleep(pause)
+                live = self.load(msg.instance_id)
+                if live is not None and live.meta.execution_id == msg.execution_id:
+                    return live
             if self.clock() - msg.sent_at < EARLY_GRACE:
-                raise RetryLaterError(f"execution {msg.execution_id} of {msg.instance_id} is not recorded yet")
+                log.info("%s %s: execution not recorded yet, retrying in 1s", msg.instance_id, msg.execution_id)
+                self.queue.send([msg.to_out(delay_seconds=1)])
+                return None
         elif live is not None and receive_count > 1:
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
-        log.info("dropping %s message for %s (execution %s, current %s)", msg.kind.value,
-                 msg.instance_id, msg.execution_id, current)
+        log.info(
+            "dropping %s message for %s (execution %s, current %s)",
+            msg.kind.value,
+            msg.instance_id,
+            msg.execution_id,
+            current,
+        )
         return None
 
     # -- messages ------------------------------------------------------------------------
 
-    def handle(self, msg: WorkMessage, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None) -> None:
+    def handle(
+        self, msg: WorkMessage, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None
+    ) -> None:
         """Process one SQS message; raises to have it delivered again."""
         now = self.clock()
         events: list[HistoryEvent]
@@ -149,8 +164,13 @@ class Engine:
             if msg.fire_at > now:
                 # Longer than SQS can delay: hop again.
                 delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
-                self.queue.send([WorkMessage(MessageKind.TIMER, msg.instance_id, msg.execution_id, now,
-                                             msg.task_id, fire_at=msg.fire_at).to_out(delay)])
+                self.queue.send(
+                    [
+                        WorkMessage(
+                            MessageKind.TIMER, msg.instance_id, msg.execution_id, now, msg.task_id, fire_at=msg.fire_at
+                        ).to_out(delay)
+                    ]
+                )
                 return
             events = [TimerFired(now, msg.task_id)]
         elif msg.kind is MessageKind.ACTIVITY:
@@ -209,8 +229,13 @@ class Engine:
             if result.new_generation:
                 started = next(e for e in result.events if isinstance(e, WorkflowStarted))
                 new_meta = meta.with_(
-                    execution_id=self.new_id(), first_step=result.events, status=result.status, updated_at=now,
-                    input=started.input, output=result.output, failure=result.failure,
+                    execution_id=self.new_id(),
+                    first_step=result.events,
+                    status=result.status,
+                    updated_at=now,
+                    input=started.input,
+                    output=result.output,
+                    failure=result.failure,
                     custom_status=result.custom_status,
                 )
                 self.store.put_meta(new_meta, replaces=meta.execution_id)
@@ -263,11 +288,14 @@ class Engine:
         status = ex.status
         if (meta.status, meta.custom_status, meta.output) == (status, ex.custom_status, ex.output):
             return
-        updated = meta.with_(status=status, custom_status=ex.custom_status, output=ex.output,
-                             failure=ex.failure, updated_at=self.clock())
+        updated = meta.with_(
+            status=status, custom_status=ex.custom_status, output=ex.output, failure=ex.failure, updated_at=self.clock()
+        )
         try:
             self.store.update_meta(updated)
             live.meta = updated
+            if meta.status is not status:
+                log.info("%s %s: %s -> %s", meta.workflow_name, meta.instance_id, meta.status.value, status.value)
         except ConflictError:
             self.forget(meta.instance_id)
 
@@ -293,12 +321,16 @@ class Engine:
                 if allow_inline and spec is not None and spec.inline and budget_ok:
                     inline.append(cmd)
                 else:
-                    out.append(WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name,
-                                           cmd.input).to_out())
+                    out.append(
+                        WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
+                    )
             elif isinstance(cmd, ScheduleTimer):
                 delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
-                out.append(WorkMessage(MessageKind.TIMER, iid, exec_id, now, cmd.task_id,
-                                       fire_at=cmd.fire_at).to_out(min(delay, MAX_DELAY_SECONDS)))
+                out.append(
+                    WorkMessage(MessageKind.TIMER, iid, exec_id, now, cmd.task_id, fire_at=cmd.fire_at).to_out(
+                        min(delay, MAX_DELAY_SECONDS)
+                    )
+                )
             elif isinstance(cmd, StartChild):
                 failure = self._start_child(live, cmd)
                 if failure is not None:
@@ -308,7 +340,8 @@ class Engine:
             elif isinstance(cmd, NotifyParent):
                 p = cmd.parent
                 event: HistoryEvent = (
-                    ChildCompleted(now, p.task_id, cmd.result) if cmd.failure is None
+                    ChildCompleted(now, p.task_id, cmd.result)
+                    if cmd.failure is None
                     else ChildFailed(now, p.task_id, cmd.failure)
                 )
                 out.append(_event_message(p.instance_id, p.execution_id, now, event))
@@ -358,9 +391,18 @@ class Engine:
         execution = Execution(self.runtime.workflows, instance_id)
         result = execution.step([WorkflowStarted(now, name, input, parent)], now)
         meta = InstanceMeta(
-            instance_id=instance_id, execution_id=self.new_id(), workflow_name=name, status=result.status,
-            created_at=now, updated_at=now, first_step=result.events, input=input, output=result.output,
-            failure=result.failure, custom_status=result.custom_status, parent=parent,
+            instance_id=instance_id,
+            execution_id=self.new_id(),
+            workflow_name=name,
+            status=result.status,
+            created_at=now,
+            updated_at=now,
+            first_step=result.events,
+            input=input,
+            output=result.output,
+            failure=result.failure,
+            custom_status=result.custom_status,
+            parent=parent,
         )
         live = Live(meta, execution, 1)
         # Work goes out before the record exists (see the module docstring).
@@ -379,6 +421,7 @@ class Engine:
                 raise InstanceExistsError(f"an instance with ID '{instance_id}' already exists") from exc
         self.forget(instance_id)
         self._remember(live)
+        log.info("%s %s: started (%s)", name, instance_id, result.status.value)
         if old is not None:
             self._delete_old_execution(instance_id, old.execution_id)
 

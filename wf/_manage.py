@@ -112,7 +112,9 @@ def purge(engine: Engine, instance_id: str) -> None:
     status, _ = engine.status_of(meta)
     if not status.is_terminal:
         raise ApiError(
-            409, "ERR_PURGE_WORKFLOW", f"workflow {instance_id} is {status.value}; only terminal workflows can be purged"
+            409,
+            "ERR_PURGE_WORKFLOW",
+            f"workflow {instance_id} is {status.value}; only terminal workflows can be purged",
         )
     children = []
     for child_id in engine.child_ids(meta):

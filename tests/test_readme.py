@@ -1,0 +1,171 @@
+"""The README's quickstart, run for real: a `wf dev` subprocess (embedded moto server,
+real HTTP), the curl sequence with its documented answers, the Dapr SDK-style calls and
+the people CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from wf import DaprWorkflowClient, WorkflowStatus
+from wf.client import DaprClient
+
+ROOT = Path(__file__).resolve().parent.parent
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["TMPDIR"] = str(tmp_path_factory.mktemp("wfdev"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(ROOT / "handler.py")],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/v1.0/healthz", timeout=2) as r:
+                if r.status == 204:
+                    break
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            raise AssertionError(f"wf dev did not start:\n{proc.stdout.read() if proc.stdout else ''}")
+        time.sleep(0.2)
+    yield base, env
+    proc.send_signal(signal.SIGINT)
+    out, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, out
+    assert "POST /v1.0-beta1/workflows/dapr/OrderProcessingWorkflow/start" in out
+    assert "OrderProcessingWorkflow 12345678: RUNNING -> SUSPENDED" in out
+
+
+def readme_calls() -> list[tuple[list[str], dict]]:
+    text = (ROOT / "README.md").read_text()
+    block = text.split("## Quickstart")[1].split("```bash")[1].split("```")[0]
+    calls, command = [], ""
+    for line in block.strip().splitlines():
+        if line.startswith("# "):
+            calls.append((shlex.split(command), json.loads(line[2:])))
+            command = ""
+        else:
+            command += line.rstrip("\\") + " "
+    return calls
+
+
+def run_curl(args: list[str], base: str) -> dict:
+    method, url, data, headers = "GET", "", None, {}
+    it = iter(args[1:])
+    for a in it:
+        if a == "-X":
+            method = next(it)
+        elif a == "-H":
+            k, v = next(it).split(": ", 1)
+            headers[k] = v
+        elif a == "-d":
+            data = next(it).encode()
+        elif a.startswith("http"):
+            url = a.replace("http://localhost:3500", base)
+    req = urllib.request.Request(url, data=data, method=method, headers=headers)
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            return json.loads(r.read())
+    except urllib.error.HTTPError as e:
+        return json.loads(e.read())
+
+
+def test_readme_curl_sequence_returns_what_the_readme_says(dev) -> None:
+    base, _ = dev
+    calls = readme_calls()
+    assert len(calls) == 10
+    for args, expected in calls:
+        deadline = time.monotonic() + 15
+        while True:
+            actual = run_curl(args, base)
+            comparable = dict(actual)
+            for key in ("createdAt", "lastUpdatedAt"):
+                if key in expected:
+                    assert TIMESTAMP.match(actual.get(key, "")), actual
+                    comparable[key] = expected[key]
+            is_get = "-X" not in args
+            if comparable == expected or not is_get or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)  # pause/resume/raise are applied a moment after their 202
+        assert comparable == expected, (args, actual)
+
+
+def test_dapr_sdk_style_clients(dev) -> None:
+    base, _ = dev
+    # The JS SDK polls metadata first, then uses /v1.0-beta1 with component dapr,
+    # strings as text/plain and objects as JSON.
+    with urllib.request.urlopen(base + "/v1.0/metadata") as r:
+        assert json.loads(r.read())
+    client = DaprWorkflowClient(base)
+    iid = client.schedule_new_workflow("hello_world_wf", input={"who": "js"})
+    assert client.wait_for_workflow_start(iid, timeout_in_seconds=10) is not None
+    req = urllib.request.Request(
+        f"{base}/v1.0-beta1/workflows/dapr/{iid}/raiseEvent/event1",
+        data=b"hello",
+        method="POST",
+        headers={"Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(req) as r:
+        assert r.status == 202
+    state = client.wait_for_workflow_completion(iid, timeout_in_seconds=20)
+    assert state is not None and state.runtime_status is WorkflowStatus.COMPLETED
+    assert json.loads(state.serialized_output or "") == "Hello World!"
+    seed = DaprClient(base)
+    started = seed.start_workflow("dapr", "hello_world_wf", input=0, instance_id="seed-1")
+    got = seed.get_workflow(started.instance_id, "dapr")
+    assert got.workflow_name == "hello_world_wf" and got.properties["dapr.workflow.input"] == "0"
+    seed.terminate_workflow("seed-1", "dapr")
+    client.wait_for_workflow_completion("seed-1", timeout_in_seconds=10)
+    seed.purge_workflow("seed-1", "dapr")
+    assert client.get_workflow_state("seed-1") is None
+
+
+def wf_cli(env: dict, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wf.cli", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+
+
+def test_people_cli(dev) -> None:
+    base, env = dev
+    env = {**env, "WF_ENDPOINT": base}
+    r = wf_cli(env, "start", "hello_world_wf", "--id", "cli-1", "--input", "hi")
+    assert (r.returncode, r.stdout.strip()) == (0, "cli-1")
+    r = wf_cli(env, "start", "nope")
+    assert r.returncode == 1 and "ERR_WORKFLOW_NOT_FOUND" in r.stderr
+    assert wf_cli(env, "raise", "cli-1", "EVENT1", "--data", "x").returncode == 0
+    r = wf_cli(env, "get", "cli-1", "--wait", "--timeout", "30")
+    assert r.returncode == 0 and json.loads(r.stdout)["runtimeStatus"] == "COMPLETED"
+    r = wf_cli(env, "invoke", "events/get.json")
+    assert r.returncode == 1 and json.loads(r.stdout)["statusCode"] == 404  # 12345678 was purged
+    r = wf_cli(env, "get", "x", "--endpoint", f"http://127.0.0.1:{free_port()}")
+    assert r.returncode == 3 and "cannot reach" in r.stderr
