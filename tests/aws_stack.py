@@ -58,7 +58,9 @@ class Stack:
         self.sqs = boto3.client("sqs", region_name="us-east-1")
         self.res = ensure_resources(ddb, self.sqs)
         self.settings = Settings(self.res.table_name, self.res.queue_url, component, max_body_bytes)
-        self.engine = build_engine(runtime, self.settings, sqs_client=_NoDelaySqs(self.sqs), clock=lambda: self.now)
+        self.engine = build_engine(
+            runtime, self.settings, sqs_client=_NoDelaySqs(self.sqs), clock=lambda: self.now, sleep=lambda _: None
+        )
         self.handler = make_handler(self.engine, self.settings)
         self.invocations = 0
         self.crash_after: int | None = None

@@ -227,7 +227,7 @@ def test_redelivery_after_a_crash_is_harmless(stack: Stack) -> None:
     result = stack.deliver(msgs)
     assert len(result["batchItemFailures"]) == 1
     stack.engine.queue.send = original_send  # type: ignore[method-assign]
-    stack.engine._cache.clear()  # a new container
+    stack.engine.forget_all()  # a new container
     stack.pump()
     body = stack.get("x1")[1]
     assert body["runtimeStatus"] == "COMPLETED"

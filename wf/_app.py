@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
@@ -56,6 +57,7 @@ def build_engine(
     *,
     sqs_client: Any = None,
     clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> Engine:
     if sqs_client is None:
         import boto3
@@ -69,6 +71,7 @@ def build_engine(
         clock=clock,
         new_id=time_ordered_id(clock),
         inline_budget_ms=settings.inline_budget_ms,
+        sleep=sleep,
     )
 
 

@@ -19,6 +19,7 @@ import tempfile
 import threading
 import time
 import urllib.parse
+from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -109,14 +110,58 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class _BatchDeleter:
+    """Deletes handled messages in batches off the polling path, as Lambda's event
+    source mapping does; a message is deleted well within its visibility timeout."""
+
+    def __init__(self, sqs: Any, queue_url: str, flush_after: float = 0.5) -> None:
+        self._sqs, self._url, self._flush_after = sqs, queue_url, flush_after
+        self._pending: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="sqs-deleter", daemon=True)
+        self._thread.start()
+
+    def add(self, handles: Iterable[str]) -> None:
+        with self._cond:
+            self._pending.extend(handles)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if len(self._pending) < 10 and not self._closed:
+                    self._cond.wait(self._flush_after)
+                batch, self._pending = self._pending, []
+                closed = self._closed
+            for start in range(0, len(batch), 10):
+                chunk = batch[start : start + 10]
+                try:
+                    self._sqs.delete_message_batch(
+                        QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+                    )
+                except Exception as exc:
+                    log.warning("delete failed: %s", exc)
+            if closed and not self._pending:
+                return
+
+
 def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     import boto3
 
-    from wf._app import build_app
     from wf._provision import ensure_resources
-    from wf._runtime import WorkflowRuntime
-    from wf._settings import Settings
 
+    # The emulator, the API and the SQS event source are threads of this one process;
+    # hand the GIL over promptly so a request does not wait out the default 5 ms slice.
+    sys.setswitchinterval(0.0002)
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
     os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
@@ -137,22 +182,15 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     lambda_handler = load_handler(handler_file)
-    # The API and the SQS event source act as two Lambda containers: each its own engine.
-    runtime = getattr(lambda_handler, "__self__", None)
-    if isinstance(runtime, WorkflowRuntime):
-        worker_handler = build_app(runtime, Settings.from_env())
-    else:
-        worker_handler = lambda_handler
-    api_lock = threading.Lock()  # one request at a time per container, as on Lambda
     stop = threading.Event()
+    deleter = _BatchDeleter(sqs, res.queue_url)
 
     class Http(BaseHTTPRequestHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             event = to_event(self.command, self.path, dict(self.headers.items()), body)
-            with api_lock:
-                resp = lambda_handler(event, _Context())
+            resp = lambda_handler(event, _Context())
             payload = (resp.get("body") or "").encode()
             self.send_response(resp["statusCode"])
             for k, v in (resp.get("headers") or {}).items():
@@ -174,7 +212,10 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
         while not stop.is_set():
             try:
                 msgs = sqs.receive_message(
-                    QueueUrl=res.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"]
+                    QueueUrl=res.queue_url,
+                    MaxNumberOfMessages=10,
+                    WaitTimeSeconds=1,
+                    AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
                 ).get("Messages", [])
             except Exception as exc:
                 if not stop.is_set():
@@ -197,14 +238,10 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
                 }
                 for m in msgs
             ]
-            result = worker_handler({"Records": records}, _Context())
+            result = lambda_handler({"Records": records}, _Context())
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
             done = [m for m in msgs if m["MessageId"] not in failed]
-            if done:
-                sqs.delete_message_batch(
-                    QueueUrl=res.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
+            deleter.add(m["ReceiptHandle"] for m in done)
             for m in msgs:
                 body = json.loads(m["Body"])
                 state = "failed, SQS will retry it" if m["MessageId"] in failed else "done"
@@ -226,6 +263,7 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
             stop.set()
             server.server_close()
             poller.join(timeout=3)
+            deleter.close()
             if moto_server is not None:
                 moto_server.stop()
         except KeyboardInterrupt:

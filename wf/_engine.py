@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import logging
 import math
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -51,7 +52,7 @@ log = logging.getLogger("wf.engine")
 #: A message for an execution newer than the stored one may have overtaken the write
 #: that creates it; it is retried for this long before being dropped.
 EARLY_GRACE = timedelta(seconds=60)
-EARLY_RECHECKS = (0.02, 0.05, 0.1)
+EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
 MAX_CONFLICT_RETRIES = 5
 CACHE_SIZE = 512
 
@@ -89,17 +90,30 @@ class Engine:
         self.inline_budget_ms = inline_budget_ms
         self.sleep = sleep
         self._cache: OrderedDict[str, Live] = OrderedDict()
+        # Lambda runs one invocation per container, but the local stack may share one
+        # engine between its API and its SQS event source: keep the cache consistent.
+        self._cache_lock = threading.Lock()
+        # Starts whose instance record is being written, so that a worker sharing this
+        # engine waits for the write instead of polling the store for it.
+        self._starting: dict[str, threading.Event] = {}
 
     # -- loading -----------------------------------------------------------------------
 
     def forget(self, instance_id: str) -> None:
-        self._cache.pop(instance_id, None)
+        with self._cache_lock:
+            self._cache.pop(instance_id, None)
+
+    def forget_all(self) -> None:
+        """Drop every warm execution (as a new container would start)."""
+        with self._cache_lock:
+            self._cache.clear()
 
     def _remember(self, live: Live) -> None:
-        self._cache[live.meta.instance_id] = live
-        self._cache.move_to_end(live.meta.instance_id)
-        while len(self._cache) > CACHE_SIZE:
-            self._cache.popitem(last=False)
+        with self._cache_lock:
+            self._cache[live.meta.instance_id] = live
+            self._cache.move_to_end(live.meta.instance_id)
+            while len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
 
     def load(self, instance_id: str) -> Live | None:
         """The current execution, from the warm cache or rebuilt from the store."""
@@ -127,18 +141,26 @@ class Engine:
             if live is not None and msg.execution_id == live.meta.execution_id:
                 return live
         current = live.meta.execution_id if live else None
-        if msg.execution_id is not None and (current is None or msg.execution_id > current):
+        newer = msg.execution_id is not None and (current is None or msg.execution_id > current)
+        if newer and live is not None and not live.execution.is_terminal:
+            # A start replaces only a terminal instance: this one's start was refused (409).
+            newer = False
+        elif newer:
             # Sent by a start whose conditional write may still be in flight.
-            for pause in EARLY_RECHECKS:
+            starting = self._starting.get(msg.instance_id)
+            if starting is not None:
+                starting.wait(timeout=5)
+            for pause in (0.0, *EARLY_RECHECKS):
                 self.sleep(pause)
                 live = self.load(msg.instance_id)
                 if live is not None and live.meta.execution_id == msg.execution_id:
                     return live
+                self.forget(msg.instance_id)
             if self.clock() - msg.sent_at < EARLY_GRACE:
                 log.info("%s %s: execution not recorded yet, retrying in 1s", msg.instance_id, msg.execution_id)
                 self.queue.send([msg.to_out(delay_seconds=1)])
                 return None
-        elif live is not None and receive_count > 1:
+        if not newer and live is not None and receive_count > 1:
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
@@ -405,25 +427,36 @@ class Engine:
             parent=parent,
         )
         live = Live(meta, execution, 1)
-        # Work goes out before the record exists (see the module docstring).
-        self._carry_out(live, result.commands, allow_inline=False)
+        written = self._starting[instance_id] = threading.Event()
+        try:
+            # Work goes out before the record exists (see the module docstring).
+            self._carry_out(live, result.commands, allow_inline=False)
+            old = self._create(meta, existing)
+            self.forget(instance_id)
+            self._remember(live)
+        finally:
+            written.set()
+            if self._starting.get(instance_id) is written:
+                del self._starting[instance_id]
+        log.info("%s %s: started (%s)", name, instance_id, result.status.value)
+        if old is not None:
+            self._delete_old_execution(instance_id, old.execution_id)
+
+    def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
+        """Write the new instance record; returns the record it replaced, if any."""
         old = existing
         try:
             self.store.put_meta(meta, replaces=old.execution_id if old else None)
         except ConflictError:
-            old = self.store.get_meta(instance_id)
+            old = self.store.get_meta(meta.instance_id)
             if old is None:
-                raise InstanceExistsError(f"instance '{instance_id}' changed concurrently; try again") from None
+                raise InstanceExistsError(f"instance '{meta.instance_id}' changed concurrently; try again") from None
             self._check_replaceable(old)
             try:
                 self.store.put_meta(meta, replaces=old.execution_id)
             except ConflictError as exc:
-                raise InstanceExistsError(f"an instance with ID '{instance_id}' already exists") from exc
-        self.forget(instance_id)
-        self._remember(live)
-        log.info("%s %s: started (%s)", name, instance_id, result.status.value)
-        if old is not None:
-            self._delete_old_execution(instance_id, old.execution_id)
+                raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
+        return old
 
     def _check_replaceable(self, old: InstanceMeta) -> None:
         status, _ = self.status_of(old)
