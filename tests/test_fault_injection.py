@@ -1,0 +1,200 @@
+"""Lambda may die between any two AWS calls: for every such point of a whole workflow
+(chain, fan-out, timer, child, inline activity, event), crash there once, let SQS
+redeliver, and check the outcome is exact, with nothing lost and nothing recorded twice.
+
+Runs on the in-memory store and queue (the same protocols as DynamoDB and SQS)."""
+
+from __future__ import annotations
+
+import itertools
+from collections import Counter
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
+from wf._engine import Engine, InstanceExistsError
+from wf._history import ActivityCompleted, ChildCompleted, EventRaised, TimerFired
+from wf._manage import Signal, signal
+from wf._messages import WorkMessage
+from wf._queue import MemoryQueue, OutMessage
+from wf._serde import encode
+from wf._status import WorkflowStatus
+from wf._store import MemoryStore
+
+wfr = WorkflowRuntime()
+runs: Counter[int] = Counter()
+
+
+@wfr.activity(name="act")
+def act(ctx: WorkflowActivityContext, x: int) -> int:
+    runs[x] += 1
+    return x * 10
+
+
+@wfr.activity(name="inline_act", inline=True)
+def inline_act(ctx: WorkflowActivityContext, x: int) -> int:
+    return x * 100
+
+
+@wfr.workflow(name="child")
+def child(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.call_activity(act, input=x)) + 1
+
+
+@wfr.workflow(name="ft")
+def ft(ctx: DaprWorkflowContext, _: Any):
+    a = yield ctx.call_activity(act, input=1)
+    b = yield when_all([ctx.call_activity(act, input=i) for i in (2, 3, 4)])
+    yield ctx.create_timer(timedelta(seconds=30))
+    c = yield ctx.call_child_workflow(child, input=5)
+    d = yield ctx.call_activity(inline_act, input=6)
+    e = yield ctx.wait_for_external_event("go")
+    return [a, b, c, d, e]
+
+
+EXPECTED = [10, [20, 30, 40], 51, 600, "now"]
+
+
+class Crash(Exception):
+    """The Lambda invocation died here."""
+
+
+class Faults:
+    """Crash once, at the ``crash_at``-th AWS call: before it, or just after it took effect."""
+
+    def __init__(self, crash_at: int, after: bool = False) -> None:
+        self.calls = 0
+        self.crash_at = crash_at
+        self.after = after
+
+    def around(self, fn: Any, *a: Any, **k: Any) -> Any:
+        self.calls += 1
+        if self.calls == self.crash_at and not self.after:
+            raise Crash(f"died before AWS call {self.calls}")
+        result = fn(*a, **k)
+        if self.calls == self.crash_at:
+            raise Crash(f"died after AWS call {self.calls}")
+        return result
+
+
+class FaultyStore:
+    def __init__(self, inner: MemoryStore, faults: Faults) -> None:
+        self._inner, self._faults = inner, faults
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._inner, name)
+
+        def call(*a: Any, **k: Any) -> Any:
+            return self._faults.around(fn, *a, **k)
+
+        return call
+
+
+class FaultyQueue:
+    """SQS with delays and receive counts, on a fake clock."""
+
+    def __init__(self, faults: Faults, clock: list[datetime]) -> None:
+        self._faults, self._clock = faults, clock
+        self.items: list[tuple[datetime, int, OutMessage]] = []
+        self.receives: Counter[int] = Counter()
+        self._ids = itertools.count()
+
+    def send(self, messages: list[OutMessage]) -> None:
+        self._faults.around(self._send, messages)
+
+    def _send(self, messages: list[OutMessage]) -> None:
+        for m in messages:
+            self.items.append((self._clock[0] + timedelta(seconds=m.delay_seconds), next(self._ids), m))
+
+
+def scenario(crash_at: int, after: bool = False) -> tuple[int, MemoryStore]:
+    clock = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    faults = Faults(crash_at, after)
+    store, queue = MemoryStore(), FaultyQueue(faults, clock)
+    ids = itertools.count()
+
+    def new_engine() -> Engine:  # a fresh Lambda container: empty warm cache
+        return Engine(wfr, FaultyStore(store, faults), queue, clock=lambda: clock[0],
+                      new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}", sleep=lambda _: None)
+
+    engine = new_engine()
+    for _ in range(5):  # the client retries a start that failed
+        try:
+            engine.start("ft", "wf", encode(None))
+            break
+        except Crash:
+            engine = new_engine()
+        except InstanceExistsError:
+            break  # the failed attempt had in fact started it
+    raised = False
+    for _ in range(2000):
+        if not raised and store.metas.get("wf") and _waiting_for_event(engine, store):
+            try:
+                signal(engine, "wf", Signal.RAISE, name="go", data=encode("now"))
+                raised = True
+            except Crash:
+                engine = new_engine()
+            continue
+        if not queue.items:
+            break
+        queue.items.sort(key=lambda t: (t[0], t[1]))
+        visible_at, mid, out = queue.items[0]
+        clock[0] = max(clock[0], visible_at)
+        queue.items.pop(0)
+        queue.receives[mid] += 1
+        try:
+            engine.handle(WorkMessage.parse(out.body), receive_count=queue.receives[mid])
+        except Crash:
+            # The message was not deleted: it comes back after the visibility timeout.
+            queue.items.append((clock[0] + timedelta(seconds=180), mid, out))
+            engine = new_engine()
+    return faults.calls, store
+
+
+def _waiting_for_event(engine: Engine, store: MemoryStore) -> bool:
+    meta = store.metas["wf"]
+    steps = store.load_steps("wf", meta.execution_id)
+    events = [e for s in steps for e in s.events]
+    return any(isinstance(e, ActivityCompleted) and e.result == "600" for e in events)
+
+
+def check(store: MemoryStore) -> None:
+    meta = store.metas["wf"]
+    steps = store.load_steps("wf", meta.execution_id)
+    history = list(meta.first_step) + [e for s in steps for e in s.events]
+    assert steps[-1].status is WorkflowStatus.COMPLETED
+    done = Counter(
+        e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted))
+    )
+    assert all(n == 1 for n in done.values()), done
+    assert sum(isinstance(e, EventRaised) for e in history) >= 1
+    from wf._history import WorkflowCompleted
+    from wf._serde import decode
+
+    final = [e for e in history if isinstance(e, WorkflowCompleted)]
+    assert len(final) == 1 and decode(final[0].output) == EXPECTED
+    assert store.metas["wf"].status is WorkflowStatus.COMPLETED
+    child_meta = store.metas["wf:0006"]
+    assert child_meta.status is WorkflowStatus.COMPLETED
+    # Only the current executions' histories remain.
+    assert {k for k in store.steps} <= {("wf", meta.execution_id), ("wf:0006", child_meta.execution_id)}
+
+
+def test_clean_run() -> None:
+    calls, store = scenario(crash_at=0)
+    check(store)
+    assert calls > 20
+
+
+@pytest.mark.parametrize("after", [False, True], ids=["before", "after"])
+def test_a_crash_at_any_aws_call_loses_and_duplicates_nothing(after: bool) -> None:
+    total, _ = scenario(crash_at=0)
+    for k in range(1, total + 1):
+        calls, store = scenario(crash_at=k, after=after)
+        assert calls >= k, f"the crash at call {k} never happened"
+        try:
+            check(store)
+        except (AssertionError, KeyError, IndexError) as exc:
+            pytest.fail(f"crash {'after' if after else 'before'} AWS call {k} of {total}: {exc!r}")
