@@ -24,7 +24,8 @@ from wf._history import (
     WorkflowStarted,
     WorkflowTerminated,
 )
-from wf._replay import Execution, StepResult, run_step
+from wf._pending import StepResult
+from wf._replay import Execution, run_step
 from wf._serde import decode, encode
 from wf._status import WorkflowStatus
 

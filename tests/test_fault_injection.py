@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -18,7 +18,7 @@ from wf._engine import Engine, InstanceExistsError
 from wf._history import ActivityCompleted, ChildCompleted, EventRaised, TimerFired
 from wf._manage import Signal, signal
 from wf._messages import WorkMessage
-from wf._queue import MemoryQueue, OutMessage
+from wf._queue import OutMessage
 from wf._serde import encode
 from wf._status import WorkflowStatus
 from wf._store import MemoryStore
@@ -110,14 +110,20 @@ class FaultyQueue:
 
 
 def scenario(crash_at: int, after: bool = False) -> tuple[int, MemoryStore]:
-    clock = [datetime(2026, 1, 1, tzinfo=timezone.utc)]
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
     faults = Faults(crash_at, after)
     store, queue = MemoryStore(), FaultyQueue(faults, clock)
     ids = itertools.count()
 
     def new_engine() -> Engine:  # a fresh Lambda container: empty warm cache
-        return Engine(wfr, FaultyStore(store, faults), queue, clock=lambda: clock[0],
-                      new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}", sleep=lambda _: None)
+        return Engine(
+            wfr,
+            FaultyStore(store, faults),
+            queue,
+            clock=lambda: clock[0],
+            new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
+            sleep=lambda _: None,
+        )
 
     engine = new_engine()
     for _ in range(5):  # the client retries a start that failed
@@ -165,9 +171,7 @@ def check(store: MemoryStore) -> None:
     steps = store.load_steps("wf", meta.execution_id)
     history = list(meta.first_step) + [e for s in steps for e in s.events]
     assert steps[-1].status is WorkflowStatus.COMPLETED
-    done = Counter(
-        e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted))
-    )
+    done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
     assert all(n == 1 for n in done.values()), done
     assert sum(isinstance(e, EventRaised) for e in history) >= 1
     from wf._history import WorkflowCompleted

@@ -41,8 +41,9 @@ from wf._history import (
     WorkflowTerminated,
 )
 from wf._messages import MessageKind, WorkMessage
+from wf._pending import StepResult
 from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
-from wf._replay import Execution, StepResult
+from wf._replay import Execution
 from wf._runtime import WorkflowRuntime
 from wf._status import WorkflowStatus
 from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord

@@ -12,28 +12,19 @@ from __future__ import annotations
 import inspect
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from enum import Enum
+from datetime import datetime
 from typing import Any
 
 from wf._commands import (
     Command,
     NotifyParent,
-    ScheduleActivity,
-    ScheduleTimer,
-    StartChild,
     TerminateChild,
 )
 from wf._context import DaprWorkflowContext
-from wf._errors import FailureDetails, NonDeterminismError, TaskFailedError
+from wf._errors import FailureDetails, NonDeterminismError
 from wf._history import (
-    ActivityCompleted,
-    ActivityFailed,
     ActivityScheduled,
-    ChildCompleted,
     ChildCreated,
-    ChildFailed,
     CustomStatusSet,
     EventKind,
     EventRaised,
@@ -42,17 +33,17 @@ from wf._history import (
     Resumed,
     Suspended,
     TimerCreated,
-    TimerFired,
     TurnStarted,
     WorkflowCompleted,
     WorkflowFailed,
     WorkflowStarted,
     WorkflowTerminated,
 )
-from wf._retry import RetryPolicy
+from wf._pending import DESCRIBE, NEW_EVENT_KINDS, Action, Inbox, OpenTask, StepResult, call_user
 from wf._serde import decode, encode
 from wf._status import WorkflowStatus
 from wf._task import Task
+from wf._tasks import TaskBook
 
 WorkflowFn = Callable[..., Any]
 
@@ -60,145 +51,8 @@ WorkflowFn = Callable[..., Any]
 #: anything is looping; it is failed rather than spinning the invocation.
 MAX_GENERATIONS_PER_STEP = 1000
 
-_INBOUND_KINDS = frozenset(
-    {
-        EventKind.ACTIVITY_COMPLETED,
-        EventKind.ACTIVITY_FAILED,
-        EventKind.TIMER_FIRED,
-        EventKind.CHILD_COMPLETED,
-        EventKind.CHILD_FAILED,
-        EventKind.EVENT_RAISED,
-    }
-)
-_NEW_EVENT_KINDS = _INBOUND_KINDS | {
-    EventKind.WORKFLOW_STARTED,
-    EventKind.WORKFLOW_TERMINATED,
-    EventKind.SUSPENDED,
-    EventKind.RESUMED,
-}
-_DESCRIBE = {
-    EventKind.ACTIVITY_SCHEDULED: "activity",
-    EventKind.TIMER_CREATED: "timer",
-    EventKind.CHILD_CREATED: "child workflow",
-}
 
-
-class _Role(Enum):
-    PLAIN = 1
-    ATTEMPT = 2
-    RETRY_TIMER = 3
-    EVENT_TIMEOUT = 4
-
-
-@dataclass(slots=True)
-class _Action:
-    """Something the code scheduled; becomes a history event and a command."""
-
-    kind: EventKind
-    task_id: int
-    name: str = ""
-    input: str | None = None
-    fire_at: datetime | None = None
-    instance_id: str | None = None
-
-    def describe(self) -> str:
-        label = _DESCRIBE[self.kind]
-        return f"{label} '{self.name}'" if self.name else label
-
-    def to_event(self, now: datetime) -> HistoryEvent:
-        if self.kind is EventKind.ACTIVITY_SCHEDULED:
-            return ActivityScheduled(now, self.task_id, self.name, self.input)
-        if self.kind is EventKind.TIMER_CREATED:
-            assert self.fire_at is not None
-            return TimerCreated(now, self.task_id, self.fire_at)
-        assert self.instance_id is not None
-        return ChildCreated(now, self.task_id, self.name, self.instance_id, self.input)
-
-    def to_command(self) -> Command:
-        if self.kind is EventKind.ACTIVITY_SCHEDULED:
-            return ScheduleActivity(self.task_id, self.name, self.input)
-        if self.kind is EventKind.TIMER_CREATED:
-            assert self.fire_at is not None
-            return ScheduleTimer(self.task_id, self.fire_at)
-        assert self.instance_id is not None
-        return StartChild(self.task_id, self.name, self.instance_id, self.input)
-
-
-@dataclass(slots=True)
-class _Retry:
-    task: Task[Any]
-    policy: RetryPolicy
-    kind: EventKind
-    name: str
-    input: str | None
-    instance_id: str | None
-    first_attempt_at: datetime
-    attempt: int = 0
-
-
-@dataclass(slots=True)
-class _Open:
-    task: Task[Any]
-    role: _Role
-    action: _Action
-    retry: _Retry | None = None
-    event_key: str = ""
-
-
-@dataclass(frozen=True)
-class StepResult:
-    """What one step produced.
-
-    ``events`` are to be appended to the history; when ``new_generation`` is true the
-    workflow continued-as-new and ``events`` is instead the whole history of the new
-    generation, replacing the old one.  An empty ``events`` means nothing changed.
-    """
-
-    events: tuple[HistoryEvent, ...]
-    commands: tuple[Command, ...]
-    status: WorkflowStatus
-    output: str | None = None
-    failure: FailureDetails | None = None
-    custom_status: str | None = None
-    new_generation: bool = False
-
-
-@dataclass(slots=True)
-class _Inbox:
-    """External events not yet waited for, FIFO per case-insensitive name."""
-
-    by_name: dict[str, deque[tuple[int, str, str | None]]] = field(default_factory=dict)
-    arrivals: int = 0
-
-    def put(self, name: str, data: str | None) -> None:
-        self.by_name.setdefault(name.lower(), deque()).append((self.arrivals, name, data))
-        self.arrivals += 1
-
-    def take(self, key: str) -> tuple[bool, str | None]:
-        queue = self.by_name.get(key)
-        if not queue:
-            return False, None
-        return True, queue.popleft()[2]
-
-    def drain(self) -> list[tuple[str, str | None]]:
-        items = sorted(item for queue in self.by_name.values() for item in queue)
-        self.by_name.clear()
-        return [(name, data) for _, name, data in items]
-
-
-def _call_user(fn: Callable[..., Any], ctx: object, value: Any) -> Any:
-    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it takes no input (as Dapr does)."""
-    if value is None:
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = None
-        if params is not None and len(params) == 1:
-            return fn(ctx)
-    return fn(ctx, value)
-
-
-class Execution:
+class Execution(TaskBook):
     """The live state of one workflow execution (one generation of one instance)."""
 
     def __init__(self, workflows: Mapping[str, WorkflowFn], instance_id: str) -> None:
@@ -241,9 +95,9 @@ class Execution:
         self._recorded_custom_status: str | None = None
         self._terminal_recorded = False
         self._next_id = 0
-        self._actions: dict[int, _Action] = {}
-        self._open: dict[int, _Open] = {}
-        self._inbox = _Inbox()
+        self._actions: dict[int, Action] = {}
+        self._open: dict[int, OpenTask] = {}
+        self._inbox = Inbox()
         self._waiters: dict[str, deque[Task[Any]]] = {}
         self._suspended = False
         self._held: list[HistoryEvent] = []
@@ -324,7 +178,7 @@ class Execution:
         self.now = now
         accepted = False
         for event in new_events:
-            if event.kind not in _NEW_EVENT_KINDS:
+            if event.kind not in NEW_EVENT_KINDS:
                 raise ValueError(f"{event.kind.value} is recorded by the executor, not passed in as a new event")
             if self._handlers[event.kind](event):
                 out.append(event)
@@ -451,7 +305,7 @@ class Execution:
             )
             return True
         try:
-            result = _call_user(fn, self._ctx, decode(event.input))
+            result = call_user(fn, self._ctx, decode(event.input))
         except Exception as exc:
             self._fail(FailureDetails.from_exception(exc))
             return True
@@ -487,7 +341,7 @@ class Execution:
 
     def _on_scheduled(self, event: ActivityScheduled | TimerCreated | ChildCreated) -> bool:
         action = self._actions.pop(event.task_id, None)
-        recorded = f"{_DESCRIBE[event.kind]}" + (f" '{event.name}'" if not isinstance(event, TimerCreated) else "")
+        recorded = f"{DESCRIBE[event.kind]}" + (f" '{event.name}'" if not isinstance(event, TimerCreated) else "")
         if action is None:
             if self._terminal_recorded:
                 return True
@@ -536,55 +390,6 @@ class Execution:
             return True
         self._deliver(event)
         return True
-
-    # -- delivery ----------------------------------------------------------------
-
-    def _deliver(self, event: HistoryEvent) -> None:
-        if isinstance(event, EventRaised):
-            key = event.name.lower()
-            waiters = self._waiters.get(key)
-            if waiters:
-                waiters.popleft()._succeed(decode(event.data))
-                self._maybe_resume()
-            else:
-                self._inbox.put(event.name, event.data)
-            return
-        entry = self._open.pop(event.task_id, None)  # type: ignore[attr-defined]
-        if entry is None:
-            return
-        if isinstance(event, (ActivityCompleted, ChildCompleted)):
-            entry.task._succeed(decode(event.result))
-        elif isinstance(event, (ActivityFailed, ChildFailed)):
-            self._on_attempt_failed(entry, event.failure)
-        elif isinstance(event, TimerFired):
-            self._on_timer(entry)
-        self._maybe_resume()
-
-    def _on_attempt_failed(self, entry: _Open, failure: FailureDetails) -> None:
-        retry = entry.retry
-        if retry is not None:
-            delay = retry.policy.next_delay(retry.attempt, failure, retry.first_attempt_at, self.now)
-            if delay is not None:
-                timer = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=self.now + delay)
-                self._add(timer, _Open(retry.task, _Role.RETRY_TIMER, timer, retry))
-                return
-        label = _DESCRIBE[entry.action.kind].capitalize()
-        message = f"{label} '{entry.action.name}' failed: {failure.message}"
-        entry.task._fail(TaskFailedError(message, failure))
-
-    def _on_timer(self, entry: _Open) -> None:
-        if entry.role is _Role.RETRY_TIMER:
-            assert entry.retry is not None
-            self._attempt(entry.retry)
-        elif entry.role is _Role.EVENT_TIMEOUT:
-            task = entry.task
-            if not task.is_complete:
-                waiters = self._waiters.get(entry.event_key)
-                if waiters is not None and task in waiters:
-                    waiters.remove(task)
-                task._fail(TimeoutError(f"timed out waiting for external event '{entry.event_key}'"))
-        else:
-            entry.task._succeed(None)
 
     def _maybe_resume(self) -> None:
         task = self._awaiting
@@ -643,73 +448,6 @@ class Execution:
         self._gen = None
         self._status = WorkflowStatus.FAILED
         self._failure = failure
-
-    # -- scheduling (called by DaprWorkflowContext) ------------------------------
-
-    def _new_id(self) -> int:
-        self._next_id += 1
-        return self._next_id
-
-    def _add(self, action: _Action, entry: _Open) -> None:
-        self._actions[action.task_id] = action
-        self._open[action.task_id] = entry
-
-    def _attempt(self, retry: _Retry) -> None:
-        retry.attempt += 1
-        task_id = self._new_id()
-        instance_id = None
-        if retry.kind is EventKind.CHILD_CREATED:
-            instance_id = retry.instance_id or f"{self.instance_id}:{task_id:04x}"
-        action = _Action(retry.kind, task_id, retry.name, retry.input, instance_id=instance_id)
-        self._add(action, _Open(retry.task, _Role.ATTEMPT, action, retry))
-
-    def schedule_activity(self, name: str, input: Any, retry_policy: RetryPolicy | None) -> Task[Any]:
-        return self._schedule(EventKind.ACTIVITY_SCHEDULED, name, input, None, retry_policy)
-
-    def schedule_child(
-        self, name: str, input: Any, instance_id: str | None, retry_policy: RetryPolicy | None
-    ) -> Task[Any]:
-        return self._schedule(EventKind.CHILD_CREATED, name, input, instance_id, retry_policy)
-
-    def _schedule(
-        self, kind: EventKind, name: str, input: Any, instance_id: str | None, policy: RetryPolicy | None
-    ) -> Task[Any]:
-        task: Task[Any] = Task()
-        retry = _Retry(task, policy, kind, name, encode(input), instance_id, self.now) if policy else None
-        if retry is not None:
-            self._attempt(retry)
-            return task
-        task_id = self._new_id()
-        if kind is EventKind.CHILD_CREATED and instance_id is None:
-            instance_id = f"{self.instance_id}:{task_id:04x}"
-        action = _Action(kind, task_id, name, encode(input), instance_id=instance_id)
-        self._add(action, _Open(task, _Role.PLAIN, action))
-        return task
-
-    def schedule_timer(self, fire_at: datetime) -> Task[None]:
-        task: Task[None] = Task()
-        action = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=fire_at)
-        self._add(action, _Open(task, _Role.PLAIN, action))
-        return task
-
-    def wait_event(self, name: str, timeout: timedelta | None) -> Task[Any]:
-        key = name.lower()
-        task: Task[Any] = Task()
-        found, data = self._inbox.take(key)
-        if found:
-            task._succeed(decode(data))
-            return task
-        self._waiters.setdefault(key, deque()).append(task)
-        if timeout is not None:
-            action = _Action(EventKind.TIMER_CREATED, self._new_id(), fire_at=self.now + timeout)
-            self._add(action, _Open(task, _Role.EVENT_TIMEOUT, action, event_key=key))
-        return task
-
-    def continue_as_new(self, new_input: Any, save_events: bool) -> None:
-        self._continue = (encode(new_input), save_events)
-
-    def set_custom_status(self, status: str | None) -> None:
-        self._custom_status = status
 
 
 def run_step(

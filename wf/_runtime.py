@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar, overload
 from wf._context import WorkflowActivityContext, registered_name
 from wf._errors import FailureDetails, WorkflowNotRegisteredError
 from wf._history import ActivityCompleted, ActivityFailed
-from wf._replay import _call_user
+from wf._pending import call_user
 from wf._serde import decode, encode
 
 if TYPE_CHECKING:
@@ -102,7 +102,7 @@ class WorkflowRuntime:
             exc = WorkflowNotRegisteredError(f"activity '{name}' is not registered (registered: {known})")
             return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
         try:
-            result = _call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id), decode(input))
+            result = call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id), decode(input))
             return ActivityCompleted(now, task_id, encode(result))
         except Exception as exc:
             return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
