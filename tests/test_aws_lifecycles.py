@@ -8,7 +8,15 @@ from datetime import timedelta
 import pytest
 
 from tests.aws_stack import Stack
-from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all
+from wf import (
+    DaprWorkflowContext,
+    RetryPolicy,
+    TaskFailedError,
+    WorkflowActivityContext,
+    WorkflowRuntime,
+    when_all,
+    when_any,
+)
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -232,3 +240,26 @@ def test_redelivery_after_a_crash_is_harmless(stack: Stack) -> None:
     body = stack.get("x1")[1]
     assert body["runtimeStatus"] == "COMPLETED"
     assert json.loads(body["properties"]["dapr.workflow.output"]) == [0, 1, 2]
+
+
+@wfr.workflow(name="impatient")
+def impatient(ctx: DaprWorkflowContext, _):
+    winner = yield when_any([ctx.call_child_workflow(waiter, input=None), ctx.create_timer(timedelta(seconds=1))])
+    return "timer" if winner.get_result() is None else "child"
+
+
+def test_start_refused_while_a_child_of_the_terminal_instance_still_runs(stack: Stack) -> None:
+    started(stack, "impatient", "im")
+    stack.pump(advance_time=False)
+    stack.now += timedelta(seconds=1)
+    stack.pump(advance_time=False)
+    assert stack.status("im") == "COMPLETED"
+    assert stack.status("im:0001") == "RUNNING"
+    code, err = stack.post(f"{P}/impatient/start", query={"instanceID": "im"})
+    assert (code, err["errorCode"]) == (409, "ERR_INSTANCE_ID_ALREADY_EXISTS")
+    assert "im:0001" in err["message"]
+    code, err = stack.post(f"{P}/im/purge")
+    assert (code, err["errorCode"]) == (409, "ERR_PURGE_WORKFLOW")
+    stack.post(f"{P}/im:0001/terminate")
+    stack.pump(advance_time=False)
+    started(stack, "impatient", "im")

@@ -143,8 +143,9 @@ class Engine:
                 return live
         current = live.meta.execution_id if live else None
         newer = msg.execution_id is not None and (current is None or msg.execution_id > current)
-        if newer and live is not None and not live.execution.is_terminal:
-            # A start replaces only a terminal instance: this one's start was refused (409).
+        if newer and live is not None and not self._replaceable(live.meta):
+            # A start replaces only a terminal instance whose children are terminal too:
+            # the start that sent this was refused (409).
             newer = False
         elif newer:
             # Sent by a start whose conditional write may still be in flight.
@@ -206,6 +207,14 @@ class Engine:
             ):
                 return  # a duplicate delivery of work already recorded
             events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
+        elif msg.kind is MessageKind.START_CHILD:
+            live = self._resolve(msg, receive_count)
+            if live is None:
+                return
+            failure = self._start_child(live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input))
+            if failure is None:
+                return
+            events = [ChildFailed(now, msg.task_id, failure)]
         else:
             assert msg.event is not None
             events = [msg.event]
@@ -331,8 +340,12 @@ class Engine:
         *,
         allow_inline: bool,
         remaining_ms: Callable[[], int] | None = None,
+        defer_children: bool = False,
     ) -> list[HistoryEvent]:
-        """Send queued work, start children; run inline activities and return their results."""
+        """Send queued work, start children; run inline activities and return their results.
+
+        With ``defer_children`` (a start whose record is not written yet) a child start is
+        sent as a message too, so that a refused start has no effect at all."""
         iid, exec_id = live.meta.instance_id, live.meta.execution_id
         now = self.clock()
         out: list[OutMessage] = []
@@ -353,6 +366,19 @@ class Engine:
                     WorkMessage(MessageKind.TIMER, iid, exec_id, now, cmd.task_id, fire_at=cmd.fire_at).to_out(
                         min(delay, MAX_DELAY_SECONDS)
                     )
+                )
+            elif isinstance(cmd, StartChild) and defer_children:
+                out.append(
+                    WorkMessage(
+                        MessageKind.START_CHILD,
+                        iid,
+                        exec_id,
+                        now,
+                        cmd.task_id,
+                        cmd.name,
+                        cmd.input,
+                        child_id=cmd.instance_id,
+                    ).to_out()
                 )
             elif isinstance(cmd, StartChild):
                 failure = self._start_child(live, cmd)
@@ -431,7 +457,7 @@ class Engine:
         written = self._starting[instance_id] = threading.Event()
         try:
             # Work goes out before the record exists (see the module docstring).
-            self._carry_out(live, result.commands, allow_inline=False)
+            self._carry_out(live, result.commands, allow_inline=False, defer_children=True)
             old = self._create(meta, existing)
             self.forget(instance_id)
             self._remember(live)
@@ -458,6 +484,13 @@ class Engine:
             except ConflictError as exc:
                 raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
         return old
+
+    def _replaceable(self, meta: InstanceMeta) -> bool:
+        try:
+            self._check_replaceable(meta)
+        except InstanceExistsError:
+            return False
+        return True
 
     def _check_replaceable(self, old: InstanceMeta) -> None:
         status, _ = self.status_of(old)

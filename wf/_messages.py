@@ -15,6 +15,7 @@ class MessageKind(Enum):
     ACTIVITY = "activity"  # run an activity, then record its result
     TIMER = "timer"  # fire a timer (re-sent while its time has not come)
     EVENT = "event"  # record an inbound event (raise, pause, resume, terminate, child result)
+    START_CHILD = "start_child"  # start a child once the parent's execution is recorded
 
 
 @dataclass(frozen=True)
@@ -28,6 +29,7 @@ class WorkMessage:
     input: str | None = None
     fire_at: datetime | None = None
     event: HistoryEvent | None = None
+    child_id: str = ""
 
     def to_out(self, delay_seconds: int = 0) -> OutMessage:
         body: dict[str, Any] = {
@@ -41,6 +43,8 @@ class WorkMessage:
         elif self.kind is MessageKind.TIMER:
             assert self.fire_at is not None
             body.update(task=self.task_id, fire_at=format_time(self.fire_at))
+        elif self.kind is MessageKind.START_CHILD:
+            body.update(task=self.task_id, name=self.name, input=self.input, child=self.child_id)
         else:
             assert self.event is not None
             body["event"] = event_to_json(self.event)
@@ -59,4 +63,5 @@ class WorkMessage:
             input=body.get("input"),
             fire_at=parse_time(body["fire_at"]) if "fire_at" in body else None,
             event=event_from_json(body["event"]) if "event" in body else None,
+            child_id=body.get("child", ""),
         )
