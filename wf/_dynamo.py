@@ -47,7 +47,6 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         wf_status = UnicodeAttribute(null=True)
         created_at = UnicodeAttribute(null=True)
         updated_at = UnicodeAttribute(null=True)
-        input = UnicodeAttribute(null=True)
         output = UnicodeAttribute(null=True)
         failure = UnicodeAttribute(null=True)
         custom_status = UnicodeAttribute(null=True)
@@ -90,7 +89,6 @@ class DynamoStore:
             wf_status=meta.status.value,
             created_at=format_time(meta.created_at),
             updated_at=format_time(meta.updated_at),
-            input=meta.input,
             output=meta.output,
             failure=failure,
             custom_status=meta.custom_status,
@@ -112,7 +110,6 @@ class DynamoStore:
             created_at=parse_time(item.created_at),
             updated_at=parse_time(item.updated_at),
             first_step=events_from_str(item.first_step or "[]"),
-            input=item.input,
             output=item.output,
             failure=FailureDetails.from_json(json.loads(item.failure)) if item.failure else None,
             custom_status=item.custom_status,

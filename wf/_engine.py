@@ -259,13 +259,11 @@ class Engine:
         meta = live.meta
         try:
             if result.new_generation:
-                started = next(e for e in result.events if isinstance(e, WorkflowStarted))
                 new_meta = meta.with_(
                     execution_id=self.new_id(),
                     first_step=result.events,
                     status=result.status,
                     updated_at=now,
-                    input=started.input,
                     output=result.output,
                     failure=result.failure,
                     custom_status=result.custom_status,
@@ -447,7 +445,6 @@ class Engine:
             created_at=now,
             updated_at=now,
             first_step=result.events,
-            input=input,
             output=result.output,
             failure=result.failure,
             custom_status=result.custom_status,

@@ -11,7 +11,7 @@ class Settings:
     table_name: str
     queue_url: str
     component: str = "dapr"
-    max_body_bytes: int = 128 * 1024
+    max_body_bytes: int = 64 * 1024
     region: str = "us-east-1"
     #: An invocation keeps running inline activities only while it has this much time left.
     inline_budget_ms: int = 5_000
@@ -26,7 +26,7 @@ class Settings:
             table_name=table,
             queue_url=queue,
             component=os.environ.get("WF_COMPONENT", "dapr"),
-            max_body_bytes=int(os.environ.get("WF_MAX_BODY_BYTES", str(128 * 1024))),
+            max_body_bytes=int(os.environ.get("WF_MAX_BODY_BYTES", str(64 * 1024))),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             inline_budget_ms=int(os.environ.get("WF_INLINE_BUDGET_MS", "5000")),
         )

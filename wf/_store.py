@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Protocol
 
 from wf._errors import FailureDetails, WorkflowError
-from wf._history import HistoryEvent, ParentRef, event_from_json, event_to_json
+from wf._history import HistoryEvent, ParentRef, WorkflowStarted, event_from_json, event_to_json
 from wf._status import WorkflowStatus
 
 
@@ -33,11 +33,18 @@ class InstanceMeta:
     created_at: datetime
     updated_at: datetime
     first_step: tuple[HistoryEvent, ...]
-    input: str | None = None
     output: str | None = None
     failure: FailureDetails | None = None
     custom_status: str | None = None
     parent: ParentRef | None = None
+
+    @property
+    def input(self) -> str | None:
+        """The workflow input, as recorded in the first step (stored once)."""
+        for event in self.first_step:
+            if isinstance(event, WorkflowStarted):
+                return event.input
+        return None
 
     def with_(self, **changes: object) -> InstanceMeta:
         return replace(self, **changes)  # type: ignore[arg-type]
