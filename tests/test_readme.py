@@ -169,3 +169,23 @@ def test_people_cli(dev) -> None:
     assert r.returncode == 1 and json.loads(r.stdout)["statusCode"] == 404  # 12345678 was purged
     r = wf_cli(env, "get", "x", "--endpoint", f"http://127.0.0.1:{free_port()}")
     assert r.returncode == 3 and "cannot reach" in r.stderr
+
+
+def test_the_real_dapr_js_sdk_works_unchanged(dev, tmp_path) -> None:
+    import shutil
+
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run the Dapr JS SDK")
+    base, _ = dev
+    js = ROOT / "tests" / "js"
+    for name in ("package.json", "dapr_js_client.mjs"):
+        shutil.copy(js / name, tmp_path / name)
+    install = subprocess.run(
+        [npm, "install", "--no-audit", "--no-fund"], cwd=tmp_path, capture_output=True, text=True, timeout=300
+    )
+    assert install.returncode == 0, install.stderr
+    port = base.rsplit(":", 1)[1]
+    run = subprocess.run([node, "dapr_js_client.mjs", port], cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert "dapr js sdk: ok" in run.stdout
