@@ -14,8 +14,9 @@ from typing import Any
 import pytest
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf._engine import Engine, InstanceExistsError
+from wf._engine import Engine
 from wf._history import ActivityCompleted, ChildCompleted, EventRaised, TimerFired
+from wf._lifecycle import InstanceExistsError
 from wf._manage import Signal, signal
 from wf._messages import WorkMessage
 from wf._queue import OutMessage

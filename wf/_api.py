@@ -12,8 +12,9 @@ from typing import Any, TypeVar
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
 
-from wf._engine import Engine, InstanceExistsError
+from wf._engine import Engine
 from wf._errors import WorkflowError
+from wf._lifecycle import InstanceExistsError
 from wf._manage import ApiError, Signal, get_view, purge, signal
 from wf._serde import encode
 from wf._settings import Settings

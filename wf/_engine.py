@@ -26,27 +26,24 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
-from wf._errors import FailureDetails, WorkflowError
+from wf._errors import WorkflowError
 from wf._history import (
     ChildCompleted,
     ChildFailed,
     HistoryEvent,
-    ParentRef,
     TimerFired,
-    WorkflowStarted,
     WorkflowTerminated,
 )
+from wf._lifecycle import InstanceLifecycle, Live, chain
 from wf._messages import MessageKind, WorkMessage
 from wf._pending import StepResult
 from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
 from wf._replay import Execution
 from wf._runtime import WorkflowRuntime
-from wf._status import WorkflowStatus
-from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord
+from wf._store import ConflictError, InstanceStore, StepRecord
 
 log = logging.getLogger("wf.engine")
 
@@ -58,20 +55,7 @@ MAX_CONFLICT_RETRIES = 5
 CACHE_SIZE = 512
 
 
-class InstanceExistsError(WorkflowError):
-    """Start on an instance ID whose instance (or one of its children) is still running."""
-
-
-@dataclass
-class Live:
-    """An execution held in memory between invocations (the warm path)."""
-
-    meta: InstanceMeta
-    execution: Execution
-    next_seq: int
-
-
-class Engine:
+class Engine(InstanceLifecycle):
     def __init__(
         self,
         runtime: WorkflowRuntime,
@@ -126,7 +110,7 @@ class Engine:
             return None
         steps = self.store.load_steps(instance_id, meta.execution_id)
         execution = Execution(self.runtime.workflows, instance_id)
-        execution.replay(_chain(meta.first_step, steps))
+        execution.replay(chain(meta.first_step, steps))
         live = Live(meta, execution, steps[-1].seq + 1 if steps else 1)
         self._remember(live)
         return live
@@ -381,9 +365,9 @@ class Engine:
             elif isinstance(cmd, StartChild):
                 failure = self._start_child(live, cmd)
                 if failure is not None:
-                    out.append(_event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
+                    out.append(event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
             elif isinstance(cmd, TerminateChild):
-                out.append(_event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
+                out.append(event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
             elif isinstance(cmd, NotifyParent):
                 p = cmd.parent
                 event: HistoryEvent = (
@@ -391,128 +375,11 @@ class Engine:
                     if cmd.failure is None
                     else ChildFailed(now, p.task_id, cmd.failure)
                 )
-                out.append(_event_message(p.instance_id, p.execution_id, now, event))
+                out.append(event_message(p.instance_id, p.execution_id, now, event))
         if out:
             self.queue.send(out)
         return [self.runtime.run_activity(c.name, iid, c.task_id, c.input, self.clock()) for c in inline]
 
-    def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
-        parent = ParentRef(live.meta.instance_id, live.meta.execution_id, cmd.task_id)
-        existing = self.store.get_meta(cmd.instance_id)
-        if existing is not None and existing.parent == parent:
-            return None  # already started by an earlier delivery of this step
-        try:
-            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing)
-        except WorkflowError as exc:
-            return FailureDetails.from_exception(exc)
-        return None
 
-    # -- starting --------------------------------------------------------------------------
-
-    def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
-        """The authoritative status: the last step's, when the record lags behind it."""
-        if meta.status.is_terminal:
-            return meta.status, None
-        last = self.store.last_step(meta.instance_id, meta.execution_id)
-        return (last.status if last else meta.status), last
-
-    def start(
-        self,
-        name: str,
-        instance_id: str,
-        input: str | None,
-        *,
-        parent: ParentRef | None = None,
-        existing: InstanceMeta | None = None,
-    ) -> None:
-        """Start (or restart, if it and its children are terminal) an instance.
-
-        A new ID costs no read: the create is conditional, and only when it fails is
-        the old instance read to decide between 409 and replacing it.
-        """
-        if name not in self.runtime.workflows:
-            raise WorkflowError(f"workflow '{name}' is not registered")
-        if existing is not None:
-            self._check_replaceable(existing)
-        now = self.clock()
-        execution = Execution(self.runtime.workflows, instance_id)
-        result = execution.step([WorkflowStarted(now, name, input, parent)], now)
-        meta = InstanceMeta(
-            instance_id=instance_id,
-            execution_id=self.new_id(),
-            workflow_name=name,
-            status=result.status,
-            created_at=now,
-            updated_at=now,
-            first_step=result.events,
-            output=result.output,
-            failure=result.failure,
-            custom_status=result.custom_status,
-            parent=parent,
-        )
-        live = Live(meta, execution, 1)
-        written = self._starting[instance_id] = threading.Event()
-        try:
-            # Work goes out before the record exists (see the module docstring).
-            self._carry_out(live, result.commands, allow_inline=False, defer_children=True)
-            old = self._create(meta, existing)
-            self.forget(instance_id)
-            self._remember(live)
-        finally:
-            written.set()
-            if self._starting.get(instance_id) is written:
-                del self._starting[instance_id]
-        log.info("%s %s: started (%s)", name, instance_id, result.status.value)
-        if old is not None:
-            self._delete_old_execution(instance_id, old.execution_id)
-
-    def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
-        """Write the new instance record; returns the record it replaced, if any."""
-        old = existing
-        try:
-            self.store.put_meta(meta, replaces=old.execution_id if old else None)
-        except ConflictError:
-            old = self.store.get_meta(meta.instance_id)
-            if old is None:
-                raise InstanceExistsError(f"instance '{meta.instance_id}' changed concurrently; try again") from None
-            self._check_replaceable(old)
-            try:
-                self.store.put_meta(meta, replaces=old.execution_id)
-            except ConflictError as exc:
-                raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
-        return old
-
-    def _replaceable(self, meta: InstanceMeta) -> bool:
-        try:
-            self._check_replaceable(meta)
-        except InstanceExistsError:
-            return False
-        return True
-
-    def _check_replaceable(self, old: InstanceMeta) -> None:
-        status, _ = self.status_of(old)
-        if not status.is_terminal:
-            raise InstanceExistsError(f"an instance with ID '{old.instance_id}' already exists and is {status.value}")
-        for child_id in self.child_ids(old):
-            child = self.store.get_meta(child_id)
-            if child is not None and not self.status_of(child)[0].is_terminal:
-                raise InstanceExistsError(
-                    f"an instance with ID '{old.instance_id}' has a child '{child_id}' that is still running"
-                )
-
-    def child_ids(self, meta: InstanceMeta) -> list[str]:
-        """Every child instance this execution created."""
-        from wf._history import ChildCreated
-
-        steps = self.store.load_steps(meta.instance_id, meta.execution_id)
-        return [e.instance_id for e in _chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
-
-
-def _chain(first: Iterable[HistoryEvent], steps: Iterable[StepRecord]) -> Iterable[HistoryEvent]:
-    yield from first
-    for step in steps:
-        yield from step.events
-
-
-def _event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:
+def event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:
     return WorkMessage(MessageKind.EVENT, iid, exec_id, now, event=event).to_out()

@@ -6,7 +6,7 @@ import json
 from enum import Enum
 from typing import Any
 
-from wf._engine import Engine, _event_message
+from wf._engine import Engine, event_message
 from wf._errors import WorkflowError
 from wf._history import (
     EventRaised,
@@ -103,7 +103,7 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         event = Suspended(now) if kind is Signal.PAUSE else Resumed(now)
     else:
         event = EventRaised(now, name, data)
-    engine.queue.send([_event_message(instance_id, None, now, event)])
+    engine.queue.send([event_message(instance_id, None, now, event)])
 
 
 def purge(engine: Engine, instance_id: str) -> None:
