@@ -19,7 +19,6 @@ import tempfile
 import threading
 import time
 import urllib.parse
-from collections.abc import Iterable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -110,53 +109,10 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-class _BatchDeleter:
-    """Deletes handled messages in batches off the polling path, as Lambda's event
-    source mapping does; a message is deleted well within its visibility timeout."""
-
-    def __init__(self, sqs: Any, queue_url: str, flush_after: float = 0.5) -> None:
-        self._sqs, self._url, self._flush_after = sqs, queue_url, flush_after
-        self._pending: list[str] = []
-        self._cond = threading.Condition()
-        self._closed = False
-        self._thread = threading.Thread(target=self._run, name="sqs-deleter", daemon=True)
-        self._thread.start()
-
-    def add(self, handles: Iterable[str]) -> None:
-        with self._cond:
-            self._pending.extend(handles)
-            self._cond.notify()
-
-    def close(self) -> None:
-        with self._cond:
-            self._closed = True
-            self._cond.notify()
-        self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                while not self._pending and not self._closed:
-                    self._cond.wait()
-                if len(self._pending) < 10 and not self._closed:
-                    self._cond.wait(self._flush_after)
-                batch, self._pending = self._pending, []
-                closed = self._closed
-            for start in range(0, len(batch), 10):
-                chunk = batch[start : start + 10]
-                try:
-                    self._sqs.delete_message_batch(
-                        QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
-                    )
-                except Exception as exc:
-                    log.warning("delete failed: %s", exc)
-            if closed and not self._pending:
-                return
-
-
 def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     import boto3
 
+    from wf._eventsource import SqsEventSource
     from wf._provision import ensure_resources
 
     # The emulator, the API and the SQS event source are threads of this one process;
@@ -183,14 +139,22 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     lambda_handler = load_handler(handler_file)
     stop = threading.Event()
-    deleter = _BatchDeleter(sqs, res.queue_url)
+    source = SqsEventSource(sqs, res.queue_url, lambda_handler, region=region, context=_Context)
 
     class Http(BaseHTTPRequestHandler):
         def _handle(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(length) if length else b""
             event = to_event(self.command, self.path, dict(self.headers.items()), body)
-            resp = lambda_handler(event, _Context())
+            try:
+                resp = lambda_handler(event, _Context())
+            except Exception:  # what API Gateway answers when the function itself fails
+                log.exception("the handler raised")
+                resp = {
+                    "statusCode": 502,
+                    "headers": {"Content-Type": "application/json"},
+                    "body": json.dumps({"message": "Internal server error"}),
+                }
             payload = (resp.get("body") or "").encode()
             self.send_response(resp["statusCode"])
             for k, v in (resp.get("headers") or {}).items():
@@ -208,48 +172,8 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
-    def poll() -> None:
-        while not stop.is_set():
-            try:
-                msgs = sqs.receive_message(
-                    QueueUrl=res.queue_url,
-                    MaxNumberOfMessages=10,
-                    WaitTimeSeconds=1,
-                    AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-                ).get("Messages", [])
-            except Exception as exc:
-                if not stop.is_set():
-                    log.warning("receive failed: %s", exc)
-                time.sleep(0.5)
-                continue
-            if not msgs:
-                continue
-            records = [
-                {
-                    "messageId": m["MessageId"],
-                    "receiptHandle": m["ReceiptHandle"],
-                    "body": m["Body"],
-                    "attributes": m.get("Attributes", {}),
-                    "messageAttributes": {},
-                    "md5OfBody": m["MD5OfBody"],
-                    "eventSource": "aws:sqs",
-                    "eventSourceARN": f"arn:aws:sqs:{region}:123456789012:wf-work",
-                    "awsRegion": region,
-                }
-                for m in msgs
-            ]
-            result = lambda_handler({"Records": records}, _Context())
-            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
-            done = [m for m in msgs if m["MessageId"] not in failed]
-            deleter.add(m["ReceiptHandle"] for m in done)
-            for m in msgs:
-                body = json.loads(m["Body"])
-                state = "failed, SQS will retry it" if m["MessageId"] in failed else "done"
-                what = body.get("name") or body.get("event", {}).get("k") or f"timer {body.get('task')}"
-                log.info("sqs %s %s (%s): %s", body.get("k"), body.get("iid"), what, state)
-
     server = ThreadingHTTPServer((host, port), Http)
-    poller = threading.Thread(target=poll, name="sqs-event-source", daemon=True)
+    poller = threading.Thread(target=source.run, args=(stop,), name="sqs-event-source", daemon=True)
     poller.start()
     print(
         f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True
@@ -263,7 +187,7 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
             stop.set()
             server.server_close()
             poller.join(timeout=3)
-            deleter.close()
+            source.close()
             if moto_server is not None:
                 moto_server.stop()
         except KeyboardInterrupt:

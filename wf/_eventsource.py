@@ -1,0 +1,149 @@
+"""A local twin of Lambda's SQS event source mapping: long-polls a queue, invokes the
+handler with batches of up to 10 records, deletes the records it did not report as
+failed (in batches, off the polling path), and leaves the failed ones to come back after
+the visibility timeout, until the queue's redrive policy moves them to the dead-letter
+queue.  A handler that raises fails its whole batch, as on Lambda."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from typing import Any
+
+log = logging.getLogger("wf.dev")
+
+
+class SqsEventSource:
+    def __init__(
+        self,
+        sqs: Any,
+        queue_url: str,
+        handler: Callable[[dict[str, Any], Any], dict[str, Any]],
+        *,
+        region: str = "us-east-1",
+        context: Callable[[], Any] = lambda: None,
+        batch_size: int = 10,
+        wait_seconds: int = 1,
+        delete_after: float = 0.5,
+    ) -> None:
+        self._sqs, self._url, self._handler = sqs, queue_url, handler
+        self._region, self._context = region, context
+        self._batch_size, self._wait = batch_size, wait_seconds
+        self._arn = f"arn:aws:sqs:{region}:123456789012:{queue_url.rsplit('/', 1)[-1]}"
+        self._deleter = _BatchDeleter(sqs, queue_url, delete_after)
+
+    def run(self, stop: threading.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.poll_once()
+            except Exception as exc:
+                if not stop.is_set():
+                    log.warning("polling failed: %s", exc)
+                stop.wait(0.5)
+
+    def poll_once(self) -> tuple[int, int]:
+        """One receive and one invocation; returns (records handled, records failed)."""
+        msgs = self._sqs.receive_message(
+            QueueUrl=self._url,
+            MaxNumberOfMessages=self._batch_size,
+            WaitTimeSeconds=self._wait,
+            AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+        ).get("Messages", [])
+        if not msgs:
+            return 0, 0
+        records = [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {}),
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": self._arn,
+                "awsRegion": self._region,
+            }
+            for m in msgs
+        ]
+        try:
+            result = self._handler({"Records": records}, self._context())
+            failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except Exception:
+            log.exception("the handler raised: the whole batch will be retried")
+            failed = {m["MessageId"] for m in msgs}
+        self._deleter.add(m["ReceiptHandle"] for m in msgs if m["MessageId"] not in failed)
+        for m in msgs:
+            log.info(
+                "sqs %s: %s", _describe(m["Body"]), "failed, SQS will retry it" if m["MessageId"] in failed else "done"
+            )
+        return len(msgs), len(failed)
+
+    def flush(self) -> None:
+        self._deleter.flush()
+
+    def close(self) -> None:
+        self._deleter.close()
+
+
+def _describe(body: str) -> str:
+    try:
+        b = json.loads(body)
+        what = b.get("name") or b.get("event", {}).get("k") or f"timer {b.get('task')}"
+        return f"{b.get('k')} {b.get('iid')} ({what})"
+    except (ValueError, AttributeError):
+        return "message"
+
+
+class _BatchDeleter:
+    """Deletes handled messages in batches off the polling path, as Lambda's event
+    source mapping does; a message is deleted well within its visibility timeout."""
+
+    def __init__(self, sqs: Any, queue_url: str, flush_after: float = 0.5) -> None:
+        self._sqs, self._url, self._flush_after = sqs, queue_url, flush_after
+        self._pending: list[str] = []
+        self._cond = threading.Condition()
+        self._closed = False
+        self._thread = threading.Thread(target=self._run, name="sqs-deleter", daemon=True)
+        self._thread.start()
+
+    def add(self, handles: Iterable[str]) -> None:
+        with self._cond:
+            self._pending.extend(handles)
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while not self._pending and not self._closed:
+                    self._cond.wait()
+                if len(self._pending) < 10 and not self._closed:
+                    self._cond.wait(self._flush_after)
+                batch, self._pending = self._pending, []
+                closed = self._closed
+            self._delete(batch)
+            if closed and not self._pending:
+                return
+
+    def _delete(self, batch: list[str]) -> None:
+        for start in range(0, len(batch), 10):
+            chunk = batch[start : start + 10]
+            try:
+                self._sqs.delete_message_batch(
+                    QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+                )
+            except Exception as exc:
+                log.warning("delete failed: %s", exc)
+
+    def flush(self) -> None:
+        """Delete what is pending now (for tests and shutdown)."""
+        with self._cond:
+            batch, self._pending = self._pending, []
+        self._delete(batch)
