@@ -263,3 +263,35 @@ def test_start_refused_while_a_child_of_the_terminal_instance_still_runs(stack: 
     stack.post(f"{P}/im:0001/terminate")
     stack.pump(advance_time=False)
     started(stack, "impatient", "im")
+
+
+@wfr.activity(name="huge")
+def huge(ctx: WorkflowActivityContext, n: int) -> str:
+    return "x" * n
+
+
+@wfr.workflow(name="bloat")
+def bloat(ctx: DaprWorkflowContext, n: int):
+    return len((yield ctx.call_activity(huge, input=n)))
+
+
+@wfr.workflow(name="wide")
+def wide(ctx: DaprWorkflowContext, blob: str):
+    return (yield when_all([ctx.call_activity(echo, input=blob) for _ in range(8)]))
+
+
+def test_payloads_too_large_to_store_fail_the_instance_clearly(stack: Stack) -> None:
+    started(stack, "bloat", "ok", "1000")
+    started(stack, "bloat", "big", "500000")  # a 500 KB activity result cannot be recorded
+    stack.pump()
+    assert json.loads(stack.get("ok")[1]["properties"]["dapr.workflow.output"]) == 1000
+    body = stack.get("big")[1]
+    assert body["runtimeStatus"] == "FAILED"
+    assert body["properties"]["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
+    assert "exceeds" in body["properties"]["dapr.workflow.failure.error_message"]
+    # Eight 60 KB inputs in the first step: refused before anything is sent.
+    started(stack, "wide", "w", json.dumps("y" * 60_000))
+    body = stack.get("w")[1]
+    assert body["runtimeStatus"] == "FAILED"
+    assert body["properties"]["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
+    assert stack.pump() == 0

@@ -29,15 +29,17 @@ from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
-from wf._errors import WorkflowError
+from wf._errors import FailureDetails, WorkflowError
 from wf._history import (
     ChildCompleted,
     ChildFailed,
     HistoryEvent,
     TimerFired,
+    WorkflowFailed,
     WorkflowTerminated,
 )
 from wf._lifecycle import InstanceLifecycle, Live, chain
+from wf._limits import oversize
 from wf._messages import MessageKind, WorkMessage
 from wf._pending import StepResult
 from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
@@ -235,6 +237,18 @@ class Engine(InstanceLifecycle):
         now = self.clock()
         try:
             result = live.execution.step(events, now)
+            too_large = oversize(result)
+            if too_large is not None:
+                # Storing or sending this step would fail on every retry: fail the
+                # instance instead, from the state before the step.
+                log.warning("%s: %s", live.meta.instance_id, too_large)
+                self.forget(live.meta.instance_id)
+                reloaded = self.load(live.meta.instance_id)
+                if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
+                    return None
+                live.execution, live.next_seq = reloaded.execution, reloaded.next_seq
+                failure = FailureDetails(too_large, "PayloadTooLargeError")
+                result = live.execution.step([WorkflowFailed(now, failure)], now)
         except Exception:
             self.forget(live.meta.instance_id)
             raise

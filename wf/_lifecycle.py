@@ -10,7 +10,8 @@ from datetime import datetime
 
 from wf._commands import Command, StartChild
 from wf._errors import FailureDetails, WorkflowError
-from wf._history import ChildCreated, HistoryEvent, ParentRef, WorkflowStarted
+from wf._history import ChildCreated, HistoryEvent, ParentRef, WorkflowFailed, WorkflowStarted
+from wf._limits import oversize
 from wf._replay import Execution
 from wf._runtime import WorkflowRuntime
 from wf._status import WorkflowStatus
@@ -93,7 +94,13 @@ class InstanceLifecycle:
             self._check_replaceable(existing)
         now = self.clock()
         execution = Execution(self.runtime.workflows, instance_id)
-        result = execution.step([WorkflowStarted(now, name, input, parent)], now)
+        started = WorkflowStarted(now, name, input, parent)
+        result = execution.step([started], now)
+        too_large = oversize(result)
+        if too_large is not None:
+            execution = Execution(self.runtime.workflows, instance_id)
+            failed = WorkflowFailed(now, FailureDetails(too_large, "PayloadTooLargeError"))
+            result = execution.step([started, failed], now)
         meta = InstanceMeta(
             instance_id=instance_id,
             execution_id=self.new_id(),

@@ -31,6 +31,7 @@ INBOUND_KINDS = frozenset(
 NEW_EVENT_KINDS = INBOUND_KINDS | {
     EventKind.WORKFLOW_STARTED,
     EventKind.WORKFLOW_TERMINATED,
+    EventKind.WORKFLOW_FAILED,  # failed by the engine (e.g. a step too large to store)
     EventKind.SUSPENDED,
     EventKind.RESUMED,
 }

@@ -180,7 +180,11 @@ class Execution(TaskBook):
         for event in new_events:
             if event.kind not in NEW_EVENT_KINDS:
                 raise ValueError(f"{event.kind.value} is recorded by the executor, not passed in as a new event")
-            if self._handlers[event.kind](event):
+            if isinstance(event, WorkflowFailed):
+                recorded = self._on_failed_by_engine(event)
+            else:
+                recorded = self._handlers[event.kind](event)
+            if recorded:
                 out.append(event)
                 accepted = True
         self._flush(out)
@@ -335,6 +339,16 @@ class Execution(TaskBook):
         self._gen = None
         self._held.clear()
         self._commands.extend(TerminateChild(i) for i in self.child_instance_ids())
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+        return True
+
+    def _on_failed_by_engine(self, event: WorkflowFailed) -> bool:
+        if self._terminal_recorded:
+            return False
+        self._fail(event.failure)
+        self._terminal_recorded = True
+        self._actions.clear()  # whatever the code scheduled in this step is not carried out
         if self.parent is not None:
             self._commands.append(self._notify_parent())
         return True

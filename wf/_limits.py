@@ -1,0 +1,29 @@
+"""Size limits of the AWS services behind the engine, checked before a step is stored."""
+
+from __future__ import annotations
+
+from wf._pending import StepResult
+from wf._store import events_to_str
+
+#: DynamoDB items are limited to 400 KB and SQS messages to 256 KiB; leave room for keys,
+#: attributes and the message envelope.
+MAX_STEP_BYTES = 350_000
+MAX_MESSAGE_PAYLOAD_BYTES = 200_000
+
+
+def oversize(result: StepResult) -> str | None:
+    """Why this step cannot be stored or its work sent, or ``None`` if it can."""
+    size = len(events_to_str(result.events).encode())
+    if size > MAX_STEP_BYTES:
+        return (
+            f"a workflow step of {size:,} bytes exceeds the {MAX_STEP_BYTES:,}-byte limit of a history item; "
+            "pass smaller payloads (keep large data in S3 and pass its key)"
+        )
+    for cmd in result.commands:
+        payload = getattr(cmd, "input", None) or ""
+        if len(payload.encode()) > MAX_MESSAGE_PAYLOAD_BYTES:
+            return (
+                f"the input of '{getattr(cmd, 'name', '?')}' is {len(payload.encode()):,} bytes, over the "
+                f"{MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit of a queued message; pass a smaller payload"
+            )
+    return None
