@@ -295,3 +295,11 @@ def test_payloads_too_large_to_store_fail_the_instance_clearly(stack: Stack) -> 
     assert body["runtimeStatus"] == "FAILED"
     assert body["properties"]["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
     assert stack.pump() == 0
+
+
+def test_a_long_timer_stops_hopping_once_its_instance_is_terminated(stack: Stack) -> None:
+    started(stack, "sleepy", "zz")
+    stack.post(f"{P}/zz/terminate")
+    handled = stack.pump()
+    assert stack.status("zz") == "TERMINATED"
+    assert handled <= 3  # the timer message is dropped at its first hop, not carried for 2 hours

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import re
 import uuid
 from collections.abc import Callable
@@ -18,6 +19,8 @@ from wf._lifecycle import InstanceExistsError
 from wf._manage import ApiError, Signal, get_view, purge, signal
 from wf._serde import encode
 from wf._settings import Settings
+
+log = logging.getLogger("wf.api")
 
 VERSIONS = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
 MAX_INSTANCE_ID_BYTES = 64
@@ -67,7 +70,8 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
                 except ApiError as err:
                     return _error(err)
                 except Exception as exc:
-                    engine_log_exception(code, exc)
+                    # Domain errors are expected faults (store, queue); anything else is a bug.
+                    log.error("%s: %s", code, exc, exc_info=not isinstance(exc, WorkflowError))
                     return _error(ApiError(500, code, f"{type(exc).__name__}: {exc}"))
 
             return wrapper
@@ -182,9 +186,3 @@ def missing_part(path: str, method: str) -> ApiError:
         if a == "" and (b in ("terminate", "pause", "resume", "purge", "raiseEvent") or b is None):
             return ApiError(400, "ERR_INSTANCE_ID_PROVIDED_MISSING", "instance ID is empty")
     return ApiError(404, "ERR_NOT_FOUND", f"no route for {method} {path}")
-
-
-def engine_log_exception(code: str, exc: Exception) -> None:
-    import logging
-
-    logging.getLogger("wf.api").error("%s: %s", code, exc, exc_info=isinstance(exc, WorkflowError) is False)

@@ -172,7 +172,10 @@ class Engine(InstanceLifecycle):
         if msg.kind is MessageKind.TIMER:
             assert msg.fire_at is not None
             if msg.fire_at > now:
-                # Longer than SQS can delay: hop again.
+                # Longer than SQS can delay: hop again, unless nobody waits for it any more.
+                live = self._resolve(msg, receive_count)
+                if live is None or live.execution.is_terminal or not live.execution.is_open(msg.task_id):
+                    return
                 delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
                 self.queue.send(
                     [

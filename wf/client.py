@@ -209,7 +209,8 @@ class DaprClient:
         return StartWorkflowResponse(str(body["instanceID"]))
 
     def get_workflow(self, instance_id: str, workflow_component: str) -> GetWorkflowResponse:
-        _, body = self._http(workflow_component).call("GET", self._http(workflow_component).path(instance_id))
+        http = self._http(workflow_component)
+        _, body = http.call("GET", http.path(instance_id))
         return GetWorkflowResponse(
             instance_id=body["instanceID"],
             workflow_name=body["workflowName"],
