@@ -14,6 +14,7 @@ import importlib.util
 import json
 import logging
 import os
+import signal
 import sys
 import tempfile
 import threading
@@ -172,6 +173,13 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
         def log_message(self, format: str, *args: Any) -> None:
             pass
 
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    # Stop cleanly on Ctrl-C and on SIGTERM, also when started where SIGINT is ignored
+    # (a background job of a script).
+    signal.signal(signal.SIGINT, interrupt)
+    signal.signal(signal.SIGTERM, interrupt)
     server = ThreadingHTTPServer((host, port), Http)
     poller = threading.Thread(target=source.run, args=(stop,), name="sqs-event-source", daemon=True)
     poller.start()
