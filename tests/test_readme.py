@@ -189,3 +189,56 @@ def test_the_real_dapr_js_sdk_works_unchanged(dev, tmp_path) -> None:
     run = subprocess.run([node, "dapr_js_client.mjs", port], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout + run.stderr
     assert "dapr js sdk: ok" in run.stdout
+
+
+def test_wf_dev_uses_an_existing_emulator_from_aws_endpoint_url(tmp_path) -> None:
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    emulator = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    emulator.start()
+    try:
+        host, port = emulator.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        api_port = free_port()
+        env = {
+            **os.environ,
+            "AWS_ENDPOINT_URL": endpoint,
+            "TMPDIR": str(tmp_path),
+            "AWS_ACCESS_KEY_ID": "x",
+            "AWS_SECRET_ACCESS_KEY": "x",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wf.cli", "dev", "--port", str(api_port)],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        try:
+            client = DaprWorkflowClient(f"http://127.0.0.1:{api_port}")
+            deadline = time.monotonic() + 60
+            while True:
+                try:
+                    client.schedule_new_workflow("hello_world_wf", instance_id="ext-1")
+                    break
+                except Exception:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.3)
+            client.raise_workflow_event("ext-1", "event1", data=1)
+            state = client.wait_for_workflow_completion("ext-1", timeout_in_seconds=20)
+            assert state is not None and state.runtime_status is WorkflowStatus.COMPLETED
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, _ = proc.communicate(timeout=20)
+        assert "embedded AWS emulator" not in out
+        ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
+        items = ddb.query(
+            TableName="wf-instances", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "ext-1"}}
+        )["Items"]
+        assert any(i["sk"]["S"] == "META" for i in items)
+    finally:
+        emulator.stop()
