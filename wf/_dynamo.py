@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from pynamodb.attributes import UnicodeAttribute
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.exceptions import PutError, PynamoDBException
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
@@ -54,6 +54,7 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         first_step = UnicodeAttribute(null=True)
         events = UnicodeAttribute(null=True)
         step_status = UnicodeAttribute(null=True)
+        synced_seq = NumberAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]
@@ -94,6 +95,7 @@ class DynamoStore:
             custom_status=meta.custom_status,
             parent=parent,
             first_step=events_to_str(meta.first_step),
+            synced_seq=meta.synced_seq,
         )
 
     @staticmethod
@@ -114,6 +116,7 @@ class DynamoStore:
             failure=FailureDetails.from_json(json.loads(item.failure)) if item.failure else None,
             custom_status=item.custom_status,
             parent=parent,
+            synced_seq=int(item.synced_seq or 0),
         )
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:
@@ -141,9 +144,10 @@ class DynamoStore:
         self._put(self._to_item(meta), condition, f"instance {meta.instance_id} changed concurrently")
 
     def update_meta(self, meta: InstanceMeta) -> None:
+        m = self._item
         self._put(
             self._to_item(meta),
-            self._item.execution_id == meta.execution_id,
+            (m.execution_id == meta.execution_id) & (m.synced_seq.does_not_exist() | (m.synced_seq < meta.synced_seq)),
             f"instance {meta.instance_id} changed concurrently",
         )
 

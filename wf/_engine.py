@@ -174,7 +174,7 @@ class Engine(InstanceLifecycle):
             if msg.fire_at > now:
                 # Longer than SQS can delay: hop again, unless nobody waits for it any more.
                 live = self._resolve(msg, receive_count)
-                if live is None or live.execution.is_terminal or not live.execution.is_open(msg.task_id):
+                if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
                     return
                 delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
                 self.queue.send(
@@ -191,7 +191,7 @@ class Engine(InstanceLifecycle):
             if (
                 cached is not None
                 and cached.meta.execution_id == msg.execution_id
-                and not cached.execution.is_open(msg.task_id)
+                and cached.execution.is_settled(msg.task_id)
                 and receive_count == 1
             ):
                 return  # a duplicate delivery of work already recorded
@@ -218,6 +218,7 @@ class Engine(InstanceLifecycle):
         remaining_ms: Callable[[], int] | None = None,
     ) -> None:
         """Record ``events`` on the message's execution and carry out what follows."""
+        rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve(msg, receive_count)
             if live is None:
@@ -225,6 +226,13 @@ class Engine(InstanceLifecycle):
             try:
                 result = self._step_and_commit(live, events)
             except ConflictError:
+                self.forget(msg.instance_id)
+                continue
+            if result is None and not rechecked:
+                # Nothing to record, says this view; but a warm view may be behind the
+                # store (another container moved on) and not know the task yet. Ask the
+                # store before letting the message go.
+                rechecked = True
                 self.forget(msg.instance_id)
                 continue
             if result is None:
@@ -268,6 +276,7 @@ class Engine(InstanceLifecycle):
                     output=result.output,
                     failure=result.failure,
                     custom_status=result.custom_status,
+                    synced_seq=0,
                 )
                 self.store.put_meta(new_meta, replaces=meta.execution_id)
                 live.meta, live.next_seq = new_meta, 1
@@ -320,7 +329,12 @@ class Engine(InstanceLifecycle):
         if (meta.status, meta.custom_status, meta.output) == (status, ex.custom_status, ex.output):
             return
         updated = meta.with_(
-            status=status, custom_status=ex.custom_status, output=ex.output, failure=ex.failure, updated_at=self.clock()
+            status=status,
+            custom_status=ex.custom_status,
+            output=ex.output,
+            failure=ex.failure,
+            updated_at=self.clock(),
+            synced_seq=live.next_seq,
         )
         try:
             self.store.update_meta(updated)

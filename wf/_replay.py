@@ -139,6 +139,12 @@ class Execution(TaskBook):
     def is_open(self, task_id: int) -> bool:
         return task_id in self._open
 
+    def is_settled(self, task_id: int) -> bool:
+        """Scheduled in this view of the history and no longer open.  History only grows,
+        so this holds in any newer view too; a view that is behind the store may simply
+        not know a task yet, which is *not* settled."""
+        return 0 < task_id <= self._next_id and task_id not in self._open
+
     def child_instance_ids(self) -> list[str]:
         """IDs of the children this execution started and that have not reported back."""
         return [

@@ -37,6 +37,8 @@ class InstanceMeta:
     failure: FailureDetails | None = None
     custom_status: str | None = None
     parent: ParentRef | None = None
+    #: The last step the summary reflects; summaries only move forward.
+    synced_seq: int = 0
 
     @property
     def input(self) -> str | None:
@@ -73,7 +75,8 @@ class InstanceStore(Protocol):
         execution ``replaces`` (which must still be the current one).  ConflictError otherwise."""
 
     def update_meta(self, meta: InstanceMeta) -> None:
-        """Update summary fields of the current execution (conditional on execution id)."""
+        """Update the summary of the current execution: only if the execution is the same
+        and the stored summary reflects an earlier step (``synced_seq``)."""
 
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
         """Write step ``seq`` of an execution; ConflictError if it already exists."""
@@ -109,7 +112,7 @@ class MemoryStore:
     def update_meta(self, meta: InstanceMeta) -> None:
         with self._lock:
             current = self.metas.get(meta.instance_id)
-            if current is None or current.execution_id != meta.execution_id:
+            if current is None or current.execution_id != meta.execution_id or current.synced_seq >= meta.synced_seq:
                 raise ConflictError(f"instance {meta.instance_id} changed concurrently")
             self.metas[meta.instance_id] = meta
 
