@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import random
+import threading
+import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -18,7 +20,7 @@ from wf._manage import Signal, signal
 from wf._messages import WorkMessage
 from wf._queue import MemoryQueue
 from wf._serde import decode, encode
-from wf._store import MemoryStore
+from wf._store import ConflictError, MemoryStore
 
 
 @pytest.mark.parametrize("seed", range(25))
@@ -61,3 +63,83 @@ def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
     # The summary (and so the status index) ends on the final state, never an older one.
     assert meta.status.value == "COMPLETED"
     assert store.metas["wf:0006"].status.value == "COMPLETED"
+
+
+class _InterleavingStore(MemoryStore):
+    """Yields the GIL around every store call so that concurrent steps interleave."""
+
+    def __init__(self, rng: random.Random) -> None:
+        super().__init__()
+        self._rng = rng
+
+    def __getattribute__(self, name: str):  # type: ignore[no-untyped-def]
+        attr = object.__getattribute__(self, name)
+        if name.startswith("_") or not callable(attr):
+            return attr
+        rng = object.__getattribute__(self, "_rng")
+
+        def call(*a, **k):  # type: ignore[no-untyped-def]
+            time.sleep(rng.random() * 0.0005)
+            result = attr(*a, **k)
+            time.sleep(rng.random() * 0.0005)
+            return result
+
+        return call
+
+
+@pytest.mark.parametrize("trial", range(12))
+def test_containers_running_at_the_same_time(trial: int) -> None:
+    rng = random.Random(trial)
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = _InterleavingStore(rng), MemoryQueue()
+    lock = threading.Lock()
+    ids = itertools.count()
+
+    def engine() -> Engine:
+        return Engine(
+            ft_runtime,
+            store,
+            queue,
+            clock=lambda: clock[0],
+            new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
+            sleep=lambda _: None,
+        )
+
+    engine().start("ft", "wf", encode(None))
+    signal(engine(), "wf", Signal.RAISE, name="go", data=encode("now"))
+    idle = [0]
+    errors: list[BaseException] = []
+
+    def container() -> None:
+        own = engine()
+        while idle[0] < 200:
+            with lock:
+                item = queue.messages.pop(rng.randrange(len(queue.messages))) if queue.messages else None
+                if item is not None:
+                    clock[0] += timedelta(seconds=item[1].delay_seconds or 0.001)
+            if item is None:
+                idle[0] += 1
+                time.sleep(0.001)
+                continue
+            idle[0] = 0
+            try:
+                own.handle(WorkMessage.parse(item[1].body))
+            except ConflictError:
+                with lock:
+                    queue.messages.append(item)  # the record failed: SQS delivers it again
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                errors.append(exc)
+
+    threads = [threading.Thread(target=container) for _ in range(3)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert not errors, errors
+    meta = store.metas["wf"]
+    history = list(meta.first_step) + [e for s in store.load_steps("wf", meta.execution_id) for e in s.events]
+    done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
+    assert all(n == 1 for n in done.values()), done
+    final = [e for e in history if isinstance(e, WorkflowCompleted)]
+    assert len(final) == 1 and decode(final[0].output) == EXPECTED
+    assert meta.status.value == "COMPLETED"
