@@ -125,7 +125,8 @@ def test_dapr_sdk_style_clients(dev) -> None:
     # strings as text/plain and objects as JSON.
     with urllib.request.urlopen(base + "/v1.0/metadata") as r:
         assert json.loads(r.read())
-    client = DaprWorkflowClient(base)
+    host, port = base.removeprefix("http://").split(":")
+    client = DaprWorkflowClient(host=host, port=port)  # Dapr's constructor keywords
     iid = client.schedule_new_workflow("hello_world_wf", input={"who": "js"})
     assert client.wait_for_workflow_start(iid, timeout_in_seconds=10) is not None
     req = urllib.request.Request(

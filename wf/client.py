@@ -98,7 +98,22 @@ def state_from_json(body: dict[str, Any]) -> WorkflowState:
 class DaprWorkflowClient:
     """Manage workflow instances over HTTP (``dapr.ext.workflow.DaprWorkflowClient`` names)."""
 
-    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, component: str = "dapr", timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        endpoint: str | None = None,
+        *,
+        host: str | None = None,
+        port: str | int | None = None,
+        component: str = "dapr",
+        timeout: float = 30.0,
+    ) -> None:
+        """``endpoint`` is a base URL; Dapr's ``host``/``port`` keywords work too.
+        The default is http://127.0.0.1:3500 (``wf dev``)."""
+        if endpoint is None:
+            endpoint = DEFAULT_ENDPOINT
+            if host is not None or port is not None:
+                base = host or "127.0.0.1"
+                endpoint = f"{base if '://' in base else 'http://' + base}:{port or 3500}"
         self._http = _Http(endpoint, component, timeout)
 
     def schedule_new_workflow(
