@@ -205,6 +205,15 @@ def main() -> int:
             within &= abs(dev) <= 0.10
             parts.append(f"{k} {dev:+.1%}")
         print(f"{shape} x10 vs x1000 per activity: " + ", ".join(parts))
+        # The cost of one more activity, over two ranges of history length: flat means no
+        # per-activity cost grows with the history (fixed per-workflow costs cancel out).
+        m = results[(shape, 100)]
+        low = {k: (m[k] * 100 - a[k] * 10) / 90 for k in ("invocations", "sqs", "wru", "rru", "usd")}
+        high = {k: (b[k] * 1000 - m[k] * 100) / 900 for k in low}
+        print(
+            f"{shape} marginal per activity, 10->100 vs 100->1000: "
+            + ", ".join(f"{k} {low[k]:.3f} vs {high[k]:.3f}" for k in low)
+        )
         checks[f"{shape}: per-activity counts at 1,000 within 10% of 10"] = within
     for name, ok in checks.items():
         print(f"{'met' if ok else 'NOT met':>8}  {name}")
