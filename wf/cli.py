@@ -36,7 +36,7 @@ def _body_for(text: str | None) -> tuple[Any, bool]:
 
 
 def _http(args: argparse.Namespace) -> _Http:
-    return _Http(args.endpoint, args.component, timeout=30.0)
+    return _Http(args.endpoint, args.component, timeout=30.0, aws_region=args.aws_region)
 
 
 def _print(obj: Any) -> None:
@@ -127,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help)
         p.add_argument("--endpoint", default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT))
         p.add_argument("--component", default="dapr")
+        p.add_argument("--aws-region", help="SigV4-sign requests for this region (automatic for execute-api URLs)")
         return p
 
     p = client("start", "start a workflow; prints its instance ID")

@@ -8,6 +8,7 @@ plain HTTP (standard library only) to a ``wf dev`` stack or an API Gateway URL.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.parse
@@ -37,11 +38,39 @@ class WorkflowClientError(WorkflowError):
         self.message = message
 
 
+_EXECUTE_API = re.compile(r"^https://[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(/|$)")
+
+
+def signing_region(endpoint: str, aws_region: str | None = None) -> str | None:
+    """The region to SigV4-sign requests for: given, or that of an API Gateway URL (the
+    template's API uses IAM auth); ``None`` means unsigned (``wf dev``)."""
+    if aws_region:
+        return aws_region
+    match = _EXECUTE_API.match(endpoint)
+    return match.group(1) if match else None
+
+
 class _Http:
-    def __init__(self, endpoint: str, component: str, timeout: float) -> None:
+    def __init__(self, endpoint: str, component: str, timeout: float, aws_region: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.component = component
         self.timeout = timeout
+        self.sign_region = signing_region(self.endpoint, aws_region)
+
+    def _signed(
+        self, region: str, method: str, url: str, data: bytes | None, headers: dict[str, str]
+    ) -> dict[str, str]:
+        # Imported here: only calls to a deployed API need botocore.
+        import botocore.session
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+
+        credentials = botocore.session.get_session().get_credentials()
+        if credentials is None:
+            raise WorkflowError(f"no AWS credentials found to sign requests to {self.endpoint} (the API uses IAM auth)")
+        request = AWSRequest(method=method, url=url, data=data, headers=headers)
+        SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
+        return dict(request.headers.items())
 
     def call(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
         data: bytes | None = None
@@ -51,7 +80,10 @@ class _Http:
                 data, headers["Content-Type"] = body.encode(), "text/plain"
             else:
                 data, headers["Content-Type"] = encode(body).encode(), "application/json"
-        request = urllib.request.Request(self.endpoint + path, data=data, method=method, headers=headers)
+        url = self.endpoint + path
+        if self.sign_region is not None:
+            headers = self._signed(self.sign_region, method, url, data, headers)
+        request = urllib.request.Request(url, data=data, method=method, headers=headers)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 payload = response.read()
@@ -106,15 +138,17 @@ class DaprWorkflowClient:
         port: str | int | None = None,
         component: str = "dapr",
         timeout: float = 30.0,
+        aws_region: str | None = None,
     ) -> None:
         """``endpoint`` is a base URL; Dapr's ``host``/``port`` keywords work too.
-        The default is http://127.0.0.1:3500 (``wf dev``)."""
+        The default is http://127.0.0.1:3500 (``wf dev``).  Requests to an API Gateway URL
+        are SigV4-signed with the standard AWS credentials (``aws_region`` forces it)."""
         if endpoint is None:
             endpoint = DEFAULT_ENDPOINT
             if host is not None or port is not None:
                 base = host or "127.0.0.1"
                 endpoint = f"{base if '://' in base else 'http://' + base}:{port or 3500}"
-        self._http = _Http(endpoint, component, timeout)
+        self._http = _Http(endpoint, component, timeout, aws_region)
 
     def schedule_new_workflow(
         self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
@@ -201,12 +235,15 @@ class GetWorkflowResponse:
 class DaprClient:
     """The seed's ``DaprClient`` workflow methods, over HTTP."""
 
-    def __init__(self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = 30.0) -> None:
+    def __init__(
+        self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = 30.0, aws_region: str | None = None
+    ) -> None:
         self._endpoint = endpoint
         self._timeout = timeout
+        self._aws_region = aws_region
 
     def _http(self, component: str) -> _Http:
-        return _Http(self._endpoint, component, self._timeout)
+        return _Http(self._endpoint, component, self._timeout, self._aws_region)
 
     def start_workflow(
         self,
