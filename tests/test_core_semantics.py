@@ -489,3 +489,29 @@ def test_scheduled_events_record_names_and_inputs() -> None:
     d.start("chain", ["q"])
     sched = [e for e in d.instances["wf1"].history if isinstance(e, ActivityScheduled)]
     assert [(s.task_id, s.name, s.input) for s in sched] == [(1, "hello", '"q"')]
+
+
+def test_pydantic_models_are_encoded_as_objects_never_pickled() -> None:
+    from pydantic import BaseModel
+
+    class Item(BaseModel):
+        name: str
+        cost: float
+
+    local = WorkflowRuntime()
+
+    @local.activity(name="price")
+    def price(ctx, item: dict) -> Item:
+        return Item(name=item["name"], cost=item["cost"] * 2)
+
+    @local.workflow(name="shop")
+    def shop(ctx, item):
+        doubled = yield ctx.call_activity(price, input=Item(name=item, cost=1.5))
+        return doubled
+
+    d = Driver(local)
+    d.start("shop", "clips")
+    sched = [e for e in d.instances["wf1"].history if isinstance(e, ActivityScheduled)]
+    assert sched[0].input == '{"name":"clips","cost":1.5}'
+    d.run()
+    assert d.output() == {"name": "clips", "cost": 3.0}
