@@ -303,3 +303,25 @@ def test_a_long_timer_stops_hopping_once_its_instance_is_terminated(stack: Stack
     handled = stack.pump()
     assert stack.status("zz") == "TERMINATED"
     assert handled <= 3  # the timer message is dropped at its first hop, not carried for 2 hours
+
+
+def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: Stack) -> None:
+    from wf._messages import WorkMessage
+
+    attempts.clear()
+    started(stack, "retry", "ab", "0")  # would succeed at once, if it ever finished
+    msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url)["Messages"]
+    # Four deliveries died (timeouts); this is the fifth and last before the DLQ.
+    stack.engine.handle(WorkMessage.parse(json.loads(msgs[0]["Body"])), receive_count=5)
+    stack.sqs.delete_message(QueueUrl=stack.res.queue_url, ReceiptHandle=msgs[0]["ReceiptHandle"])
+    assert attempts == {}  # not run a fifth time
+    stack.pump()  # the retry policy schedules a new attempt, which finishes
+    body = stack.get("ab")[1]
+    assert body["runtimeStatus"] == "COMPLETED"
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == 1
+    started(stack, "chain", "ab2", "1")
+    msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url)["Messages"]
+    stack.engine.handle(WorkMessage.parse(json.loads(msgs[0]["Body"])), receive_count=5)
+    body = stack.get("ab2")[1]
+    assert body["runtimeStatus"] == "FAILED"
+    assert body["properties"]["dapr.workflow.failure.error_type"] == "ActivityAbandonedError"

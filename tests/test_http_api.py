@@ -136,7 +136,12 @@ def test_template_matches_what_the_code_reads() -> None:
     tpl = yaml.load((Path(__file__).parent.parent / "template.yaml").read_text(), Loader=Loader)
     res = tpl["Resources"]
     env = res["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
-    assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES"} <= set(env)
+    assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES", "WF_MAX_RECEIVE_COUNT"} <= set(env)
+    from wf._provision import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
+    from wf._settings import Settings
+
+    assert tpl["Parameters"]["MaxReceiveCount"]["Default"] == MAX_RECEIVE_COUNT == Settings("t", "q").max_receive_count
+    assert res["WorkQueue"]["Properties"]["VisibilityTimeout"] == VISIBILITY_TIMEOUT
     assert res["WorkflowFunction"]["Properties"]["Handler"] == "handler.lambda_handler"
     assert res["WorkflowFunction"]["Properties"]["Events"]["Work"]["Properties"]["FunctionResponseTypes"] == [
         "ReportBatchItemFailures"

@@ -71,6 +71,7 @@ def build_engine(
         clock=clock,
         new_id=time_ordered_id(clock),
         inline_budget_ms=settings.inline_budget_ms,
+        max_receive_count=settings.max_receive_count,
         sleep=sleep,
     )
 

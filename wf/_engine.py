@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
 from wf._errors import FailureDetails, WorkflowError
 from wf._history import (
+    ActivityFailed,
     ChildCompleted,
     ChildFailed,
     HistoryEvent,
@@ -67,6 +68,7 @@ class Engine(InstanceLifecycle):
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
         inline_budget_ms: int = 5_000,
+        max_receive_count: int = 5,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.runtime = runtime
@@ -75,6 +77,7 @@ class Engine(InstanceLifecycle):
         self.clock = clock
         self.new_id = new_id
         self.inline_budget_ms = inline_budget_ms
+        self.max_receive_count = max_receive_count
         self.sleep = sleep
         self._cache: OrderedDict[str, Live] = OrderedDict()
         # Lambda runs one invocation per container, but the local stack may share one
@@ -195,7 +198,17 @@ class Engine(InstanceLifecycle):
                 and receive_count == 1
             ):
                 return  # a duplicate delivery of work already recorded
-            events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
+            if receive_count >= self.max_receive_count:
+                # Every earlier delivery died unfinished (timeout, out of memory): record
+                # a failure the workflow can handle rather than strand it in the DLQ.
+                abandoned = FailureDetails(
+                    f"activity '{msg.name}' was delivered {receive_count} times and never finished "
+                    "(its invocation timed out or crashed each time)",
+                    "ActivityAbandonedError",
+                )
+                events = [ActivityFailed(now, msg.task_id, abandoned)]
+            else:
+                events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
         elif msg.kind is MessageKind.START_CHILD:
             live = self._resolve(msg, receive_count)
             if live is None:

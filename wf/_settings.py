@@ -15,6 +15,8 @@ class Settings:
     region: str = "us-east-1"
     #: An invocation keeps running inline activities only while it has this much time left.
     inline_budget_ms: int = 5_000
+    #: The queue's redrive ``maxReceiveCount``: the last delivery before the dead-letter queue.
+    max_receive_count: int = 5
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -29,4 +31,5 @@ class Settings:
             max_body_bytes=int(os.environ.get("WF_MAX_BODY_BYTES", str(64 * 1024))),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
             inline_budget_ms=int(os.environ.get("WF_INLINE_BUDGET_MS", "5000")),
+            max_receive_count=int(os.environ.get("WF_MAX_RECEIVE_COUNT", "5")),
         )
