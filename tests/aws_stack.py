@@ -13,6 +13,7 @@ import boto3
 
 from wf._app import build_engine, make_handler
 from wf._messages import MessageKind
+from wf._metrics import RecordingMetrics
 from wf._provision import ensure_resources
 from wf._runtime import WorkflowRuntime
 from wf._settings import Settings
@@ -58,8 +59,14 @@ class Stack:
         self.sqs = boto3.client("sqs", region_name="us-east-1")
         self.res = ensure_resources(ddb, self.sqs)
         self.settings = Settings(self.res.table_name, self.res.queue_url, component, max_body_bytes)
+        self.metrics = RecordingMetrics()
         self.engine = build_engine(
-            runtime, self.settings, sqs_client=_NoDelaySqs(self.sqs), clock=lambda: self.now, sleep=lambda _: None
+            runtime,
+            self.settings,
+            sqs_client=_NoDelaySqs(self.sqs),
+            clock=lambda: self.now,
+            sleep=lambda _: None,
+            metrics=self.metrics,
         )
         self.handler = make_handler(self.engine, self.settings)
         self.invocations = 0

@@ -17,6 +17,7 @@ from wf import (
     when_all,
     when_any,
 )
+from wf._metrics import Metric
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -240,6 +241,10 @@ def test_redelivery_after_a_crash_is_harmless(stack: Stack) -> None:
     body = stack.get("x1")[1]
     assert body["runtimeStatus"] == "COMPLETED"
     assert json.loads(body["properties"]["dapr.workflow.output"]) == [0, 1, 2]
+    counts = stack.metrics.counts
+    assert counts[Metric.REDELIVERY_REPAIRS] == 1
+    assert counts[Metric.WORKFLOWS_COMPLETED] == 1
+    assert counts[Metric.STEPS_COMMITTED] == 3  # one per activity result, none twice
 
 
 @wfr.workflow(name="impatient")
@@ -289,6 +294,7 @@ def test_payloads_too_large_to_store_fail_the_instance_clearly(stack: Stack) -> 
     assert body["runtimeStatus"] == "FAILED"
     assert body["properties"]["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
     assert "exceeds" in body["properties"]["dapr.workflow.failure.error_message"]
+    assert stack.metrics.counts[Metric.PAYLOADS_TOO_LARGE] == 1
     # Eight 60 KB inputs in the first step: refused before anything is sent.
     started(stack, "wide", "w", json.dumps("y" * 60_000))
     body = stack.get("w")[1]
@@ -325,3 +331,4 @@ def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: S
     body = stack.get("ab2")[1]
     assert body["runtimeStatus"] == "FAILED"
     assert body["properties"]["dapr.workflow.failure.error_type"] == "ActivityAbandonedError"
+    assert stack.metrics.counts[Metric.ACTIVITIES_ABANDONED] == 2

@@ -19,6 +19,7 @@ from wf._api import build_resolver
 from wf._dynamo import DynamoStore, make_item_model
 from wf._engine import Engine
 from wf._messages import WorkMessage
+from wf._metrics import Metrics, PowertoolsMetrics
 from wf._queue import SqsQueue
 from wf._runtime import WorkflowRuntime
 from wf._settings import Settings
@@ -58,6 +59,7 @@ def build_engine(
     sqs_client: Any = None,
     clock: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] = time.sleep,
+    metrics: Metrics | None = None,
 ) -> Engine:
     if sqs_client is None:
         import boto3
@@ -73,15 +75,23 @@ def build_engine(
         inline_budget_ms=settings.inline_budget_ms,
         max_receive_count=settings.max_receive_count,
         sleep=sleep,
+        metrics=metrics,
     )
 
 
-def make_handler(engine: Engine, settings: Settings) -> LambdaHandler:
-    """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches."""
+def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None) -> LambdaHandler:
+    """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
+    ``flush`` runs after each invocation (metrics)."""
     rest = build_resolver(APIGatewayRestResolver(), engine, settings)
     http = build_resolver(APIGatewayHttpResolver(), engine, settings)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return dispatch(event, context)
+        finally:
+            flush()
+
+    def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
             remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
 
@@ -104,4 +114,8 @@ def make_handler(engine: Engine, settings: Settings) -> LambdaHandler:
 
 def build_app(runtime: WorkflowRuntime, settings: Settings) -> LambdaHandler:
     configure_logging()
+    # CloudWatch metrics (EMF) on Lambda; the local stack keeps its output readable.
+    if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        metrics = PowertoolsMetrics()
+        return make_handler(build_engine(runtime, settings, metrics=metrics), settings, metrics.flush)
     return make_handler(build_engine(runtime, settings), settings)

@@ -42,6 +42,7 @@ from wf._history import (
 from wf._lifecycle import InstanceLifecycle, Live, chain
 from wf._limits import oversize
 from wf._messages import MessageKind, WorkMessage
+from wf._metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf._pending import StepResult
 from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
 from wf._replay import Execution
@@ -70,6 +71,7 @@ class Engine(InstanceLifecycle):
         inline_budget_ms: int = 5_000,
         max_receive_count: int = 5,
         sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -79,6 +81,7 @@ class Engine(InstanceLifecycle):
         self.inline_budget_ms = inline_budget_ms
         self.max_receive_count = max_receive_count
         self.sleep = sleep
+        self.metrics: Metrics = metrics or NullMetrics()
         self._cache: OrderedDict[str, Live] = OrderedDict()
         # Lambda runs one invocation per container, but the local stack may share one
         # engine between its API and its SQS event source: keep the cache consistent.
@@ -155,6 +158,7 @@ class Engine(InstanceLifecycle):
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
+        self.metrics.count(Metric.MESSAGES_DROPPED)
         log.info(
             "dropping %s message for %s (execution %s, current %s)",
             msg.kind.value,
@@ -207,8 +211,10 @@ class Engine(InstanceLifecycle):
                     "ActivityAbandonedError",
                 )
                 events = [ActivityFailed(now, msg.task_id, abandoned)]
+                self.metrics.count(Metric.ACTIVITIES_ABANDONED)
             else:
                 events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
+                self.metrics.count(Metric.ACTIVITIES_RUN)
         elif msg.kind is MessageKind.START_CHILD:
             live = self._resolve(msg, receive_count)
             if live is None:
@@ -239,6 +245,7 @@ class Engine(InstanceLifecycle):
             try:
                 result = self._step_and_commit(live, events)
             except ConflictError:
+                self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
                 continue
             if result is None and not rechecked:
@@ -250,6 +257,7 @@ class Engine(InstanceLifecycle):
                 continue
             if result is None:
                 if receive_count > 1:
+                    self.metrics.count(Metric.REDELIVERY_REPAIRS)
                     self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
                     self._sync_meta(live, None)
                 return
@@ -266,6 +274,7 @@ class Engine(InstanceLifecycle):
                 # Storing or sending this step would fail on every retry: fail the
                 # instance instead, from the state before the step.
                 log.warning("%s: %s", live.meta.instance_id, too_large)
+                self.metrics.count(Metric.PAYLOADS_TOO_LARGE)
                 self.forget(live.meta.instance_id)
                 reloaded = self.load(live.meta.instance_id)
                 if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
@@ -303,6 +312,7 @@ class Engine(InstanceLifecycle):
             self.forget(meta.instance_id)
             raise
         self._remember(live)
+        self.metrics.count(Metric.STEPS_COMMITTED)
         return result
 
     def _delete_old_execution(self, instance_id: str, execution_id: str) -> None:
@@ -354,6 +364,9 @@ class Engine(InstanceLifecycle):
             live.meta = updated
             if meta.status is not status:
                 log.info("%s %s: %s -> %s", meta.workflow_name, meta.instance_id, meta.status.value, status.value)
+                finished = FINISHED.get(status)
+                if finished is not None:
+                    self.metrics.count(finished)
         except ConflictError:
             self.forget(meta.instance_id)
 
@@ -422,6 +435,8 @@ class Engine(InstanceLifecycle):
                 out.append(event_message(p.instance_id, p.execution_id, now, event))
         if out:
             self.queue.send(out)
+        if inline:
+            self.metrics.count(Metric.ACTIVITIES_RUN, len(inline))
         return [self.runtime.run_activity(c.name, iid, c.task_id, c.input, self.clock()) for c in inline]
 
 

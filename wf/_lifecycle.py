@@ -12,6 +12,7 @@ from wf._commands import Command, StartChild
 from wf._errors import FailureDetails, WorkflowError
 from wf._history import ChildCreated, HistoryEvent, ParentRef, WorkflowFailed, WorkflowStarted
 from wf._limits import oversize
+from wf._metrics import FINISHED, Metric, Metrics
 from wf._replay import Execution
 from wf._runtime import WorkflowRuntime
 from wf._status import WorkflowStatus
@@ -40,6 +41,7 @@ class InstanceLifecycle:
     store: InstanceStore
     clock: Callable[[], datetime]
     new_id: Callable[[], str]
+    metrics: Metrics
     _starting: dict[str, threading.Event]
 
     def forget(self, instance_id: str) -> None:
@@ -127,6 +129,10 @@ class InstanceLifecycle:
             if self._starting.get(instance_id) is written:
                 del self._starting[instance_id]
         log.info("%s %s: started (%s)", name, instance_id, result.status.value)
+        self.metrics.count(Metric.WORKFLOWS_STARTED)
+        finished = FINISHED.get(result.status)
+        if finished is not None:
+            self.metrics.count(finished)
         if old is not None:
             self._delete_old_execution(instance_id, old.execution_id)
 
