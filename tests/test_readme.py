@@ -12,6 +12,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -45,6 +46,9 @@ def dev(tmp_path_factory):
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines: list[str] = []  # wf dev's log, read as it is written
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -55,14 +59,14 @@ def dev(tmp_path_factory):
         except (urllib.error.URLError, ConnectionError):
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError(f"wf dev did not start:\n{proc.stdout.read() if proc.stdout else ''}")
+            raise AssertionError("wf dev did not start:\n" + "".join(lines))
         time.sleep(0.2)
-    yield base, env
+    yield base, env, lines
     proc.send_signal(signal.SIGINT)
-    out, _ = proc.communicate(timeout=20)
-    assert proc.returncode == 0, out
-    assert "POST /v1.0-beta1/workflows/dapr/OrderProcessingWorkflow/start" in out
-    assert "OrderProcessingWorkflow 12345678: RUNNING -> SUSPENDED" in out
+    proc.wait(timeout=20)
+    reader.join(timeout=5)
+    assert proc.returncode == 0, "".join(lines)
+    assert "wf dev: stopping" in "".join(lines)
 
 
 def readme_calls() -> list[tuple[list[str], dict]]:
@@ -100,7 +104,7 @@ def run_curl(args: list[str], base: str) -> dict:
 
 
 def test_readme_curl_sequence_returns_what_the_readme_says(dev) -> None:
-    base, _ = dev
+    base, _, lines = dev
     calls = readme_calls()
     assert len(calls) == 10
     for args, expected in calls:
@@ -117,10 +121,15 @@ def test_readme_curl_sequence_returns_what_the_readme_says(dev) -> None:
                 break
             time.sleep(0.1)  # pause/resume/raise are applied a moment after their 202
         assert comparable == expected, (args, actual)
+    # One readable line per request and per state change.
+    log = "".join(lines)
+    assert "POST /v1.0-beta1/workflows/dapr/OrderProcessingWorkflow/start?instanceID=12345678 -> 202" in log
+    assert "OrderProcessingWorkflow 12345678: RUNNING -> SUSPENDED" in log
+    assert "OrderProcessingWorkflow 12345678: RUNNING -> COMPLETED" in log
 
 
 def test_dapr_sdk_style_clients(dev) -> None:
-    base, _ = dev
+    base, _, _ = dev
     # The JS SDK polls metadata first, then uses /v1.0-beta1 with component dapr,
     # strings as text/plain and objects as JSON.
     with urllib.request.urlopen(base + "/v1.0/metadata") as r:
@@ -157,7 +166,7 @@ def wf_cli(env: dict, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_people_cli(dev) -> None:
-    base, env = dev
+    base, env, _ = dev
     env = {**env, "WF_ENDPOINT": base}
     r = wf_cli(env, "start", "hello_world_wf", "--id", "cli-1", "--input", "hi")
     assert (r.returncode, r.stdout.strip()) == (0, "cli-1")
@@ -178,7 +187,7 @@ def test_the_real_dapr_js_sdk_works_unchanged(dev, tmp_path) -> None:
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         pytest.skip("node and npm are needed to run the Dapr JS SDK")
-    base, _ = dev
+    base, _, _ = dev
     js = ROOT / "tests" / "js"
     for name in ("package.json", "dapr_js_client.mjs"):
         shutil.copy(js / name, tmp_path / name)
