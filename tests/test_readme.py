@@ -256,3 +256,18 @@ def test_wf_dev_uses_an_existing_emulator_from_aws_endpoint_url(tmp_path) -> Non
         assert any(i["sk"]["S"] == "META" for i in items)
     finally:
         emulator.stop()
+
+
+def test_wf_dev_explains_what_stops_it(tmp_path) -> None:
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = str(busy.getsockname()[1])
+        r = wf_cli(env, "dev", "--port", port)
+    assert r.returncode == 3 and f"port {port} on 127.0.0.1 is in use" in r.stderr
+    r = wf_cli(env, "dev", "--port", str(free_port()), "--handler", str(tmp_path / "missing.py"))
+    assert r.returncode == 2 and "does not exist" in r.stderr
+    (tmp_path / "app.py").write_text("x = 1\n")
+    r = wf_cli(env, "dev", "--port", str(free_port()), "--handler", str(tmp_path / "app.py"))
+    assert r.returncode == 2 and "has no lambda_handler" in r.stderr

@@ -26,6 +26,16 @@ from typing import Any
 
 log = logging.getLogger("wf.dev")
 
+
+class DevServerError(Exception):
+    """The local stack cannot start; the message says why.  ``usage`` marks a mistake in
+    the command line (exit code 2) rather than the machine's state (exit code 3)."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
 #: Where a running ``wf dev`` says which emulator and resources it uses (for ``wf invoke``).
 STATE_FILE = Path(tempfile.gettempdir()) / "wf-dev.json"
 
@@ -57,7 +67,7 @@ def local_context() -> Any:
 def load_handler(path: str) -> Any:
     file = Path(path).resolve()
     if not file.exists():
-        raise SystemExit(f"wf dev: handler file {file} does not exist")
+        raise DevServerError(f"handler file {file} does not exist (use --handler FILE)", usage=True)
     sys.path.insert(0, str(file.parent))
     spec = importlib.util.spec_from_file_location(file.stem, file)
     assert spec is not None and spec.loader is not None
@@ -66,7 +76,9 @@ def load_handler(path: str) -> Any:
     spec.loader.exec_module(module)
     fn = getattr(module, "lambda_handler", None)
     if fn is None:
-        raise SystemExit(f"wf dev: {file} has no lambda_handler")
+        raise DevServerError(
+            f"{file} has no lambda_handler (end it with `lambda_handler = wfr.lambda_handler`)", usage=True
+        )
     return fn
 
 
@@ -110,8 +122,23 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+def _check_port(host: str, port: int) -> None:
+    import socket
+
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise DevServerError(
+                f"port {port} on {host} is in use ({exc.strerror}): is another `wf dev` running? Use --port N"
+            ) from exc
+
+
 def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     import boto3
+
+    _check_port(host, port)
+    lambda_handler = load_handler(handler_file)
 
     from wf._eventsource import SqsEventSource
     from wf._provision import ensure_resources
@@ -138,7 +165,6 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     os.environ.setdefault("WF_LOG_FORMAT", "text")
     state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
-    lambda_handler = load_handler(handler_file)
     stop = threading.Event()
     source = SqsEventSource(sqs, res.queue_url, lambda_handler, region=region, context=_Context)
 

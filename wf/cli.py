@@ -92,7 +92,7 @@ def _post(args: argparse.Namespace, *parts: str, text: str | None = None) -> int
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from wf._devserver import load_handler, local_context, use_local_resources
+    from wf._devserver import DevServerError, load_handler, local_context, use_local_resources
 
     try:
         event = json.loads(Path(args.event).read_text())
@@ -105,7 +105,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
-    handler = load_handler(args.handler)
+    try:
+        handler = load_handler(args.handler)
+    except DevServerError as exc:
+        print(f"wf: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     result = handler(event, local_context())
     _print(result)
     if "statusCode" in result:
@@ -166,9 +170,13 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
         for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        from wf._devserver import serve
+        from wf._devserver import DevServerError, serve
 
-        serve(args.handler, args.port)
+        try:
+            serve(args.handler, args.port)
+        except DevServerError as exc:
+            print(f"wf dev: {exc}", file=sys.stderr)
+            return EXIT_USAGE if exc.usage else EXIT_UNREACHABLE
         return 0
     if args.command == "invoke":
         return cmd_invoke(args)
