@@ -8,6 +8,7 @@ import random
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -23,11 +24,8 @@ from wf._serde import decode, encode
 from wf._store import ConflictError, MemoryStore
 
 
-@pytest.mark.parametrize("seed", range(25))
-def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
-    rng = random.Random(seed)
-    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store, queue = MemoryStore(), MemoryQueue()
+def containers_for(store: MemoryStore, queue: MemoryQueue, clock: list[datetime]) -> Callable[[], Engine]:
+    """A factory of engines ("Lambda containers") sharing one store, queue and clock."""
     ids = itertools.count()
 
     def engine() -> Engine:
@@ -39,6 +37,28 @@ def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
             new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
             sleep=lambda _: None,
         )
+
+    return engine
+
+
+def check_completed_exactly_once(store: MemoryStore) -> None:
+    meta = store.metas["wf"]
+    history = list(meta.first_step) + [e for s in store.load_steps("wf", meta.execution_id) for e in s.events]
+    done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
+    assert all(n == 1 for n in done.values()), done
+    final = [e for e in history if isinstance(e, WorkflowCompleted)]
+    assert len(final) == 1, [type(e).__name__ for e in history][-6:]
+    assert decode(final[0].output) == EXPECTED
+    # The summary (and so the status index) ends on the final state, never an older one.
+    assert meta.status.value == "COMPLETED"
+
+
+@pytest.mark.parametrize("seed", range(25))
+def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
+    rng = random.Random(seed)
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = containers_for(store, queue, clock)
 
     containers = [engine() for _ in range(3)]
     containers[0].start("ft", "wf", encode(None))
@@ -53,15 +73,7 @@ def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
         _, out = queue.messages.pop(rng.randrange(len(queue.messages)))
         clock[0] += timedelta(seconds=out.delay_seconds or 0.001)
         rng.choice(containers).handle(WorkMessage.parse(out.body))
-    meta = store.metas["wf"]
-    history = list(meta.first_step) + [e for s in store.load_steps("wf", meta.execution_id) for e in s.events]
-    done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
-    assert all(n == 1 for n in done.values()), done
-    final = [e for e in history if isinstance(e, WorkflowCompleted)]
-    assert len(final) == 1, [type(e).__name__ for e in history][-6:]
-    assert decode(final[0].output) == EXPECTED
-    # The summary (and so the status index) ends on the final state, never an older one.
-    assert meta.status.value == "COMPLETED"
+    check_completed_exactly_once(store)
     assert store.metas["wf:0006"].status.value == "COMPLETED"
 
 
@@ -93,17 +105,7 @@ def test_containers_running_at_the_same_time(trial: int) -> None:
     clock = [datetime(2026, 1, 1, tzinfo=UTC)]
     store, queue = _InterleavingStore(rng), MemoryQueue()
     lock = threading.Lock()
-    ids = itertools.count()
-
-    def engine() -> Engine:
-        return Engine(
-            ft_runtime,
-            store,
-            queue,
-            clock=lambda: clock[0],
-            new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
-            sleep=lambda _: None,
-        )
+    engine = containers_for(store, queue, clock)
 
     engine().start("ft", "wf", encode(None))
     signal(engine(), "wf", Signal.RAISE, name="go", data=encode("now"))
@@ -136,10 +138,4 @@ def test_containers_running_at_the_same_time(trial: int) -> None:
     for t in threads:
         t.join(timeout=60)
     assert not errors, errors
-    meta = store.metas["wf"]
-    history = list(meta.first_step) + [e for s in store.load_steps("wf", meta.execution_id) for e in s.events]
-    done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
-    assert all(n == 1 for n in done.values()), done
-    final = [e for e in history if isinstance(e, WorkflowCompleted)]
-    assert len(final) == 1 and decode(final[0].output) == EXPECTED
-    assert meta.status.value == "COMPLETED"
+    check_completed_exactly_once(store)
