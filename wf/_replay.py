@@ -136,9 +136,6 @@ class Execution(TaskBook):
     def custom_status(self) -> str | None:
         return self._recorded_custom_status
 
-    def is_open(self, task_id: int) -> bool:
-        return task_id in self._open
-
     def is_settled(self, task_id: int) -> bool:
         """Scheduled in this view of the history and no longer open.  History only grows,
         so this holds in any newer view too; a view that is behind the store may simply
