@@ -17,16 +17,16 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+HERE = Path(__file__).resolve().parent
+sys.path[:0] = [str(HERE.parent), str(HERE)]
 for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "us-east-1"}.items():
     os.environ.setdefault(k, v)
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
+from _meter import DynamoMeter, MeteredSqs  # noqa: E402
 from moto import mock_aws  # noqa: E402
-from pynamodb.connection.base import Connection  # noqa: E402
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
 from wf._app import build_engine, make_handler  # noqa: E402
@@ -71,80 +71,35 @@ def fan(ctx: DaprWorkflowContext, n: int):
     return sum((yield when_all([ctx.call_activity(work, input=i) for i in range(n)])))
 
 
-# -- metering ------------------------------------------------------------------------
-meter: Counter[str] = Counter()
+KINDS = ("invocations", "sqs", "wru", "rru")
+LABELS = {"seq": "sequential, queued", "seq_inline": "sequential, inline", "fan": "fan-out"}
 
 
-def _size(value: dict[str, Any]) -> int:
-    ((kind, v),) = value.items()
-    if kind in ("S", "N"):
-        return len(str(v).encode())
-    if kind in ("BOOL", "NULL"):
-        return 1
-    if kind == "M":
-        return 3 + sum(len(k) + _size(x) + 1 for k, x in v.items())
-    if kind == "L":
-        return 3 + sum(_size(x) + 1 for x in v)
-    return len(json.dumps(v))
+def usd(counts: dict[str, float]) -> float:
+    return sum(counts[k] * PRICES[k] for k in KINDS)
 
 
-def item_size(item: dict[str, Any]) -> int:
-    return sum(len(name.encode()) + _size(value) for name, value in item.items())
+def run(shape: str, n: int) -> Counter[str]:
+    """Run one workflow of ``n`` activities; returns its total request counts.
 
-
-_original_call = Connection._make_api_call
-
-
-def _metered_call(self: Any, operation: str, kwargs: dict[str, Any]) -> Any:
-    result = _original_call(self, operation, kwargs)
-    factor = 1.0 if kwargs.get("ConsistentRead") else 0.5
-    if operation == "PutItem":
-        meter["wru"] += math.ceil(item_size(kwargs["Item"]) / 1024)
-    elif operation == "DeleteItem":
-        meter["wru"] += 1
-    elif operation == "BatchWriteItem":
-        meter["wru"] += sum(len(reqs) for reqs in kwargs["RequestItems"].values())
-    elif operation == "GetItem":
-        meter["rru"] += factor * max(1, math.ceil(item_size(result.get("Item", {})) / 4096))
-    elif operation == "Query":
-        size = sum(item_size(i) for i in result.get("Items", []))
-        meter["rru"] += factor * max(1, math.ceil(size / 4096))
-    return result
-
-
-class MeteredSqs:
-    def __init__(self, client: Any) -> None:
-        self._client = client
-
-    def __getattr__(self, name: str) -> Any:
-        fn = getattr(self._client, name)
-
-        def call(**kw: Any) -> Any:
-            meter["sqs"] += 1
-            return fn(**kw)
-
-        return call
-
-
-def run(shape: str, n: int) -> dict[str, float]:
+    ``wru`` includes the index writes, which are also counted apart as ``wru_index``."""
+    counts: Counter[str] = Counter()
     with mock_aws():
-        meter.clear()
-        sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"))
-        res = ensure_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs._client)
+        sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"), counts)
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        res = ensure_resources(dynamodb, sqs._client)
+        meter = DynamoMeter(dynamodb.describe_table(TableName=res.table_name)["Table"], counts)
         settings = Settings(res.table_name, res.queue_url)
         engine = build_engine(wfr, settings, sqs_client=sqs)
         handler = make_handler(engine, settings)
-        Connection._make_api_call = _metered_call  # type: ignore[method-assign]
-        try:
-            event = json.loads((Path(__file__).parent.parent / "events" / "start.json").read_text())
+        with meter.installed():
+            event = json.loads((HERE.parent / "events" / "start.json").read_text())
             event["path"] = f"/v1.0/workflows/dapr/{shape}/start"
             event["queryStringParameters"] = {"instanceID": f"{shape}-{n}"}
             event["body"] = str(n)
-            meter["invocations"] += 1
+            counts["invocations"] += 1
             assert handler(event, None)["statusCode"] == 202
-            record_tpl = json.loads((Path(__file__).parent.parent / "events" / "sqs_event.json").read_text())[
-                "Records"
-            ][0]
+            record_tpl = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
             while True:
                 msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
                     "Messages", []
@@ -163,7 +118,7 @@ def run(shape: str, n: int) -> dict[str, float]:
                     )
                     for m in msgs
                 ]
-                meter["invocations"] += 1
+                counts["invocations"] += 1
                 failed = {f["itemIdentifier"] for f in handler({"Records": records}, None)["batchItemFailures"]}
                 done = [m for m in msgs if m["MessageId"] not in failed]
                 if done:
@@ -171,50 +126,70 @@ def run(shape: str, n: int) -> dict[str, float]:
                         QueueUrl=res.queue_url,
                         Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                     )
-        finally:
-            Connection._make_api_call = _original_call  # type: ignore[method-assign]
         meta = engine.store.get_meta(f"{shape}-{n}")  # outside the metered window
         assert meta is not None and meta.status.value == "COMPLETED", meta
-        counts = {k: meter[k] / n for k in PRICES}
-        counts["usd"] = sum(counts[k] * PRICES[k] for k in PRICES)
-        return counts
+    return counts
+
+
+def per_activity(totals: Counter[str], n: int) -> dict[str, float]:
+    counts = {k: totals[k] / n for k in (*KINDS, "wru_index")}
+    counts["usd"] = usd(counts)
+    return counts
+
+
+def fit(small: tuple[int, Counter[str]], large: tuple[int, Counter[str]]) -> tuple[dict[str, float], dict[str, float]]:
+    """Split two runs' totals into a fixed part per workflow and a part per activity."""
+    (n1, a), (n2, b) = small, large
+    each = {k: (b[k] - a[k]) / (n2 - n1) for k in KINDS}
+    fixed = {k: a[k] - each[k] * n1 for k in KINDS}
+    each["usd"], fixed["usd"] = usd(each), usd(fixed)
+    return fixed, each
+
+
+def _counts(c: dict[str, float]) -> str:
+    return f"{c['invocations']:g} inv, {c['sqs']:g} SQS, {c['wru']:g} WRU, {c['rru']:g} RRU (${c['usd']:.3f}/M)"
 
 
 def main() -> int:
-    print(f"{'workflow':<30}{'inv/act':>9}{'SQS/act':>9}{'WRU/act':>9}{'RRU/act':>9}{'$/M act':>9}")
+    print(f"{'workflow':<30}{'inv/act':>9}{'SQS/act':>9}{'WRU/act':>9}{'(index)':>9}{'RRU/act':>9}{'$/M act':>9}")
+    totals: dict[tuple[str, int], Counter[str]] = {}
     results: dict[tuple[str, int], dict[str, float]] = {}
     for shape, sizes in (("seq", (10, 100, 1000)), ("seq_inline", (10, 100, 1000)), ("fan", (20,))):
         for n in sizes:
-            r = results[(shape, n)] = run(shape, n)
-            label = {"seq": "sequential, queued", "seq_inline": "sequential, inline", "fan": "fan-out"}[shape]
+            totals[(shape, n)] = run(shape, n)
+            r = results[(shape, n)] = per_activity(totals[(shape, n)], n)
             print(
-                f"{label + f' x{n}':<30}{r['invocations']:>9.3f}{r['sqs']:>9.3f}{r['wru']:>9.3f}{r['rru']:>9.3f}{r['usd']:>9.3f}"
+                f"{LABELS[shape] + f' x{n}':<30}"
+                + "".join(f"{r[k]:>9.3f}" for k in ("invocations", "sqs", "wru", "wru_index", "rru", "usd"))
             )
-    print(f"{'AWS Step Functions Standard':<30}{'':>36}{STEP_FUNCTIONS:>9.2f}")
-    print(f"{'AWS Lambda durable functions':<30}{'':>36}{DURABLE_FUNCTIONS:>9.2f}")
+    print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
+    print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
+    print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")
     checks = {
         "queued sequential <= $2.50/M": results[("seq", 1000)]["usd"] <= 2.50,
         "inline sequential <= $1.00/M": results[("seq_inline", 1000)]["usd"] <= 1.00,
         "fan-out <= $4.00/M": results[("fan", 20)]["usd"] <= 4.00,
     }
     for shape in ("seq", "seq_inline"):
+        print(f"\n{LABELS[shape]}:")
         a, b = results[(shape, 10)], results[(shape, 1000)]
-        parts, within = [], True
-        for k in ("invocations", "sqs", "wru", "rru", "usd"):
-            dev = 0.0 if a[k] == b[k] else (a[k] - b[k]) / max(b[k], 1e-9)
-            within &= abs(dev) <= 0.10
-            parts.append(f"{k} {dev:+.1%}")
-        print(f"{shape} x10 vs x1000 per activity: " + ", ".join(parts))
-        # The cost of one more activity, over two ranges of history length: flat means no
-        # per-activity cost grows with the history (fixed per-workflow costs cancel out).
-        m = results[(shape, 100)]
-        low = {k: (m[k] * 100 - a[k] * 10) / 90 for k in ("invocations", "sqs", "wru", "rru", "usd")}
-        high = {k: (b[k] * 1000 - m[k] * 100) / 900 for k in low}
-        print(
-            f"{shape} marginal per activity, 10->100 vs 100->1000: "
-            + ", ".join(f"{k} {low[k]:.3f} vs {high[k]:.3f}" for k in low)
+        devs = {k: 0.0 if a[k] == b[k] else (a[k] - b[k]) / max(b[k], 1e-9) for k in (*KINDS, "usd")}
+        print("  per activity, x10 against x1000: " + ", ".join(f"{k} {d:+.1%}" for k, d in devs.items()))
+        # Totals are exactly fixed + per_activity * n when nothing grows with the history:
+        # fitted on 10 and 1,000 activities, the line must predict 100 exactly.
+        fixed, each = fit((10, totals[(shape, 10)]), (1000, totals[(shape, 1000)]))
+        predicted = {k: fixed[k] + each[k] * 100 for k in KINDS}
+        linear = all(math.isclose(predicted[k], totals[(shape, 100)][k], abs_tol=1e-6) for k in KINDS)
+        print(f"  per workflow: {_counts(fixed)}")
+        print(f"  per activity: {_counts(each)}")
+        print(f"  fitted on x10 and x1000, the x100 totals are {'exactly' if linear else 'NOT'} on the line")
+        checks[f"{shape}: per-activity counts at 1,000 within 10% of those at 10"] = all(
+            abs(d) <= 0.10 for d in devs.values()
         )
-        checks[f"{shape}: per-activity counts at 1,000 within 10% of 10"] = within
+        checks[f"{shape}: no per-activity count grows with the history (x1000 <= x10, linear)"] = linear and all(
+            b[k] <= a[k] for k in KINDS
+        )
+    print()
     for name, ok in checks.items():
         print(f"{'met' if ok else 'NOT met':>8}  {name}")
     return 0

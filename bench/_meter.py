@@ -1,0 +1,166 @@
+"""Request metering for the cost benchmark: what AWS would bill, counted on moto.
+
+Moto answers requests but reports no consumed capacity, so the units are computed here
+from the requests themselves, following DynamoDB's published rules:
+
+* A write costs one unit per KB of the item (at least one), whether its condition
+  holds or not: a failed conditional write is billed too.
+* Each global secondary index costs extra writes: one when an item enters or leaves
+  the index or its projected attributes change, two when its index key changes
+  (delete the old entry, put the new one), none when the index entry stays the same.
+  To tell these apart the meter keeps the index image of every item it has seen.
+* A read costs one unit per 4 KB returned (at least one); eventually consistent, half.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.connection.base import Connection
+
+Image = tuple[tuple[str, str], ...]
+
+
+def _size(value: dict[str, Any]) -> int:
+    ((kind, v),) = value.items()
+    if kind in ("S", "N"):
+        return len(str(v).encode())
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k) + _size(x) + 1 for k, x in v.items())
+    if kind == "L":
+        return 3 + sum(_size(x) + 1 for x in v)
+    return len(json.dumps(v))
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values, in bytes."""
+    return sum(len(name.encode()) + _size(value) for name, value in item.items())
+
+
+@dataclass(frozen=True)
+class Index:
+    name: str
+    keys: tuple[str, ...]
+    #: Projected non-key attributes; None projects every attribute.
+    projected: tuple[str, ...] | None
+
+    def image(self, item: dict[str, Any] | None) -> Image | None:
+        """The entry ``item`` has in this index, or None if it is not in it."""
+        if item is None or any(k not in item for k in self.keys):
+            return None
+        names = sorted(item) if self.projected is None else [*self.keys, *self.projected]
+        return tuple((n, json.dumps(item[n], sort_keys=True)) for n in names if n in item)
+
+    def write_units(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> int:
+        old, new = self.image(before), self.image(after)
+        if old == new:
+            return 0
+        if old is not None and new is not None and old[: len(self.keys)] != new[: len(self.keys)]:
+            return 2
+        return 1
+
+
+class DynamoMeter:
+    """Counts the read and write units of a table's requests made through pynamodb."""
+
+    def __init__(self, table: dict[str, Any], counter: Counter[str]) -> None:
+        self.counter = counter
+        self.table_keys = tuple(k["AttributeName"] for k in table["KeySchema"])
+        self.indexes = [
+            Index(
+                gsi["IndexName"],
+                tuple(k["AttributeName"] for k in gsi["KeySchema"]),
+                None
+                if gsi["Projection"]["ProjectionType"] == "ALL"
+                else tuple(gsi["Projection"].get("NonKeyAttributes", [])),
+            )
+            for gsi in table.get("GlobalSecondaryIndexes", [])
+        ]
+        self.items: dict[tuple[str, ...], dict[str, Any]] = {}
+
+    def _key(self, item: dict[str, Any]) -> tuple[str, ...]:
+        return tuple(json.dumps(item[k], sort_keys=True) for k in self.table_keys)
+
+    def _write(self, key_or_item: dict[str, Any], new: dict[str, Any] | None, succeeded: bool) -> None:
+        key = self._key(key_or_item)
+        old = self.items.get(key)
+        sized = new if new is not None else old or key_or_item
+        self.counter["wru"] += max(1, math.ceil(item_size(sized) / 1024))
+        if not succeeded:
+            return
+        for index in self.indexes:
+            units = index.write_units(old, new)
+            self.counter["wru"] += units
+            self.counter["wru_index"] += units
+        if new is None:
+            self.items.pop(key, None)
+        else:
+            self.items[key] = new
+
+    def _read(self, items: list[dict[str, Any]], consistent: bool) -> None:
+        units = max(1, math.ceil(sum(item_size(i) for i in items) / 4096))
+        self.counter["rru"] += units * (1.0 if consistent else 0.5)
+
+    def observe(self, operation: str, kwargs: dict[str, Any], result: Any, succeeded: bool) -> None:
+        if operation == "PutItem":
+            self._write(kwargs["Item"], kwargs["Item"], succeeded)
+        elif operation == "DeleteItem":
+            self._write(kwargs["Key"], None, succeeded)
+        elif operation == "BatchWriteItem":
+            for requests in kwargs["RequestItems"].values():
+                for r in requests:
+                    if "PutRequest" in r:
+                        self._write(r["PutRequest"]["Item"], r["PutRequest"]["Item"], succeeded)
+                    else:
+                        self._write(r["DeleteRequest"]["Key"], None, succeeded)
+        elif operation in ("UpdateItem", "TransactWriteItems"):
+            raise NotImplementedError(f"the meter does not price {operation}; the engine does not use it")
+        elif operation == "GetItem" and succeeded:
+            self._read([result["Item"]] if "Item" in result else [], bool(kwargs.get("ConsistentRead")))
+        elif operation == "Query" and succeeded:
+            self._read(result.get("Items", []), bool(kwargs.get("ConsistentRead")))
+
+    @contextmanager
+    def installed(self) -> Iterator[None]:
+        """Meter every pynamodb request made inside the block."""
+        original: Callable[..., Any] = Connection._make_api_call
+
+        def metered(conn: Any, operation: str, kwargs: dict[str, Any]) -> Any:
+            try:
+                result = original(conn, operation, kwargs)
+            except Exception:
+                self.observe(operation, kwargs, None, succeeded=False)
+                raise
+            self.observe(operation, kwargs, result, succeeded=True)
+            return result
+
+        Connection._make_api_call = metered  # type: ignore[method-assign]
+        try:
+            yield
+        finally:
+            Connection._make_api_call = original  # type: ignore[method-assign]
+
+
+class MeteredSqs:
+    """An SQS client that counts its requests (each is billed, batches included)."""
+
+    def __init__(self, client: Any, counter: Counter[str]) -> None:
+        self._client = client
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._client, name)
+
+        def call(**kw: Any) -> Any:
+            self._counter["sqs"] += 1
+            return fn(**kw)
+
+        return call
