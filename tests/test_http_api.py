@@ -128,6 +128,24 @@ def test_bodies_falsy_values_round_trip(stack: Stack) -> None:
         assert props.get("dapr.workflow.input") == expected
 
 
+def test_custom_domain_base_path_and_http_api_stage(stack: Stack) -> None:
+    # A base-path mapping ("/orders") prefixes REST event paths; a named HTTP API stage
+    # prefixes rawPath. Both must reach the same routes and error codes.
+    assert stack.post(f"/orders{P}/hello_world_wf/start", "1", query={"instanceID": "bp"}) == (
+        202,
+        {"instanceID": "bp"},
+    )
+    assert stack.http("GET", f"/orders/api{P}/bp")[1]["instanceID"] == "bp"
+    assert stack.post(f"/orders{P}//start")[1]["errorCode"] == "ERR_WORKFLOW_NAME_MISSING"
+    assert stack.http("GET", "/orders/v1.0/healthz")[0] == 204
+    event = load_event("get_http_api_v2.json")
+    event["rawPath"] = f"/prod{P}/bp"
+    event["requestContext"]["stage"] = "prod"
+    assert stack.invoke(event)[1]["instanceID"] == "bp"
+    # A workflow may be named like a version segment: nothing before the first one is eaten.
+    assert stack.post(f"{P}/v1.0/start")[1]["errorCode"] == "ERR_WORKFLOW_NOT_FOUND"
+
+
 def test_template_matches_what_the_code_reads() -> None:
     class Loader(yaml.SafeLoader):
         pass

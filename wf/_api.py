@@ -27,6 +27,13 @@ MAX_INSTANCE_ID_BYTES = 64
 _ID_CHARS = re.compile(r"^[A-Za-z0-9_\-]+$")
 _EMPTY_SEGMENT = re.compile(r"^/(?P<ver>[^/]+)/workflows/(?P<c>[^/]*)/(?P<a>[^/]*)(?:/(?P<b>[^/]*))?(?:/(?P<d>.*))?$")
 
+#: A custom domain's base-path mapping puts its path in front of ours ("/wf/v1.0/...").
+#: Anything before the first Dapr version segment that starts a route is stripped; a
+#: path that starts with a version segment is never touched.
+BASE_PATH = re.compile(
+    r"^(?!/v1\.0(?:-alpha1|-beta1)?/)(?:/[^/]+)+?(?=/v1\.0(?:-alpha1|-beta1)?/workflows/|/v1\.0/(?:metadata|healthz)$)"
+)
+
 R = TypeVar("R", bound=ApiGatewayResolver)
 Handler = Callable[..., Response[str]]
 
@@ -154,7 +161,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
 
     @app.not_found
     def not_found_route(exc: Exception) -> Response[str]:
-        return _error(missing_part(app.current_event.path, app.current_event.http_method))
+        return _error(missing_part(BASE_PATH.sub("", app.current_event.path), app.current_event.http_method))
 
     return app
 

@@ -15,7 +15,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatew
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
-from wf._api import build_resolver
+from wf._api import BASE_PATH, build_resolver
 from wf._dynamo import DynamoStore, make_item_model
 from wf._engine import Engine
 from wf._messages import WorkMessage
@@ -82,8 +82,8 @@ def build_engine(
 def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None) -> LambdaHandler:
     """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
     ``flush`` runs after each invocation (metrics)."""
-    rest = build_resolver(APIGatewayRestResolver(), engine, settings)
-    http = build_resolver(APIGatewayHttpResolver(), engine, settings)
+    rest = build_resolver(APIGatewayRestResolver(strip_prefixes=[BASE_PATH]), engine, settings)
+    http = build_resolver(APIGatewayHttpResolver(strip_prefixes=[BASE_PATH]), engine, settings)
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
