@@ -14,6 +14,7 @@ from wf import (
     TaskFailedError,
     WorkflowActivityContext,
     WorkflowRuntime,
+    WorkflowStatus,
     when_all,
     when_any,
 )
@@ -197,12 +198,21 @@ def test_continue_as_new_with_carried_events(stack: Stack) -> None:
     assert json.loads(body["properties"]["dapr.workflow.output"]) == [3, ""]
 
 
+def listed(stack: Stack, status: WorkflowStatus) -> list[str]:
+    return [s.instance_id for s in stack.engine.store.list_instances(status)]
+
+
 def test_pause_buffers_until_resume(stack: Stack) -> None:
+    started(stack, "chain", "s0", "1")
+    stack.now += timedelta(seconds=1)
     started(stack, "waiter", "s1")
     stack.pump()
     assert stack.post(f"{P}/s1/pause")[0] == 202
     stack.pump()
     assert stack.status("s1") == "SUSPENDED"
+    # The status index, across its shards, as a listing would read it.
+    assert (listed(stack, WorkflowStatus.SUSPENDED), listed(stack, WorkflowStatus.COMPLETED)) == (["s1"], ["s0"])
+    assert listed(stack, WorkflowStatus.RUNNING) == []
     stack.post(f"{P}/s1/raiseEvent/go", "a")
     stack.post(f"{P}/s1/raiseEvent/go", "b")
     stack.pump()
@@ -212,6 +222,9 @@ def test_pause_buffers_until_resume(stack: Stack) -> None:
     body = stack.get("s1")[1]
     assert body["runtimeStatus"] == "COMPLETED"
     assert json.loads(body["properties"]["dapr.workflow.output"]) == ["a", "b", "timeout"]
+    # Oldest first, merged across shards (s1 sorts in an earlier shard than s0).
+    assert listed(stack, WorkflowStatus.COMPLETED) == ["s0", "s1"]
+    assert listed(stack, WorkflowStatus.SUSPENDED) == []
 
 
 def test_start_again_on_a_terminal_id_replaces_it(stack: Stack) -> None:

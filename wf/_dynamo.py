@@ -1,15 +1,21 @@
 """DynamoDB ``InstanceStore`` through pynamodb: one table, conditional writes only.
 
 Layout (partition key ``pk`` = instance ID):
-- ``sk = "META"``: the instance record; ``wf_status``/``created_at`` feed the
-  ``by_status`` index that a listing API can query (workflow name projected).
+- ``sk = "META"``: the instance record; ``status_key``/``created_at`` feed the
+  ``by_status`` index that listings query (workflow name projected). The index key is
+  the status plus one of ``STATUS_SHARDS`` shards of the instance ID: a status alone
+  would put every running instance in one index partition, whose write limit (about
+  1,000 per second) would then cap starts and completions for the whole table.
 - ``sk = "H#<execution>#<seq>"``: one item per step, written once with
   ``attribute_not_exists``: two invocations racing on an instance cannot both commit.
 """
 
 from __future__ import annotations
 
+import heapq
 import json
+import zlib
+from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -20,7 +26,15 @@ from pynamodb.models import Model
 from wf._errors import FailureDetails
 from wf._history import ParentRef, format_time, parse_time
 from wf._status import WorkflowStatus
-from wf._store import ConflictError, InstanceMeta, StepRecord, StoreError, events_from_str, events_to_str
+from wf._store import (
+    ConflictError,
+    InstanceMeta,
+    InstanceSummary,
+    StepRecord,
+    StoreError,
+    events_from_str,
+    events_to_str,
+)
 
 META = "META"
 
@@ -33,7 +47,7 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
             index_name = "by_status"
             projection = IncludeProjection(["workflow_name"])
 
-        wf_status = UnicodeAttribute(hash_key=True)
+        status_key = UnicodeAttribute(hash_key=True)
         created_at = UnicodeAttribute(range_key=True)
 
     class Item(Model):
@@ -45,6 +59,7 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         execution_id = UnicodeAttribute(null=True)
         workflow_name = UnicodeAttribute(null=True)
         wf_status = UnicodeAttribute(null=True)
+        status_key = UnicodeAttribute(null=True)
         created_at = UnicodeAttribute(null=True)
         updated_at = UnicodeAttribute(null=True)
         output = UnicodeAttribute(null=True)
@@ -62,6 +77,14 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
     if host:
         Item.Meta.host = host  # type: ignore[attr-defined]
     return Item
+
+
+STATUS_SHARDS = 16
+
+
+def status_key(status: WorkflowStatus, instance_id: str) -> str:
+    """The ``by_status`` index key of an instance: its status and its shard."""
+    return f"{status.value}#{zlib.crc32(instance_id.encode()) % STATUS_SHARDS:02d}"
 
 
 def _step_key(execution_id: str, seq: int) -> str:
@@ -88,6 +111,7 @@ class DynamoStore:
             execution_id=meta.execution_id,
             workflow_name=meta.workflow_name,
             wf_status=meta.status.value,
+            status_key=status_key(meta.status, meta.instance_id),
             created_at=format_time(meta.created_at),
             updated_at=format_time(meta.updated_at),
             output=meta.output,
@@ -150,6 +174,19 @@ class DynamoStore:
             (m.execution_id == meta.execution_id) & (m.synced_seq.does_not_exist() | (m.synced_seq < meta.synced_seq)),
             f"instance {meta.instance_id} changed concurrently",
         )
+
+    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
+        """Instances whose record has ``status``, oldest first (the index is eventually
+        consistent: a change shows within about a second)."""
+
+        def shard(n: int) -> Iterator[InstanceSummary]:
+            try:
+                for item in self._item.by_status.query(f"{status.value}#{n:02d}"):
+                    yield InstanceSummary(item.pk, item.workflow_name, parse_time(item.created_at))
+            except PynamoDBException as exc:
+                raise StoreError(f"listing {status.value} instances failed: {exc}") from exc
+
+        return heapq.merge(*(shard(n) for n in range(STATUS_SHARDS)), key=lambda s: s.created_at)
 
     # -- steps ---------------------------------------------------------------------
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:

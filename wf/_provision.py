@@ -29,7 +29,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
         "AttributeDefinitions": [
             {"AttributeName": "pk", "AttributeType": "S"},
             {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "wf_status", "AttributeType": "S"},
+            {"AttributeName": "status_key", "AttributeType": "S"},
             {"AttributeName": "created_at", "AttributeType": "S"},
         ],
         "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
@@ -37,7 +37,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
             {
                 "IndexName": "by_status",
                 "KeySchema": [
-                    {"AttributeName": "wf_status", "KeyType": "HASH"},
+                    {"AttributeName": "status_key", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["workflow_name"]},

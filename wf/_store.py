@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Protocol
@@ -53,6 +53,15 @@ class InstanceMeta:
 
 
 @dataclass(frozen=True)
+class InstanceSummary:
+    """One row of an instance listing."""
+
+    instance_id: str
+    workflow_name: str
+    created_at: datetime
+
+
+@dataclass(frozen=True)
 class StepRecord:
     seq: int
     events: tuple[HistoryEvent, ...]
@@ -89,6 +98,9 @@ class InstanceStore(Protocol):
 
     def purge(self, instance_id: str) -> int:
         """Delete every item of the instance; returns how many were deleted."""
+
+    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
+        """Instances whose record has ``status``, oldest first."""
 
 
 class MemoryStore:
@@ -133,6 +145,10 @@ class MemoryStore:
 
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self.steps.pop((instance_id, execution_id), None)
+
+    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
+        metas = sorted((m for m in self.metas.values() if m.status is status), key=lambda m: m.created_at)
+        return iter([InstanceSummary(m.instance_id, m.workflow_name, m.created_at) for m in metas])
 
     def purge(self, instance_id: str) -> int:
         with self._lock:
