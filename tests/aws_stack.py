@@ -43,13 +43,19 @@ class _NoDelaySqs:
 
 
 class Context:
+    """A Lambda context on the stack's fake invocation clock (``Stack.elapsed_ms``)."""
+
     function_name = "wf"
     aws_request_id = "req"
     invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf"
     memory_limit_in_mb = 512
 
+    def __init__(self, stack: Stack) -> None:
+        self._stack = stack
+        self._started = stack.elapsed_ms
+
     def get_remaining_time_in_millis(self) -> int:
-        return 30_000
+        return self._stack.timeout_ms - (self._stack.elapsed_ms - self._started)
 
 
 class Stack:
@@ -70,6 +76,10 @@ class Stack:
         )
         self.handler = make_handler(self.engine, self.settings)
         self.invocations = 0
+        # The function's timeout, and a clock that activities may advance to take time:
+        # an invocation that would have outlived its timeout fails the test.
+        self.timeout_ms = 30_000
+        self.elapsed_ms = 0
         self.crash_after: int | None = None
 
     # -- HTTP ------------------------------------------------------------------------
@@ -96,9 +106,16 @@ class Stack:
             )
         return self.invoke(event)
 
+    def _call(self, event: dict[str, Any]) -> Any:
+        context = Context(self)
+        result = self.handler(event, context)
+        remaining = context.get_remaining_time_in_millis()
+        assert remaining >= 0, f"the invocation ran {-remaining} ms past its timeout"
+        return result
+
     def invoke(self, event: dict[str, Any]) -> tuple[int, Any]:
         self.invocations += 1
-        resp = self.handler(event, Context())
+        resp = self._call(event)
         body = resp.get("body")
         if resp["statusCode"] != 204:
             assert "application/json" in str(
@@ -158,7 +175,7 @@ class Stack:
             records.append(r)
         event["Records"] = records
         self.invocations += 1
-        result = self.handler(event, Context())
+        result = self._call(event)
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
         for m in msgs:
             if m["MessageId"] in failed:

@@ -72,7 +72,7 @@ def build_engine(
         SqsQueue(sqs_client, settings.queue_url),
         clock=clock,
         new_id=time_ordered_id(clock),
-        inline_budget_ms=settings.inline_budget_ms,
+        activity_margin_ms=settings.activity_margin_ms,
         max_receive_count=settings.max_receive_count,
         sleep=sleep,
         metrics=metrics,

@@ -28,6 +28,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
+from wf._budget import ActivityBudget
 from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
 from wf._errors import FailureDetails, WorkflowError
 from wf._history import (
@@ -68,7 +69,7 @@ class Engine(InstanceLifecycle):
         *,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],
-        inline_budget_ms: int = 5_000,
+        activity_margin_ms: int = 5_000,
         max_receive_count: int = 5,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
@@ -78,7 +79,7 @@ class Engine(InstanceLifecycle):
         self.queue = queue
         self.clock = clock
         self.new_id = new_id
-        self.inline_budget_ms = inline_budget_ms
+        self.budget = ActivityBudget(activity_margin_ms)
         self.max_receive_count = max_receive_count
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
@@ -212,9 +213,16 @@ class Engine(InstanceLifecycle):
                 )
                 events = [ActivityFailed(now, msg.task_id, abandoned)]
                 self.metrics.count(Metric.ACTIVITIES_ABANDONED)
+            elif not self.budget.may_start(msg.name, remaining_ms):
+                # Too late in this invocation to run it (see wf/_budget.py): a fresh
+                # message, acknowledged in place of this one, keeps its receive count for
+                # deliveries that really died.
+                log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
+                self.queue.send([msg.to_out()])
+                self.metrics.count(Metric.ACTIVITIES_DEFERRED)
+                return
             else:
-                events = [self.runtime.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, now)]
-                self.metrics.count(Metric.ACTIVITIES_RUN)
+                events = [self._run_activity(msg.name, msg.instance_id, msg.task_id, msg.input)]
         elif msg.kind is MessageKind.START_CHILD:
             live = self._resolve(msg, receive_count)
             if live is None:
@@ -392,13 +400,10 @@ class Engine(InstanceLifecycle):
         for cmd in commands:
             if isinstance(cmd, ScheduleActivity):
                 spec = self.runtime.activities.get(cmd.name)
-                budget_ok = remaining_ms is None or remaining_ms() > self.inline_budget_ms
-                if allow_inline and spec is not None and spec.inline and budget_ok:
+                if allow_inline and spec is not None and spec.inline:
                     inline.append(cmd)
                 else:
-                    out.append(
-                        WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
-                    )
+                    out.append(activity_message(iid, exec_id, now, cmd))
             elif isinstance(cmd, ScheduleTimer):
                 delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
                 out.append(
@@ -435,9 +440,26 @@ class Engine(InstanceLifecycle):
                 out.append(event_message(p.instance_id, p.execution_id, now, event))
         if out:
             self.queue.send(out)
-        if inline:
-            self.metrics.count(Metric.ACTIVITIES_RUN, len(inline))
-        return [self.runtime.run_activity(c.name, iid, c.task_id, c.input, self.clock()) for c in inline]
+        results: list[HistoryEvent] = []
+        late: list[OutMessage] = []
+        for c in inline:
+            # Decided one at a time: each run uses up the invocation's time.
+            if self.budget.may_start(c.name, remaining_ms):
+                results.append(self._run_activity(c.name, iid, c.task_id, c.input))
+            else:
+                late.append(activity_message(iid, exec_id, self.clock(), c))
+        if late:
+            self.queue.send(late)
+            self.metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
+        return results
+
+    def _run_activity(self, name: str, iid: str, task_id: int, input: str | None) -> HistoryEvent:
+        self.metrics.count(Metric.ACTIVITIES_RUN)
+        return self.budget.timed(name, lambda: self.runtime.run_activity(name, iid, task_id, input, self.clock()))
+
+
+def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:
+    return WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
 
 
 def event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:

@@ -16,6 +16,7 @@ class Metric(Enum):
     WRITE_CONFLICTS = "WriteConflicts"
     ACTIVITIES_RUN = "ActivitiesRun"
     ACTIVITIES_ABANDONED = "ActivitiesAbandoned"
+    ACTIVITIES_DEFERRED = "ActivitiesDeferred"
     REDELIVERY_REPAIRS = "RedeliveryRepairs"
     MESSAGES_DROPPED = "MessagesDropped"
     PAYLOADS_TOO_LARGE = "PayloadsTooLarge"

@@ -13,8 +13,9 @@ class Settings:
     component: str = "dapr"
     max_body_bytes: int = 64 * 1024
     region: str = "us-east-1"
-    #: An invocation keeps running inline activities only while it has this much time left.
-    inline_budget_ms: int = 5_000
+    #: An activity starts only if its invocation has more time left than this (and than
+    #: 1.5 times its longest run seen); otherwise it goes to a fresh SQS message.
+    activity_margin_ms: int = 5_000
     #: The queue's redrive ``maxReceiveCount``: the last delivery before the dead-letter queue.
     max_receive_count: int = 5
 
@@ -30,6 +31,6 @@ class Settings:
             component=os.environ.get("WF_COMPONENT", "dapr"),
             max_body_bytes=int(os.environ.get("WF_MAX_BODY_BYTES", str(64 * 1024))),
             region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-            inline_budget_ms=int(os.environ.get("WF_INLINE_BUDGET_MS", "5000")),
+            activity_margin_ms=int(os.environ.get("WF_ACTIVITY_MARGIN_MS", "5000")),
             max_receive_count=int(os.environ.get("WF_MAX_RECEIVE_COUNT", "5")),
         )
