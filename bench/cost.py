@@ -58,6 +58,15 @@ def seq(ctx: DaprWorkflowContext, n: int):
     return x
 
 
+@wfr.workflow(name="seq_status")
+def seq_status(ctx: DaprWorkflowContext, n: int):
+    x = 0
+    for i in range(n):
+        ctx.set_custom_status(f"{i} of {n} done")
+        x = yield ctx.call_activity(work, input=x)
+    return x
+
+
 @wfr.workflow(name="seq_inline")
 def seq_inline(ctx: DaprWorkflowContext, n: int):
     x = 0
@@ -72,7 +81,12 @@ def fan(ctx: DaprWorkflowContext, n: int):
 
 
 KINDS = ("invocations", "sqs", "wru", "rru")
-LABELS = {"seq": "sequential, queued", "seq_inline": "sequential, inline", "fan": "fan-out"}
+LABELS = {
+    "seq": "sequential, queued",
+    "seq_status": "queued, custom status",
+    "seq_inline": "sequential, inline",
+    "fan": "fan-out",
+}
 
 
 def usd(counts: dict[str, float]) -> float:
@@ -154,7 +168,8 @@ def main() -> int:
     print(f"{'workflow':<30}{'inv/act':>9}{'SQS/act':>9}{'WRU/act':>9}{'(index)':>9}{'RRU/act':>9}{'$/M act':>9}")
     totals: dict[tuple[str, int], Counter[str]] = {}
     results: dict[tuple[str, int], dict[str, float]] = {}
-    for shape, sizes in (("seq", (10, 100, 1000)), ("seq_inline", (10, 100, 1000)), ("fan", (20,))):
+    shapes = (("seq", (10, 100, 1000)), ("seq_status", (10,)), ("seq_inline", (10, 100, 1000)), ("fan", (20,)))
+    for shape, sizes in shapes:
         for n in sizes:
             totals[(shape, n)] = run(shape, n)
             r = results[(shape, n)] = per_activity(totals[(shape, n)], n)

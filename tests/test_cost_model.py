@@ -25,6 +25,11 @@ EXPECTED = {
     # Per workflow: the HTTP start; the final empty receive of the poller; the instance
     # record's create and final status (2) and their index writes (1 + 2).
     "seq": ({"invocations": 1, "sqs": 1, "wru": 5, "rru": 0}, {"invocations": 1, "sqs": 3, "wru": 1, "rru": 0}),
+    # Setting a custom status at every step costs nothing more: it rides in the step items.
+    "seq_status": (
+        {"invocations": 1, "sqs": 1, "wru": 5, "rru": 0},
+        {"invocations": 1, "sqs": 3, "wru": 1, "rru": 0},
+    ),
     # Inline: one queued hop (send, receive, delete) starts the run of every activity.
     "seq_inline": (
         {"invocations": 2, "sqs": 4, "wru": 5, "rru": 0},

@@ -195,6 +195,7 @@ class DynamoStore:
             _step_key(execution_id, step.seq),
             events=events_to_str(step.events),
             step_status=step.status.value,
+            custom_status=step.custom_status,
         )
         self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
 
@@ -203,7 +204,12 @@ class DynamoStore:
         try:
             items = self._item.query(instance_id, self._item.sk.startswith(prefix), consistent_read=True, **kwargs)
             return [
-                StepRecord(int(i.sk[len(prefix) :]), events_from_str(i.events), WorkflowStatus(i.step_status))
+                StepRecord(
+                    int(i.sk[len(prefix) :]),
+                    events_from_str(i.events),
+                    WorkflowStatus(i.step_status),
+                    i.custom_status,
+                )
                 for i in items
             ]
         except PynamoDBException as exc:

@@ -312,7 +312,7 @@ class Engine(InstanceLifecycle):
                 live.meta, live.next_seq = new_meta, 1
                 self._delete_old_execution(meta.instance_id, meta.execution_id)
             else:
-                record = StepRecord(live.next_seq, result.events, result.status)
+                record = StepRecord(live.next_seq, result.events, result.status, result.custom_status)
                 self.store.append_step(meta.instance_id, meta.execution_id, record)
                 live.next_seq += 1
         except Exception:
@@ -353,11 +353,12 @@ class Engine(InstanceLifecycle):
             result = next_result
 
     def _sync_meta(self, live: Live, result: StepResult | None) -> None:
-        """Keep the instance record's summary (status index, custom status) in step."""
+        """Keep the instance record's summary in step when its status changes (the
+        status index follows it). A custom status alone lives in the step items."""
         ex = live.execution
         meta = live.meta
         status = ex.status
-        if (meta.status, meta.custom_status, meta.output) == (status, ex.custom_status, ex.output):
+        if (meta.status, meta.output) == (status, ex.output):
             return
         updated = meta.with_(
             status=status,

@@ -56,9 +56,10 @@ def get_view(engine: Engine, instance_id: str) -> dict[str, Any]:
     """The GET body of SPEC section 1."""
     meta = _meta_or_404(engine, instance_id)
     status, last = engine.status_of(meta)
-    output, failure, updated = meta.output, meta.failure, meta.updated_at
+    output, failure, updated, custom = meta.output, meta.failure, meta.updated_at, meta.custom_status
     if last is not None:
         updated = max(updated, last.events[0].timestamp)
+        custom = last.custom_status
         for event in last.events:
             if isinstance(event, (WorkflowCompleted, WorkflowTerminated)):
                 output = event.output
@@ -69,8 +70,8 @@ def get_view(engine: Engine, instance_id: str) -> dict[str, Any]:
         props["dapr.workflow.input"] = meta.input
     if status is not WorkflowStatus.FAILED and output is not None and output != "null":
         props["dapr.workflow.output"] = output
-    if meta.custom_status is not None:
-        props["dapr.workflow.custom_status"] = json.dumps(meta.custom_status)
+    if custom is not None:
+        props["dapr.workflow.custom_status"] = json.dumps(custom)
     if status is WorkflowStatus.FAILED and failure is not None:
         props["dapr.workflow.failure.error_type"] = failure.error_type
         props["dapr.workflow.failure.error_message"] = failure.message

@@ -66,6 +66,9 @@ class StepRecord:
     seq: int
     events: tuple[HistoryEvent, ...]
     status: WorkflowStatus
+    #: The custom status after this step: GET reads it here while the instance runs, so
+    #: setting it costs no write of the instance record.
+    custom_status: str | None = None
 
 
 def events_to_str(events: Sequence[HistoryEvent]) -> str:
