@@ -13,8 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.test_fault_injection import EXPECTED, ft  # noqa: F401 - registers the workflows
+from tests.test_fault_injection import EXPECTED, SETTINGS, ft, sqs_record  # noqa: F401 - registers the workflows
 from tests.test_fault_injection import wfr as ft_runtime
+from wf._app import make_handler
 from wf._engine import Engine
 from wf._history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
 from wf._manage import Signal, signal
@@ -53,14 +54,17 @@ def check_completed_exactly_once(store: MemoryStore) -> None:
     assert meta.status.value == "COMPLETED"
 
 
+@pytest.mark.parametrize("batch", [1, 4], ids=["one-by-one", "batches"])
 @pytest.mark.parametrize("seed", range(25))
-def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
+def test_messages_spread_over_containers_with_stale_caches(seed: int, batch: int) -> None:
+    """``batch`` > 1: random batches of messages through the containers' Lambda handlers."""
     rng = random.Random(seed)
     clock = [datetime(2026, 1, 1, tzinfo=UTC)]
     store, queue = MemoryStore(), MemoryQueue()
     engine = containers_for(store, queue, clock)
 
     containers = [engine() for _ in range(3)]
+    handlers = [make_handler(c, SETTINGS) for c in containers]
     containers[0].start("ft", "wf", encode(None))
     raised = False
     for _ in range(500):
@@ -70,9 +74,14 @@ def test_messages_spread_over_containers_with_stale_caches(seed: int) -> None:
             signal(rng.choice(containers), "wf", Signal.RAISE, name="go", data=encode("now"))
             raised = True
             continue
-        _, out = queue.messages.pop(rng.randrange(len(queue.messages)))
-        clock[0] += timedelta(seconds=out.delay_seconds or 0.001)
-        rng.choice(containers).handle(WorkMessage.parse(out.body))
+        taken = [queue.messages.pop(rng.randrange(len(queue.messages))) for _ in range(min(batch, len(queue.messages)))]
+        clock[0] += timedelta(seconds=max(out.delay_seconds for _, out in taken) or 0.001)
+        if batch == 1:
+            rng.choice(containers).handle(WorkMessage.parse(taken[0][1].body))
+            continue
+        records = [sqs_record(i, out, 1) for i, (_, out) in enumerate(taken)]
+        failed = rng.choice(handlers)({"Records": records}, None)["batchItemFailures"]
+        queue.messages.extend(taken[int(f["itemIdentifier"])] for f in failed)
     check_completed_exactly_once(store)
     assert store.metas["wf:0006"].status.value == "COMPLETED"
 

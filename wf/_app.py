@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import time
@@ -13,12 +12,11 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from wf._api import BASE_PATH, build_resolver
+from wf._batch import BatchFolder
 from wf._dynamo import DynamoStore, make_item_model
 from wf._engine import Engine
-from wf._messages import WorkMessage
 from wf._metrics import Metrics, PowertoolsMetrics
 from wf._queue import SqsQueue
 from wf._runtime import WorkflowRuntime
@@ -93,19 +91,17 @@ def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] =
 
     def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
-            remaining: Callable[[], int] | None = getattr(context, "get_remaining_time_in_millis", None)
-
-            def record_handler(record: SQSRecord) -> None:
-                msg = WorkMessage.parse(json.loads(record.body))
-                count = int(record.attributes.approximate_receive_count or 1)
-                engine.handle(msg, receive_count=count, remaining_ms=remaining)
-
+            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None))
             processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-            return dict(
-                process_partial_response(
-                    event=event, record_handler=record_handler, processor=processor, context=context
-                )
+            response = process_partial_response(
+                event={**event, "Records": folder.order(event["Records"])},
+                record_handler=folder.handle,
+                processor=processor,
+                context=context,
             )
+            failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+            failures += sorted(folder.failed - set(failures))
+            return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
         resolver = http if event.get("version") == "2.0" else rest
         return resolver.resolve(event, context)
 

@@ -25,7 +25,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 
 from wf._budget import ActivityBudget
@@ -124,7 +124,10 @@ class Engine(InstanceLifecycle):
         self._remember(live)
         return live
 
-    def _resolve(self, msg: WorkMessage, receive_count: int) -> Live | None:
+    def _resolve(self, msgs: Sequence[WorkMessage], receive_count: int) -> Live | None:
+        """The execution ``msgs`` (one instance, one execution) are for, or None when
+        they are stale or early (then dropped, or sent again for later)."""
+        msg = msgs[0]
         live = self.load(msg.instance_id)
         if live is not None and msg.execution_id in (None, live.meta.execution_id):
             return live
@@ -153,15 +156,16 @@ class Engine(InstanceLifecycle):
                 self.forget(msg.instance_id)
             if self.clock() - msg.sent_at < EARLY_GRACE:
                 log.info("%s %s: execution not recorded yet, retrying in 1s", msg.instance_id, msg.execution_id)
-                self.queue.send([msg.to_out(delay_seconds=1)])
+                self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
                 return None
         if not newer and live is not None and receive_count > 1:
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self._carry_out(live, live.execution.pending_commands(), allow_inline=False)
-        self.metrics.count(Metric.MESSAGES_DROPPED)
+        self.metrics.count(Metric.MESSAGES_DROPPED, len(msgs))
         log.info(
-            "dropping %s message for %s (execution %s, current %s)",
+            "dropping %d %s message(s) for %s (execution %s, current %s)",
+            len(msgs),
             msg.kind.value,
             msg.instance_id,
             msg.execution_id,
@@ -175,15 +179,23 @@ class Engine(InstanceLifecycle):
         self, msg: WorkMessage, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None
     ) -> None:
         """Process one SQS message; raises to have it delivered again."""
+        events = self.events_for(msg, receive_count=receive_count, remaining_ms=remaining_ms)
+        if events:
+            self.advance([msg], events, receive_count=receive_count, remaining_ms=remaining_ms)
+
+    def events_for(
+        self, msg: WorkMessage, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None
+    ) -> list[HistoryEvent]:
+        """What a message brings to its instance's history (running its activity, if it
+        is one), to be recorded with ``advance``; empty when nothing is left to record."""
         now = self.clock()
-        events: list[HistoryEvent]
         if msg.kind is MessageKind.TIMER:
             assert msg.fire_at is not None
             if msg.fire_at > now:
                 # Longer than SQS can delay: hop again, unless nobody waits for it any more.
-                live = self._resolve(msg, receive_count)
+                live = self._resolve([msg], receive_count)
                 if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
-                    return
+                    return []
                 delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
                 self.queue.send(
                     [
@@ -192,8 +204,8 @@ class Engine(InstanceLifecycle):
                         ).to_out(delay)
                     ]
                 )
-                return
-            events = [TimerFired(now, msg.task_id)]
+                return []
+            return [TimerFired(now, msg.task_id)]
         elif msg.kind is MessageKind.ACTIVITY:
             cached = self._cache.get(msg.instance_id)
             if (
@@ -202,7 +214,7 @@ class Engine(InstanceLifecycle):
                 and cached.execution.is_settled(msg.task_id)
                 and receive_count == 1
             ):
-                return  # a duplicate delivery of work already recorded
+                return []  # a duplicate delivery of work already recorded
             if receive_count >= self.max_receive_count:
                 # Every earlier delivery died unfinished (timeout, out of memory): record
                 # a failure the workflow can handle rather than strand it in the DLQ.
@@ -211,8 +223,8 @@ class Engine(InstanceLifecycle):
                     "(its invocation timed out or crashed each time)",
                     "ActivityAbandonedError",
                 )
-                events = [ActivityFailed(now, msg.task_id, abandoned)]
                 self.metrics.count(Metric.ACTIVITIES_ABANDONED)
+                return [ActivityFailed(now, msg.task_id, abandoned)]
             elif not self.budget.may_start(msg.name, remaining_ms):
                 # Too late in this invocation to run it (see wf/_budget.py): a fresh
                 # message, acknowledged in place of this one, keeps its receive count for
@@ -220,34 +232,31 @@ class Engine(InstanceLifecycle):
                 log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
                 self.queue.send([msg.to_out()])
                 self.metrics.count(Metric.ACTIVITIES_DEFERRED)
-                return
-            else:
-                events = [self._run_activity(msg.name, msg.instance_id, msg.task_id, msg.input)]
+                return []
+            return [self._run_activity(msg.name, msg.instance_id, msg.task_id, msg.input)]
         elif msg.kind is MessageKind.START_CHILD:
-            live = self._resolve(msg, receive_count)
+            live = self._resolve([msg], receive_count)
             if live is None:
-                return
+                return []
             failure = self._start_child(live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input))
-            if failure is None:
-                return
-            events = [ChildFailed(now, msg.task_id, failure)]
-        else:
-            assert msg.event is not None
-            events = [msg.event]
-        self.advance(msg, events, receive_count=receive_count, remaining_ms=remaining_ms)
+            return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
+        assert msg.event is not None
+        return [msg.event]
 
     def advance(
         self,
-        msg: WorkMessage,
+        msgs: Sequence[WorkMessage],
         events: list[HistoryEvent],
         *,
         receive_count: int = 1,
         remaining_ms: Callable[[], int] | None = None,
     ) -> None:
-        """Record ``events`` on the message's execution and carry out what follows."""
+        """Record ``events``, brought by ``msgs`` (one instance and execution), in one
+        step, and carry out what follows; ``receive_count`` is the highest of theirs."""
+        msg = msgs[0]
         rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
-            live = self._resolve(msg, receive_count)
+            live = self._resolve(msgs, receive_count)
             if live is None:
                 return
             try:
