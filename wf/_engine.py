@@ -16,6 +16,8 @@ Crash safety (Lambda may die between any two AWS calls; SQS delivers at least on
   dropped; nothing is ever left recorded without its work on the way.
 * Duplicates are harmless: results for tasks that are no longer open are ignored by the
   replay core and not recorded; timers and activities are idempotent by task id.
+* The messages of one batch for one execution are one step (``advance`` takes them
+  together, see ``wf/_batch.py``): they succeed or fail together.
 """
 
 from __future__ import annotations
