@@ -6,11 +6,14 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from tests.driver import T0
 from tests.test_core_semantics import wfr
 from wf import DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
-from wf._history import ActivityCompleted, HistoryEvent, event_from_json, event_to_json
+from wf._history import ActivityCompleted, HistoryEvent, HistoryFormatError, event_from_json, event_to_json
 from wf._replay import Execution, run_step
+from wf._store import events_from_str, events_to_str
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -80,3 +83,18 @@ def test_changed_task_kind_and_position_are_non_deterministic() -> None:
     r = run_step(extra.workflows, iid, history[:3], [], T0)
     assert r.failure is not None and "scheduled timer there" in r.failure.message
     assert [type(e).__name__ for e in r.events] == ["TurnStarted", "WorkflowFailed"]
+
+
+def test_stored_steps_round_trip_compactly_and_old_ones_still_read() -> None:
+    _, history = load("chain_good.json")
+    # Steps as the engine stores them: each starts with its TurnStarted.
+    starts = [i for i, e in enumerate(history) if e.kind.value == "TurnStarted"] + [len(history)]
+    for a, b in zip(starts, starts[1:], strict=False):
+        step = tuple(history[a:b])
+        stored = events_to_str(step)
+        assert events_from_str(stored) == step
+        plain = json.dumps([event_to_json(e) for e in step], separators=(",", ":"))
+        assert events_from_str(plain) == step  # items written before the compact form
+        assert len(stored) < len(plain)
+    with pytest.raises(HistoryFormatError):
+        events_from_str('{"v": 1, "e": [{"k": "TurnStarted"}]}')
