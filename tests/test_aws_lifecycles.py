@@ -260,6 +260,31 @@ def test_redelivery_after_a_crash_is_harmless(stack: Stack) -> None:
     assert counts[Metric.STEPS_COMMITTED] == 3  # one per activity result, none twice
 
 
+@wfr.workflow(name="two_waits")
+def two_waits(ctx: DaprWorkflowContext, _):
+    first = yield ctx.wait_for_external_event("a")
+    try:
+        second = yield ctx.wait_for_external_event("a", timeout=timedelta(minutes=1))
+    except TimeoutError:
+        second = "timeout"
+    return [first, second]
+
+
+def test_an_event_delivered_twice_is_recorded_once(stack: Stack) -> None:
+    """SQS may deliver a message twice (or again after a crash past the commit): the
+    workflow must still see one event per raise."""
+    started(stack, "two_waits", "e2")
+    stack.pump()
+    assert stack.post(f"{P}/e2/raiseEvent/a", '"x"')[0] == 202
+    msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url, AttributeNames=["All"])["Messages"]
+    stack.deliver(msgs)
+    stack.engine.forget_all()  # the duplicate reaches another container
+    stack.sqs.send_message(QueueUrl=stack.res.queue_url, MessageBody=msgs[0]["Body"])
+    stack.pump()
+    body = stack.get("e2")[1]
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == ["x", "timeout"]
+
+
 @wfr.workflow(name="impatient")
 def impatient(ctx: DaprWorkflowContext, _):
     winner = yield when_any([ctx.call_child_workflow(waiter, input=None), ctx.create_timer(timedelta(seconds=1))])

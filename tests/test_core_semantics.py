@@ -18,8 +18,8 @@ from wf import (
     when_all,
     when_any,
 )
-from wf._history import ActivityScheduled, EventRaised, TimerCreated, WorkflowStarted
-from wf._replay import run_step
+from wf._history import ActivityScheduled, EventRaised, Resumed, Suspended, TimerCreated, WorkflowStarted
+from wf._replay import Execution, run_step
 from wf._serde import encode
 
 wfr = WorkflowRuntime()
@@ -515,3 +515,41 @@ def test_pydantic_models_are_encoded_as_objects_never_pickled() -> None:
     assert sched[0].input == '{"name":"clips","cost":1.5}'
     d.run()
     assert d.output() == {"name": "clips", "cost": 3.0}
+
+
+@wfr.workflow(name="two_events")
+def two_events(ctx: DaprWorkflowContext, _):
+    first = yield ctx.wait_for_external_event("a")
+    second = yield ctx.wait_for_external_event("a")
+    return [first, second]
+
+
+def test_management_events_delivered_twice_count_once() -> None:
+    """SQS may deliver a raise, pause or resume again: the same ID is recorded once,
+    on the warm execution and on one replayed from history alike (the driver checks)."""
+    d = Driver(wfr)
+    d.start("two_events")
+    assert d.deliver("wf1", EventRaised(d.now, "a", encode(1), "e1")).events
+    assert d.deliver("wf1", EventRaised(d.now, "a", encode(1), "e1")).events == ()
+    d.deliver("wf1", Suspended(d.now, "p1"))
+    d.deliver("wf1", Resumed(d.now, "r1"))
+    # The pause comes again after the resume: not paused again.
+    assert d.deliver("wf1", Suspended(d.now, "p1")).events == ()
+    assert d.status() is WorkflowStatus.RUNNING
+    # A cold replay knows the IDs too.
+    inst = d.instances["wf1"]
+    cold = Execution(wfr.workflows, "wf1")
+    cold.replay(inst.history)
+    assert cold.step([EventRaised(d.now, "a", encode(1), "e1")], d.now).events == ()
+    d.deliver("wf1", EventRaised(d.now, "a", encode(2), "e2"))
+    assert d.output() == [1, 2]
+
+
+def test_a_pause_of_a_paused_instance_is_recorded_for_its_id() -> None:
+    d = Driver(wfr)
+    d.start("two_events")
+    d.deliver("wf1", Suspended(d.now, "p1"))
+    assert d.deliver("wf1", Suspended(d.now, "p2")).events  # no change, but recorded
+    d.deliver("wf1", Resumed(d.now, "r1"))
+    assert d.deliver("wf1", Suspended(d.now, "p2")).events == ()
+    assert d.status() is WorkflowStatus.RUNNING

@@ -157,16 +157,22 @@ class EventRaised(HistoryEvent):
     kind: ClassVar[EventKind] = EventKind.EVENT_RAISED
     name: str
     data: str | None = None
+    #: Set by the API for each raise: a second delivery of the same message is not a
+    #: second event.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Suspended(HistoryEvent):
     kind: ClassVar[EventKind] = EventKind.SUSPENDED
+    #: As for EventRaised: a pause delivered again after a resume must not pause again.
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Resumed(HistoryEvent):
     kind: ClassVar[EventKind] = EventKind.RESUMED
+    event_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -101,9 +101,9 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         if status.is_terminal:
             code = "ERR_PAUSE_WORKFLOW" if kind is Signal.PAUSE else "ERR_RESUME_WORKFLOW"
             raise ApiError(409, code, f"workflow {instance_id} is {status.value} and cannot be {kind.value}d")
-        event = Suspended(now) if kind is Signal.PAUSE else Resumed(now)
+        event = Suspended(now, engine.new_id()) if kind is Signal.PAUSE else Resumed(now, engine.new_id())
     else:
-        event = EventRaised(now, name, data)
+        event = EventRaised(now, name, data, engine.new_id())
     engine.queue.send([event_message(instance_id, None, now, event)])
 
 

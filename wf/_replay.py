@@ -101,6 +101,7 @@ class Execution(TaskBook):
         self._waiters: dict[str, deque[Task[Any]]] = {}
         self._suspended = False
         self._held: list[HistoryEvent] = []
+        self._event_ids: set[str] = set()
         self._started: WorkflowStarted | None = None
         self._continue: tuple[str, bool] | None = None
         self._commands: list[Command] = []
@@ -377,15 +378,30 @@ class Execution(TaskBook):
         self._recorded_custom_status = event.status
         return True
 
-    def _on_suspended(self, event: Suspended) -> bool:
-        if self._terminal_recorded or self._suspended:
+    def _first_time(self, event_id: str | None) -> bool:
+        """Records a management event's ID; False if it was recorded already (SQS
+        delivered its message again). Only called for events that will be recorded, so
+        a replayed history knows exactly the IDs a live execution knows."""
+        if event_id is None:
+            return True
+        if event_id in self._event_ids:
             return False
+        self._event_ids.add(event_id)
+        return True
+
+    def _on_suspended(self, event: Suspended) -> bool:
+        if self._terminal_recorded or not self._first_time(event.event_id):
+            return False
+        # A pause of a paused instance is recorded too (it changes nothing), so that
+        # its ID is known if it comes again after a resume.
         self._suspended = True
         return True
 
     def _on_resumed(self, event: Resumed) -> bool:
-        if not self._suspended:
+        if self._terminal_recorded or not self._first_time(event.event_id):
             return False
+        if not self._suspended:
+            return True  # recorded for its ID, as for a repeated pause
         self._suspended = False
         held, self._held = self._held, []
         for item in held:
@@ -393,6 +409,16 @@ class Execution(TaskBook):
         return True
 
     def _on_inbound(self, event: HistoryEvent) -> bool:
+        if not isinstance(event, EventRaised):
+            return self._accept_inbound(event)
+        if event.event_id in self._event_ids:
+            return False
+        recorded = self._accept_inbound(event)
+        if recorded and event.event_id is not None:
+            self._event_ids.add(event.event_id)
+        return recorded
+
+    def _accept_inbound(self, event: HistoryEvent) -> bool:
         if self._status is WorkflowStatus.CONTINUED_AS_NEW and isinstance(event, EventRaised):
             self._inbox.put(event.name, event.data)
             return True
