@@ -19,6 +19,7 @@ from wf import (
     when_any,
 )
 from wf._metrics import Metric
+from wf._store import ConflictError
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -283,6 +284,35 @@ def test_an_event_delivered_twice_is_recorded_once(stack: Stack) -> None:
     stack.pump()
     body = stack.get("e2")[1]
     assert json.loads(body["properties"]["dapr.workflow.output"]) == ["x", "timeout"]
+
+
+def test_results_that_keep_losing_write_races_are_requeued_not_rerun(stack: Stack) -> None:
+    """Other invocations keep winning the race for the instance's next step (a wide
+    fan-out under load): after a few conflicts the results go to fresh messages; the
+    activities do not run again and no record is failed."""
+    started(stack, "fan", "busy", "5")
+    store = stack.engine.store
+    real_append = store.append_step
+    losses = [7]
+
+    def contended(instance_id: str, execution_id: str, step: object) -> None:
+        if losses[0] > 0:
+            losses[0] -= 1
+            raise ConflictError("another invocation wrote this step first")
+        real_append(instance_id, execution_id, step)
+
+    store.append_step = contended  # type: ignore[method-assign]
+    runs_before = stack.metrics.counts[Metric.ACTIVITIES_RUN]
+    while True:
+        msgs = stack.sqs.receive_message(
+            QueueUrl=stack.res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
+        ).get("Messages", [])
+        if not msgs:
+            break
+        assert stack.deliver(msgs)["batchItemFailures"] == []
+    assert json.loads(stack.get("busy")[1]["properties"]["dapr.workflow.output"]) == [0, 1, 2, 3, 4]
+    assert stack.metrics.counts[Metric.ACTIVITIES_RUN] - runs_before == 5
+    assert stack.metrics.counts[Metric.EVENTS_REQUEUED] == 5
 
 
 @wfr.workflow(name="impatient")

@@ -282,7 +282,17 @@ class Engine(InstanceLifecycle):
                 return
             self._after_commit(live, result, remaining_ms)
             return
-        raise ConflictError(f"gave up on {msg.instance_id} after {MAX_CONFLICT_RETRIES} write conflicts")
+        self._requeue(msg.instance_id, msg.execution_id, events)
+
+    def _requeue(self, instance_id: str, execution_id: str | None, events: list[HistoryEvent]) -> None:
+        """Every attempt to record ``events`` lost a race: other invocations are busy
+        stepping this instance (a wide fan-out's results). Hand the events on to fresh
+        messages rather than failing the records: no activity runs again, and no
+        receive count, which counts crashes, is spent on contention."""
+        log.info("%s: %d event(s) requeued after %d write conflicts", instance_id, len(events), MAX_CONFLICT_RETRIES)
+        now = self.clock()
+        self.queue.send([event_message(instance_id, execution_id, now, e) for e in events])
+        self.metrics.count(Metric.EVENTS_REQUEUED, len(events))
 
     def _step_and_commit(self, live: Live, events: list[HistoryEvent]) -> StepResult | None:
         now = self.clock()
@@ -353,12 +363,14 @@ class Engine(InstanceLifecycle):
                     next_result = self._step_and_commit(live, inline_events)
                     break
                 except ConflictError:
+                    self.metrics.count(Metric.WRITE_CONFLICTS)
                     reloaded = self.load(live.meta.instance_id)
                     if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
                         return
                     live = reloaded
             else:
-                raise ConflictError(f"gave up on {live.meta.instance_id} after {MAX_CONFLICT_RETRIES} conflicts")
+                self._requeue(live.meta.instance_id, live.meta.execution_id, inline_events)
+                return
             if next_result is None:
                 return
             result = next_result

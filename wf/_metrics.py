@@ -14,6 +14,7 @@ class Metric(Enum):
     WORKFLOWS_STARTED = "WorkflowsStarted"
     STEPS_COMMITTED = "StepsCommitted"
     WRITE_CONFLICTS = "WriteConflicts"
+    EVENTS_REQUEUED = "EventsRequeued"
     ACTIVITIES_RUN = "ActivitiesRun"
     ACTIVITIES_ABANDONED = "ActivitiesAbandoned"
     ACTIVITIES_DEFERRED = "ActivitiesDeferred"
