@@ -148,3 +148,39 @@ def test_containers_running_at_the_same_time(trial: int) -> None:
         t.join(timeout=60)
     assert not errors, errors
     check_completed_exactly_once(store)
+
+
+class _CountingStore(MemoryStore):
+    def __init__(self) -> None:
+        super().__init__()
+        self.steps_read = 0
+
+    def load_steps(self, instance_id: str, execution_id: str, after: int = 0):  # type: ignore[no-untyped-def]
+        steps = super().load_steps(instance_id, execution_id, after)
+        self.steps_read += len(steps)
+        return steps
+
+
+def test_a_container_behind_the_table_reads_only_the_steps_it_missed() -> None:
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = _CountingStore(), MemoryQueue()
+    engine = containers_for(store, queue, clock)
+    a, b = engine(), engine()
+    a.start("ft", "wf", encode(None))
+
+    def next_message() -> WorkMessage:
+        _, out = queue.messages.pop(0)
+        clock[0] += timedelta(seconds=out.delay_seconds)
+        return WorkMessage.parse(out.body)
+
+    a.handle(next_message())  # activity 1: a holds the instance, warm
+    a.handle(next_message())  # the fan-out's first result, still warm
+    b.handle(next_message())  # b (cold) records the second result
+    before = store.steps_read
+    a.handle(next_message())  # a's view is one step behind: its write loses, it reloads
+    assert store.steps_read - before == 1  # only b's step, not the whole history
+    while queue.messages:
+        (a if len(queue.messages) % 2 else b).handle(next_message())
+        if not queue.messages and store.metas["wf"].status.value == "RUNNING":
+            signal(a, "wf", Signal.RAISE, name="go", data=encode("now"))
+    check_completed_exactly_once(store)

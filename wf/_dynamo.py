@@ -199,10 +199,15 @@ class DynamoStore:
         )
         self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
 
-    def _query_steps(self, instance_id: str, execution_id: str, **kwargs: Any) -> list[StepRecord]:
+    def _query_steps(self, instance_id: str, execution_id: str, after: int = 0, **kwargs: Any) -> list[StepRecord]:
         prefix = f"H#{execution_id}#"
+        condition = (
+            self._item.sk.startswith(prefix)
+            if after <= 0
+            else self._item.sk.between(_step_key(execution_id, after + 1), _step_key(execution_id, 99_999_999))
+        )
         try:
-            items = self._item.query(instance_id, self._item.sk.startswith(prefix), consistent_read=True, **kwargs)
+            items = self._item.query(instance_id, condition, consistent_read=True, **kwargs)
             return [
                 StepRecord(
                     int(i.sk[len(prefix) :]),
@@ -215,8 +220,8 @@ class DynamoStore:
         except PynamoDBException as exc:
             raise StoreError(f"reading the history of {instance_id} failed: {exc}") from exc
 
-    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]:
-        return self._query_steps(instance_id, execution_id)
+    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
+        return self._query_steps(instance_id, execution_id, after)
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self._query_steps(instance_id, execution_id, scan_index_forward=False, limit=1)

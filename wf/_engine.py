@@ -86,6 +86,9 @@ class Engine(InstanceLifecycle):
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
         self._cache: OrderedDict[str, Live] = OrderedDict()
+        # Executions dropped from the cache (stale after a lost race) still hold a
+        # committed prefix of their history: a reload then fetches only what follows.
+        self._known: OrderedDict[str, Live] = OrderedDict()
         # Lambda runs one invocation per container, but the local stack may share one
         # engine between its API and its SQS event source: keep the cache consistent.
         self._cache_lock = threading.Lock()
@@ -103,13 +106,15 @@ class Engine(InstanceLifecycle):
         """Drop every warm execution (as a new container would start)."""
         with self._cache_lock:
             self._cache.clear()
+            self._known.clear()
 
     def _remember(self, live: Live) -> None:
         with self._cache_lock:
-            self._cache[live.meta.instance_id] = live
-            self._cache.move_to_end(live.meta.instance_id)
-            while len(self._cache) > CACHE_SIZE:
-                self._cache.popitem(last=False)
+            for held in (self._cache, self._known):
+                held[live.meta.instance_id] = live
+                held.move_to_end(live.meta.instance_id)
+                while len(held) > CACHE_SIZE:
+                    held.popitem(last=False)
 
     def load(self, instance_id: str) -> Live | None:
         """The current execution, from the warm cache or rebuilt from the store."""
@@ -119,10 +124,19 @@ class Engine(InstanceLifecycle):
         meta = self.store.get_meta(instance_id)
         if meta is None:
             return None
-        steps = self.store.load_steps(instance_id, meta.execution_id)
+        known = self._known.get(instance_id)
+        if known is not None and known.meta.execution_id == meta.execution_id:
+            # Step items are written once and never change: what we held is still true.
+            steps = self.store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
+            history = known.history + [e for step in steps for e in step.events]
+            next_seq = steps[-1].seq + 1 if steps else known.next_seq
+        else:
+            steps = self.store.load_steps(instance_id, meta.execution_id)
+            history = list(chain(meta.first_step, steps))
+            next_seq = steps[-1].seq + 1 if steps else 1
         execution = Execution(self.runtime.workflows, instance_id)
-        execution.replay(chain(meta.first_step, steps))
-        live = Live(meta, execution, steps[-1].seq + 1 if steps else 1)
+        execution.replay(history)
+        live = Live(meta, execution, next_seq, history)
         self._remember(live)
         return live
 
@@ -308,7 +322,7 @@ class Engine(InstanceLifecycle):
                 reloaded = self.load(live.meta.instance_id)
                 if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
                     return None
-                live.execution, live.next_seq = reloaded.execution, reloaded.next_seq
+                live.execution, live.next_seq, live.history = reloaded.execution, reloaded.next_seq, reloaded.history
                 failure = FailureDetails(too_large, "PayloadTooLargeError")
                 result = live.execution.step([WorkflowFailed(now, failure)], now)
         except Exception:
@@ -330,12 +344,13 @@ class Engine(InstanceLifecycle):
                     synced_seq=0,
                 )
                 self.store.put_meta(new_meta, replaces=meta.execution_id)
-                live.meta, live.next_seq = new_meta, 1
+                live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
                 self._delete_old_execution(meta.instance_id, meta.execution_id)
             else:
                 record = StepRecord(live.next_seq, result.events, result.status, result.custom_status)
                 self.store.append_step(meta.instance_id, meta.execution_id, record)
                 live.next_seq += 1
+                live.history.extend(result.events)
         except Exception:
             # The live execution has moved past what is stored: rebuild it next time.
             self.forget(meta.instance_id)

@@ -32,6 +32,9 @@ class Live:
     meta: InstanceMeta
     execution: Execution
     next_seq: int
+    #: The committed history behind ``execution``: a reload after a lost race only
+    #: fetches the steps written since (``Engine.load``).
+    history: list[HistoryEvent]
 
 
 class InstanceLifecycle:
@@ -116,7 +119,7 @@ class InstanceLifecycle:
             custom_status=result.custom_status,
             parent=parent,
         )
-        live = Live(meta, execution, 1)
+        live = Live(meta, execution, 1, list(result.events))
         written = self._starting[instance_id] = threading.Event()
         try:
             # Work goes out before the record exists (see the module docstring).

@@ -124,7 +124,8 @@ class InstanceStore(Protocol):
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
         """Write step ``seq`` of an execution; ConflictError if it already exists."""
 
-    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]: ...
+    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
+        """The execution's steps in order, those numbered above ``after`` only."""
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None: ...
 
@@ -169,9 +170,9 @@ class MemoryStore:
                 raise ConflictError(f"step {step.seq} of {instance_id} already written")
             steps[step.seq] = step
 
-    def load_steps(self, instance_id: str, execution_id: str) -> list[StepRecord]:
+    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
         steps = self.steps.get((instance_id, execution_id), {})
-        return [steps[k] for k in sorted(steps)]
+        return [steps[k] for k in sorted(steps) if k > after]
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self.load_steps(instance_id, execution_id)
