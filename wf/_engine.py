@@ -26,29 +26,27 @@ import logging
 import math
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from wf._budget import ActivityBudget
-from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
+from wf._cache import Live, LiveCache
+from wf._commands import StartChild
+from wf._dispatch import MAX_CONFLICT_RETRIES, CommandDispatch
 from wf._errors import FailureDetails, WorkflowError
 from wf._history import (
     ActivityFailed,
-    ChildCompleted,
     ChildFailed,
     HistoryEvent,
     TimerFired,
     WorkflowFailed,
-    WorkflowTerminated,
 )
-from wf._lifecycle import InstanceLifecycle, Live, chain
+from wf._lifecycle import InstanceLifecycle
 from wf._limits import oversize
 from wf._messages import MessageKind, WorkMessage
 from wf._metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf._pending import StepResult
-from wf._queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
-from wf._replay import Execution
+from wf._queue import MAX_DELAY_SECONDS, WorkQueue
 from wf._runtime import WorkflowRuntime
 from wf._store import ConflictError, InstanceStore, StepRecord
 
@@ -58,11 +56,9 @@ log = logging.getLogger("wf.engine")
 #: that creates it; it is retried for this long before being dropped.
 EARLY_GRACE = timedelta(seconds=60)
 EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
-MAX_CONFLICT_RETRIES = 5
-CACHE_SIZE = 512
 
 
-class Engine(InstanceLifecycle):
+class Engine(CommandDispatch, InstanceLifecycle):
     def __init__(
         self,
         runtime: WorkflowRuntime,
@@ -85,13 +81,7 @@ class Engine(InstanceLifecycle):
         self.max_receive_count = max_receive_count
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
-        self._cache: OrderedDict[str, Live] = OrderedDict()
-        # Executions dropped from the cache (stale after a lost race) still hold a
-        # committed prefix of their history: a reload then fetches only what follows.
-        self._known: OrderedDict[str, Live] = OrderedDict()
-        # Lambda runs one invocation per container, but the local stack may share one
-        # engine between its API and its SQS event source: keep the cache consistent.
-        self._cache_lock = threading.Lock()
+        self.lives = LiveCache(runtime, store)
         # Starts whose instance record is being written, so that a worker sharing this
         # engine waits for the write instead of polling the store for it.
         self._starting: dict[str, threading.Event] = {}
@@ -99,46 +89,18 @@ class Engine(InstanceLifecycle):
     # -- loading -----------------------------------------------------------------------
 
     def forget(self, instance_id: str) -> None:
-        with self._cache_lock:
-            self._cache.pop(instance_id, None)
+        self.lives.forget(instance_id)
 
     def forget_all(self) -> None:
         """Drop every warm execution (as a new container would start)."""
-        with self._cache_lock:
-            self._cache.clear()
-            self._known.clear()
+        self.lives.forget_all()
 
     def _remember(self, live: Live) -> None:
-        with self._cache_lock:
-            for held in (self._cache, self._known):
-                held[live.meta.instance_id] = live
-                held.move_to_end(live.meta.instance_id)
-                while len(held) > CACHE_SIZE:
-                    held.popitem(last=False)
+        self.lives.remember(live)
 
     def load(self, instance_id: str) -> Live | None:
         """The current execution, from the warm cache or rebuilt from the store."""
-        live = self._cache.get(instance_id)
-        if live is not None:
-            return live
-        meta = self.store.get_meta(instance_id)
-        if meta is None:
-            return None
-        known = self._known.get(instance_id)
-        if known is not None and known.meta.execution_id == meta.execution_id:
-            # Step items are written once and never change: what we held is still true.
-            steps = self.store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
-            history = known.history + [e for step in steps for e in step.events]
-            next_seq = steps[-1].seq + 1 if steps else known.next_seq
-        else:
-            steps = self.store.load_steps(instance_id, meta.execution_id)
-            history = list(chain(meta.first_step, steps))
-            next_seq = steps[-1].seq + 1 if steps else 1
-        execution = Execution(self.runtime.workflows, instance_id)
-        execution.replay(history)
-        live = Live(meta, execution, next_seq, history)
-        self._remember(live)
-        return live
+        return self.lives.load(instance_id)
 
     def _resolve(self, msgs: Sequence[WorkMessage], receive_count: int) -> Live | None:
         """The execution ``msgs`` (one instance, one execution) are for, or None when
@@ -223,7 +185,7 @@ class Engine(InstanceLifecycle):
                 return []
             return [TimerFired(now, msg.task_id)]
         elif msg.kind is MessageKind.ACTIVITY:
-            cached = self._cache.get(msg.instance_id)
+            cached = self.lives.warm(msg.instance_id)
             if (
                 cached is not None
                 and cached.meta.execution_id == msg.execution_id
@@ -297,16 +259,6 @@ class Engine(InstanceLifecycle):
             self._after_commit(live, result, remaining_ms)
             return
         self._requeue(msg.instance_id, msg.execution_id, events)
-
-    def _requeue(self, instance_id: str, execution_id: str | None, events: list[HistoryEvent]) -> None:
-        """Every attempt to record ``events`` lost a race: other invocations are busy
-        stepping this instance (a wide fan-out's results). Hand the events on to fresh
-        messages rather than failing the records: no activity runs again, and no
-        receive count, which counts crashes, is spent on contention."""
-        log.info("%s: %d event(s) requeued after %d write conflicts", instance_id, len(events), MAX_CONFLICT_RETRIES)
-        now = self.clock()
-        self.queue.send([event_message(instance_id, execution_id, now, e) for e in events])
-        self.metrics.count(Metric.EVENTS_REQUEUED, len(events))
 
     def _step_and_commit(self, live: Live, events: list[HistoryEvent]) -> StepResult | None:
         now = self.clock()
@@ -418,88 +370,3 @@ class Engine(InstanceLifecycle):
             self.forget(meta.instance_id)
 
     # -- commands ------------------------------------------------------------------------
-
-    def _carry_out(
-        self,
-        live: Live,
-        commands: Iterable[Command],
-        *,
-        allow_inline: bool,
-        remaining_ms: Callable[[], int] | None = None,
-        defer_children: bool = False,
-    ) -> list[HistoryEvent]:
-        """Send queued work, start children; run inline activities and return their results.
-
-        With ``defer_children`` (a start whose record is not written yet) a child start is
-        sent as a message too, so that a refused start has no effect at all."""
-        iid, exec_id = live.meta.instance_id, live.meta.execution_id
-        now = self.clock()
-        out: list[OutMessage] = []
-        inline: list[ScheduleActivity] = []
-        for cmd in commands:
-            if isinstance(cmd, ScheduleActivity):
-                spec = self.runtime.activities.get(cmd.name)
-                if allow_inline and spec is not None and spec.inline:
-                    inline.append(cmd)
-                else:
-                    out.append(activity_message(iid, exec_id, now, cmd))
-            elif isinstance(cmd, ScheduleTimer):
-                delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
-                out.append(
-                    WorkMessage(MessageKind.TIMER, iid, exec_id, now, cmd.task_id, fire_at=cmd.fire_at).to_out(
-                        min(delay, MAX_DELAY_SECONDS)
-                    )
-                )
-            elif isinstance(cmd, StartChild) and defer_children:
-                out.append(
-                    WorkMessage(
-                        MessageKind.START_CHILD,
-                        iid,
-                        exec_id,
-                        now,
-                        cmd.task_id,
-                        cmd.name,
-                        cmd.input,
-                        child_id=cmd.instance_id,
-                    ).to_out()
-                )
-            elif isinstance(cmd, StartChild):
-                failure = self._start_child(live, cmd)
-                if failure is not None:
-                    out.append(event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
-            elif isinstance(cmd, TerminateChild):
-                out.append(event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
-            elif isinstance(cmd, NotifyParent):
-                p = cmd.parent
-                event: HistoryEvent = (
-                    ChildCompleted(now, p.task_id, cmd.result)
-                    if cmd.failure is None
-                    else ChildFailed(now, p.task_id, cmd.failure)
-                )
-                out.append(event_message(p.instance_id, p.execution_id, now, event))
-        if out:
-            self.queue.send(out)
-        results: list[HistoryEvent] = []
-        late: list[OutMessage] = []
-        for c in inline:
-            # Decided one at a time: each run uses up the invocation's time.
-            if self.budget.may_start(c.name, remaining_ms):
-                results.append(self._run_activity(c.name, iid, c.task_id, c.input))
-            else:
-                late.append(activity_message(iid, exec_id, self.clock(), c))
-        if late:
-            self.queue.send(late)
-            self.metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
-        return results
-
-    def _run_activity(self, name: str, iid: str, task_id: int, input: str | None) -> HistoryEvent:
-        self.metrics.count(Metric.ACTIVITIES_RUN)
-        return self.budget.timed(name, lambda: self.runtime.run_activity(name, iid, task_id, input, self.clock()))
-
-
-def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:
-    return WorkMessage(MessageKind.ACTIVITY, iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
-
-
-def event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:
-    return WorkMessage(MessageKind.EVENT, iid, exec_id, now, event=event).to_out()

@@ -5,9 +5,9 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
 from datetime import datetime
 
+from wf._cache import Live, chain
 from wf._commands import Command, StartChild
 from wf._errors import FailureDetails, WorkflowError
 from wf._history import ChildCreated, HistoryEvent, ParentRef, WorkflowFailed, WorkflowStarted
@@ -23,18 +23,6 @@ log = logging.getLogger("wf.engine")
 
 class InstanceExistsError(WorkflowError):
     """Start on an instance ID whose instance (or one of its children) is still running."""
-
-
-@dataclass
-class Live:
-    """An execution held in memory between invocations (the warm path)."""
-
-    meta: InstanceMeta
-    execution: Execution
-    next_seq: int
-    #: The committed history behind ``execution``: a reload after a lost race only
-    #: fetches the steps written since (``Engine.load``).
-    history: list[HistoryEvent]
 
 
 class InstanceLifecycle:
@@ -177,9 +165,3 @@ class InstanceLifecycle:
         """Every child instance this execution created."""
         steps = self.store.load_steps(meta.instance_id, meta.execution_id)
         return [e.instance_id for e in chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
-
-
-def chain(first: Iterable[HistoryEvent], steps: Iterable[StepRecord]) -> Iterable[HistoryEvent]:
-    yield from first
-    for step in steps:
-        yield from step.events

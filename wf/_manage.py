@@ -6,7 +6,8 @@ import json
 from enum import Enum
 from typing import Any
 
-from wf._engine import Engine, event_message
+from wf._dispatch import event_message
+from wf._engine import Engine
 from wf._errors import WorkflowError
 from wf._history import (
     EventRaised,
