@@ -67,6 +67,14 @@ def seq_status(ctx: DaprWorkflowContext, n: int):
     return x
 
 
+@wfr.workflow(name="seq_big")
+def seq_big(ctx: DaprWorkflowContext, order: dict):
+    x = 0
+    for _ in range(order["n"]):
+        x = yield ctx.call_activity(work, input=x)
+    return x
+
+
 @wfr.workflow(name="seq_inline")
 def seq_inline(ctx: DaprWorkflowContext, n: int):
     x = 0
@@ -84,6 +92,7 @@ KINDS = ("invocations", "sqs", "wru", "rru")
 LABELS = {
     "seq": "sequential, queued",
     "seq_status": "queued, custom status",
+    "seq_big": "queued, 4 KB input",
     "seq_inline": "sequential, inline",
     "fan": "fan-out",
 }
@@ -110,7 +119,7 @@ def run(shape: str, n: int) -> Counter[str]:
             event = json.loads((HERE.parent / "events" / "start.json").read_text())
             event["path"] = f"/v1.0/workflows/dapr/{shape}/start"
             event["queryStringParameters"] = {"instanceID": f"{shape}-{n}"}
-            event["body"] = str(n)
+            event["body"] = json.dumps({"n": n, "lines": "x" * 4000}) if shape == "seq_big" else str(n)
             counts["invocations"] += 1
             assert handler(event, None)["statusCode"] == 202
             record_tpl = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
@@ -168,7 +177,13 @@ def main() -> int:
     print(f"{'workflow':<30}{'inv/act':>9}{'SQS/act':>9}{'WRU/act':>9}{'(index)':>9}{'RRU/act':>9}{'$/M act':>9}")
     totals: dict[tuple[str, int], Counter[str]] = {}
     results: dict[tuple[str, int], dict[str, float]] = {}
-    shapes = (("seq", (10, 100, 1000)), ("seq_status", (10,)), ("seq_inline", (10, 100, 1000)), ("fan", (20,)))
+    shapes = (
+        ("seq", (10, 100, 1000)),
+        ("seq_status", (10,)),
+        ("seq_big", (10,)),
+        ("seq_inline", (10, 100, 1000)),
+        ("fan", (20,)),
+    )
     for shape, sizes in shapes:
         for n in sizes:
             totals[(shape, n)] = run(shape, n)

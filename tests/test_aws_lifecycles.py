@@ -315,6 +315,41 @@ def test_results_that_keep_losing_write_races_are_requeued_not_rerun(stack: Stac
     assert stack.metrics.counts[Metric.EVENTS_REQUEUED] == 5
 
 
+@wfr.workflow(name="big_input")
+def big_input(ctx: DaprWorkflowContext, data: dict):
+    got = yield ctx.call_activity(echo, input=len(data["pad"]))
+    if data["again"]:
+        ctx.continue_as_new({"pad": data["pad"] * 2, "again": False})
+        return None
+    return got
+
+
+def test_a_large_first_step_keeps_the_instance_record_small(stack: Stack) -> None:
+    """The record is written again at every status change: a large input lives in the
+    first step's own item instead, through restarts, continue-as-new and purge."""
+    pad = "p" * 3000
+    body = json.dumps({"pad": pad, "again": True})
+    started(stack, "big_input", "big", body)
+    stack.pump()
+    code, view = stack.get("big")
+    assert view["runtimeStatus"] == "COMPLETED"
+    assert json.loads(view["properties"]["dapr.workflow.output"]) == 6000  # after continue-as-new
+    assert json.loads(view["properties"]["dapr.workflow.input"])["pad"] == pad * 2
+
+    def items() -> dict[str, int]:
+        return {i["sk"]["S"]: len(json.dumps(i)) for i in stack.table_items()}
+
+    current = items()
+    assert current["META"] < 1024
+    assert sum(sk.endswith("#00000000") for sk in current) == 1  # the old execution's is gone
+    started(stack, "big_input", "big", json.dumps({"pad": pad, "again": False}))  # restart
+    stack.pump()
+    assert json.loads(stack.get("big")[1]["properties"]["dapr.workflow.output"]) == 3000
+    assert sum(sk.endswith("#00000000") for sk in items()) == 1
+    assert stack.post(f"{P}/big/purge")[0] == 202
+    assert stack.table_items() == []
+
+
 @wfr.workflow(name="impatient")
 def impatient(ctx: DaprWorkflowContext, _):
     winner = yield when_any([ctx.call_child_workflow(waiter, input=None), ctx.create_timer(timedelta(seconds=1))])

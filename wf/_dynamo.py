@@ -199,29 +199,38 @@ class DynamoStore:
         )
         self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
 
-    def _query_steps(self, instance_id: str, execution_id: str, after: int = 0, **kwargs: Any) -> list[StepRecord]:
+    def _query_steps(self, instance_id: str, execution_id: str, after: int = -1, **kwargs: Any) -> list[StepRecord]:
         prefix = f"H#{execution_id}#"
         condition = (
             self._item.sk.startswith(prefix)
-            if after <= 0
+            if after < 0
             else self._item.sk.between(_step_key(execution_id, after + 1), _step_key(execution_id, 99_999_999))
         )
         try:
             items = self._item.query(instance_id, condition, consistent_read=True, **kwargs)
-            return [
-                StepRecord(
-                    int(i.sk[len(prefix) :]),
-                    events_from_str(i.events),
-                    WorkflowStatus(i.step_status),
-                    i.custom_status,
-                )
-                for i in items
-            ]
+            return [self._step(i) for i in items]
         except PynamoDBException as exc:
             raise StoreError(f"reading the history of {instance_id} failed: {exc}") from exc
 
-    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
+    @staticmethod
+    def _step(item: Any) -> StepRecord:
+        return StepRecord(
+            int(item.sk.rsplit("#", 1)[1]),
+            events_from_str(item.events),
+            WorkflowStatus(item.step_status),
+            item.custom_status,
+        )
+
+    def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
         return self._query_steps(instance_id, execution_id, after)
+
+    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
+        try:
+            return self._step(self._item.get(instance_id, _step_key(execution_id, seq), consistent_read=True))
+        except self._item.DoesNotExist:
+            return None
+        except PynamoDBException as exc:
+            raise StoreError(f"reading step {seq} of {instance_id} failed: {exc}") from exc
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self._query_steps(instance_id, execution_id, scan_index_forward=False, limit=1)

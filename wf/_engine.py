@@ -41,7 +41,7 @@ from wf._history import (
     TimerFired,
     WorkflowFailed,
 )
-from wf._lifecycle import InstanceLifecycle
+from wf._lifecycle import InstanceLifecycle, split_first_step
 from wf._limits import oversize
 from wf._messages import MessageKind, WorkMessage
 from wf._metrics import FINISHED, Metric, Metrics, NullMetrics
@@ -295,7 +295,15 @@ class Engine(CommandDispatch, InstanceLifecycle):
                     custom_status=result.custom_status,
                     synced_seq=0,
                 )
-                self.store.put_meta(new_meta, replaces=meta.execution_id)
+                new_meta, first_item = split_first_step(new_meta)
+                if first_item is not None:
+                    self.store.append_step(meta.instance_id, new_meta.execution_id, first_item)
+                try:
+                    self.store.put_meta(new_meta, replaces=meta.execution_id)
+                except ConflictError:
+                    if first_item is not None:
+                        self._delete_old_execution(meta.instance_id, new_meta.execution_id)
+                    raise
                 live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
                 self._delete_old_execution(meta.instance_id, meta.execution_id)
             else:

@@ -16,9 +16,21 @@ from wf._metrics import FINISHED, Metric, Metrics
 from wf._replay import Execution
 from wf._runtime import WorkflowRuntime
 from wf._status import WorkflowStatus
-from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord
+from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord, events_to_str
 
 log = logging.getLogger("wf.engine")
+
+
+#: A first step larger than this is kept in an item of its own (step 0), so that the
+#: instance record, written again at every status change, stays at one write unit.
+FIRST_STEP_INLINE_BYTES = 600
+
+
+def split_first_step(meta: InstanceMeta) -> tuple[InstanceMeta, StepRecord | None]:
+    """The instance record to write, and the step 0 item to write before it, if any."""
+    if len(events_to_str(meta.first_step).encode()) <= FIRST_STEP_INLINE_BYTES:
+        return meta, None
+    return meta.with_(first_step=()), StepRecord(0, meta.first_step, meta.status, meta.custom_status)
 
 
 class InstanceExistsError(WorkflowError):
@@ -108,11 +120,21 @@ class InstanceLifecycle:
             parent=parent,
         )
         live = Live(meta, execution, 1, list(result.events))
+        meta, first_item = split_first_step(meta)
         written = self._starting[instance_id] = threading.Event()
         try:
-            # Work goes out before the record exists (see the module docstring).
+            # Work goes out before the record exists (see the module docstring), and so
+            # does a large first step: the record never names a missing one.
             self._carry_out(live, result.commands, allow_inline=False, defer_children=True)
-            old = self._create(meta, existing)
+            if first_item is not None:
+                self.store.append_step(instance_id, meta.execution_id, first_item)
+            try:
+                old = self._create(meta, existing)
+            except InstanceExistsError:
+                if first_item is not None:
+                    self._delete_old_execution(instance_id, meta.execution_id)
+                raise
+            live.meta = meta
             self.forget(instance_id)
             self._remember(live)
         finally:
@@ -160,6 +182,13 @@ class InstanceLifecycle:
                 raise InstanceExistsError(
                     f"an instance with ID '{old.instance_id}' has a child '{child_id}' that is still running"
                 )
+
+    def first_events(self, meta: InstanceMeta) -> tuple[HistoryEvent, ...]:
+        """The execution's first step, from the record or from its own item."""
+        if meta.first_step:
+            return meta.first_step
+        step = self.store.get_step(meta.instance_id, meta.execution_id, 0)
+        return step.events if step else ()
 
     def child_ids(self, meta: InstanceMeta) -> list[str]:
         """Every child instance this execution created."""

@@ -16,6 +16,7 @@ from wf._history import (
     Suspended,
     WorkflowCompleted,
     WorkflowFailed,
+    WorkflowStarted,
     WorkflowTerminated,
     format_time,
 )
@@ -67,8 +68,9 @@ def get_view(engine: Engine, instance_id: str) -> dict[str, Any]:
             elif isinstance(event, WorkflowFailed):
                 failure = event.failure
     props: dict[str, str] = {}
-    if meta.input is not None and meta.input != "null":
-        props["dapr.workflow.input"] = meta.input
+    started = next((e for e in engine.first_events(meta) if isinstance(e, WorkflowStarted)), None)
+    if started is not None and started.input is not None and started.input != "null":
+        props["dapr.workflow.input"] = started.input
     if status is not WorkflowStatus.FAILED and output is not None and output != "null":
         props["dapr.workflow.output"] = output
     if custom is not None:

@@ -15,7 +15,6 @@ from wf._history import (
     HistoryEvent,
     HistoryFormatError,
     ParentRef,
-    WorkflowStarted,
     event_from_json,
     event_to_json,
     format_time,
@@ -33,7 +32,8 @@ class ConflictError(WorkflowError):
 
 @dataclass(frozen=True)
 class InstanceMeta:
-    """The per-instance record: identity, summary status and the first step's events."""
+    """The per-instance record: identity, summary status and the first step's events
+    (empty when the first step is large: it is then step item 0)."""
 
     instance_id: str
     execution_id: str
@@ -48,14 +48,6 @@ class InstanceMeta:
     parent: ParentRef | None = None
     #: The last step the summary reflects; summaries only move forward.
     synced_seq: int = 0
-
-    @property
-    def input(self) -> str | None:
-        """The workflow input, as recorded in the first step (stored once)."""
-        for event in self.first_step:
-            if isinstance(event, WorkflowStarted):
-                return event.input
-        return None
 
     def with_(self, **changes: object) -> InstanceMeta:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -124,8 +116,11 @@ class InstanceStore(Protocol):
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
         """Write step ``seq`` of an execution; ConflictError if it already exists."""
 
-    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
-        """The execution's steps in order, those numbered above ``after`` only."""
+    def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
+        """The execution's steps in order, those numbered above ``after`` only (step 0
+        is a large first step kept out of the instance record)."""
+
+    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None: ...
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None: ...
 
@@ -170,9 +165,12 @@ class MemoryStore:
                 raise ConflictError(f"step {step.seq} of {instance_id} already written")
             steps[step.seq] = step
 
-    def load_steps(self, instance_id: str, execution_id: str, after: int = 0) -> list[StepRecord]:
+    def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
         steps = self.steps.get((instance_id, execution_id), {})
         return [steps[k] for k in sorted(steps) if k > after]
+
+    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
+        return self.steps.get((instance_id, execution_id), {}).get(seq)
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self.load_steps(instance_id, execution_id)
