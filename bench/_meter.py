@@ -4,7 +4,7 @@ Moto answers requests but reports no consumed capacity, so the units are compute
 from the requests themselves, following DynamoDB's published rules:
 
 * A write costs one unit per KB of the item (at least one), whether its condition
-  holds or not: a failed conditional write is billed too.
+  holds or not: a failed conditional write is billed too. In a transaction, twice.
 * Each global secondary index costs extra writes: one when an item enters or leaves
   the index or its projected attributes change, two when its index key changes
   (delete the old entry, put the new one), none when the index entry stays the same.
@@ -89,11 +89,11 @@ class DynamoMeter:
     def _key(self, item: dict[str, Any]) -> tuple[str, ...]:
         return tuple(json.dumps(item[k], sort_keys=True) for k in self.table_keys)
 
-    def _write(self, key_or_item: dict[str, Any], new: dict[str, Any] | None, succeeded: bool) -> None:
+    def _write(self, key_or_item: dict[str, Any], new: dict[str, Any] | None, succeeded: bool, factor: int = 1) -> None:
         key = self._key(key_or_item)
         old = self.items.get(key)
         sized = new if new is not None else old or key_or_item
-        self.counter["wru"] += max(1, math.ceil(item_size(sized) / 1024))
+        self.counter["wru"] += factor * max(1, math.ceil(item_size(sized) / 1024))
         if not succeeded:
             return
         for index in self.indexes:
@@ -121,7 +121,17 @@ class DynamoMeter:
                         self._write(r["PutRequest"]["Item"], r["PutRequest"]["Item"], succeeded)
                     else:
                         self._write(r["DeleteRequest"]["Key"], None, succeeded)
-        elif operation in ("UpdateItem", "TransactWriteItems"):
+        elif operation == "TransactWriteItems":
+            # Each item of a transaction costs twice; a cancelled one is billed too.
+            for entry in kwargs["TransactItems"]:
+                ((kind, request),) = entry.items()
+                if kind == "Put":
+                    self._write(request["Item"], request["Item"], succeeded, factor=2)
+                elif kind == "Delete":
+                    self._write(request["Key"], None, succeeded, factor=2)
+                else:
+                    raise NotImplementedError(f"the meter does not price a transaction's {kind}")
+        elif operation == "UpdateItem":
             raise NotImplementedError(f"the meter does not price {operation}; the engine does not use it")
         elif operation == "GetItem" and succeeded:
             self._read([result["Item"]] if "Item" in result else [], bool(kwargs.get("ConsistentRead")))

@@ -15,6 +15,7 @@ import pytest
 
 from tests.test_fault_injection import EXPECTED, SETTINGS, ft, sqs_record  # noqa: F401 - registers the workflows
 from tests.test_fault_injection import wfr as ft_runtime
+from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_any
 from wf._app import make_handler
 from wf._engine import Engine
 from wf._history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
@@ -184,3 +185,121 @@ def test_a_container_behind_the_table_reads_only_the_steps_it_missed() -> None:
         if not queue.messages and store.metas["wf"].status.value == "RUNNING":
             signal(a, "wf", Signal.RAISE, name="go", data=encode("now"))
     check_completed_exactly_once(store)
+
+
+loop_rt = WorkflowRuntime()
+effects: list[str] = []
+
+
+@loop_rt.activity(name="side_effect")
+def side_effect(ctx: WorkflowActivityContext, what: str) -> str:
+    effects.append(what)
+    return what
+
+
+@loop_rt.workflow(name="loop")
+def loop(ctx: DaprWorkflowContext, n: int):
+    timeout = ctx.create_timer(timedelta(minutes=5))
+    winner = yield when_any([ctx.wait_for_external_event("next"), timeout])
+    if winner is timeout:
+        yield ctx.call_activity(side_effect, input=f"timed out in generation {n}")
+        return "timed out"
+    if n < 2:
+        ctx.continue_as_new(n + 1)
+        return None
+    return "done"
+
+
+@loop_rt.workflow(name="race")
+def race(ctx: DaprWorkflowContext, n: int):
+    work = ctx.call_activity(side_effect, input=f"work of generation {n}")
+    winner = yield when_any([ctx.wait_for_external_event("next"), work])
+    if winner is work:
+        yield ctx.call_activity(side_effect, input=f"after the work of generation {n}")
+        return "worked"
+    if n < 1:
+        ctx.continue_as_new(n + 1)
+        return None
+    return "done"
+
+
+def _loop_engines(store: MemoryStore, queue: MemoryQueue, clock: list[datetime]) -> Callable[[], Engine]:
+    ids = itertools.count()
+    return lambda: Engine(
+        loop_rt,
+        store,
+        queue,
+        clock=lambda: clock[0],
+        new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
+        sleep=lambda _: None,
+    )
+
+
+def _take(queue: MemoryQueue, kind: str) -> WorkMessage:
+    for i, (_, out) in enumerate(queue.messages):
+        if out.body["k"] == kind:
+            del queue.messages[i]
+            return WorkMessage.parse(out.body)
+    raise AssertionError(f"no {kind} message in {queue.messages}")
+
+
+@pytest.mark.parametrize("later", [timedelta(seconds=1), timedelta(hours=1)], ids=["at-once", "an-hour-later"])
+def test_a_container_behind_a_continue_as_new_cannot_act_for_the_old_execution(later: timedelta) -> None:
+    """Containers a and b hold the same view. b records the event that continues the
+    instance as new; the old execution's timeout then reaches a, whose view says the
+    wait is still open. a must not record the timeout nor run its activity, whether
+    the timer fires at once or after the old execution's items are long gone."""
+    effects.clear()
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = _loop_engines(store, queue, clock)
+    a, b = engine(), engine()
+    a.start("loop", "wf", encode(0))
+    assert b.load("wf") is not None  # b is warm too, at the same step
+    old = store.metas["wf"].execution_id
+    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
+    b.handle(_take(queue, "event"))
+    assert store.metas["wf"].execution_id != old  # continued as new
+    stale_timer = _take(queue, "timer")
+    assert stale_timer.execution_id == old
+    clock[0] += later
+    if later > timedelta(minutes=15):
+        # The new generation times out too and finishes: its final record drops the
+        # old execution's items, which are by now old enough to go.
+        b.handle(_take(queue, "timer"))
+        b.handle(_take(queue, "activity"))
+        assert store.metas["wf"].status.value == "COMPLETED"
+        assert ("wf", old) not in store.steps and store.metas["wf"].superseded == ()
+    clock[0] = max(clock[0], stale_timer.fire_at or clock[0])
+    a.handle(stale_timer)
+    while any(out.body["k"] == "activity" for _, out in queue.messages):
+        a.handle(_take(queue, "activity"))
+    assert "timed out in generation 0" not in effects
+    assert all(seq == 1 for seq in store.steps.get(("wf", old), {}))  # at most the seal, no step of a's
+
+
+def test_a_step_racing_a_continue_as_new_cannot_commit_to_the_old_execution() -> None:
+    """a and b hold the same view; b continues the instance as new on an event while a,
+    moments later, records the old execution's activity result. The continue-as-new
+    took the old execution's next step number, so a's write fails and a reloads."""
+    effects.clear()
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = _loop_engines(store, queue, clock)
+    a, b = engine(), engine()
+    a.start("race", "wf", encode(0))
+    assert b.load("wf") is not None
+    old = store.metas["wf"].execution_id
+    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
+    b.handle(_take(queue, "event"))
+    old_work = _take(queue, "activity")
+    assert old_work.execution_id == old
+    a.handle(old_work)  # the activity runs (it was scheduled), its result is dropped
+    assert effects == ["work of generation 0"]
+    assert list(store.steps[("wf", old)]) == [1]  # only b's seal
+    while queue.messages:
+        (a if len(queue.messages) % 2 else b).handle(_take(queue, queue.messages[0][1].body["k"]))
+        if not queue.messages and store.metas["wf"].status.value == "RUNNING":
+            signal(a, "wf", Signal.RAISE, name="next", data=encode(None))
+    assert "after the work of generation 0" not in effects
+    assert store.metas["wf"].status.value == "COMPLETED"

@@ -19,9 +19,11 @@ from collections.abc import Iterator
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import PutError, PynamoDBException
+from pynamodb.connection import Connection
+from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from wf._errors import FailureDetails
 from wf._history import ParentRef, format_time, parse_time
@@ -70,6 +72,7 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         events = UnicodeAttribute(null=True)
         step_status = UnicodeAttribute(null=True)
         synced_seq = NumberAttribute(null=True)
+        superseded = UnicodeAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]
@@ -120,6 +123,7 @@ class DynamoStore:
             parent=parent,
             first_step=events_to_str(meta.first_step),
             synced_seq=meta.synced_seq,
+            superseded=json.dumps([[e, format_time(t)] for e, t in meta.superseded]) if meta.superseded else None,
         )
 
     @staticmethod
@@ -141,6 +145,7 @@ class DynamoStore:
             custom_status=item.custom_status,
             parent=parent,
             synced_seq=int(item.synced_seq or 0),
+            superseded=tuple((e, parse_time(t)) for e, t in json.loads(item.superseded or "[]")),
         )
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:
@@ -188,15 +193,37 @@ class DynamoStore:
 
         return heapq.merge(*(shard(n) for n in range(STATUS_SHARDS)), key=lambda s: s.created_at)
 
+    def continue_as_new(
+        self, meta: InstanceMeta, *, replaces: str, seal: StepRecord, first: StepRecord | None = None
+    ) -> None:
+        m = self._item
+        step_free = m.pk.does_not_exist()
+        items = [(self._step_item(meta.instance_id, replaces, seal), step_free)]
+        if first is not None:
+            items.append((self._step_item(meta.instance_id, meta.execution_id, first), step_free))
+        items.append((self._to_item(meta), m.execution_id == replaces))
+        connection = Connection(region=m.Meta.region, host=getattr(m.Meta, "host", None))
+        try:
+            with TransactWrite(connection=connection) as tx:
+                for item, condition in items:
+                    tx.save(item, condition=condition)
+        except TransactWriteError as exc:
+            if exc.cause_response_code == "TransactionCanceledException":
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently") from exc
+            raise StoreError(f"continuing {meta.instance_id} as new failed: {exc}") from exc
+
     # -- steps ---------------------------------------------------------------------
-    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
-        item = self._item(
+    def _step_item(self, instance_id: str, execution_id: str, step: StepRecord) -> Any:
+        return self._item(
             instance_id,
             _step_key(execution_id, step.seq),
             events=events_to_str(step.events),
             step_status=step.status.value,
             custom_status=step.custom_status,
         )
+
+    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
+        item = self._step_item(instance_id, execution_id, step)
         self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
 
     def _query_steps(self, instance_id: str, execution_id: str, after: int = -1, **kwargs: Any) -> list[StepRecord]:

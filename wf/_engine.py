@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
 
 from wf._budget import ActivityBudget
-from wf._cache import Live, LiveCache
+from wf._cache import DELETE_AFTER, Live, LiveCache
 from wf._commands import StartChild
 from wf._dispatch import MAX_CONFLICT_RETRIES, CommandDispatch
 from wf._errors import FailureDetails, WorkflowError
@@ -48,7 +48,8 @@ from wf._metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf._pending import StepResult
 from wf._queue import MAX_DELAY_SECONDS, WorkQueue
 from wf._runtime import WorkflowRuntime
-from wf._store import ConflictError, InstanceStore, StepRecord
+from wf._status import WorkflowStatus
+from wf._store import ConflictError, InstanceMeta, InstanceStore, StepRecord
 
 log = logging.getLogger("wf.engine")
 
@@ -81,7 +82,7 @@ class Engine(CommandDispatch, InstanceLifecycle):
         self.max_receive_count = max_receive_count
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
-        self.lives = LiveCache(runtime, store)
+        self.lives = LiveCache(runtime, store, clock)
         # Starts whose instance record is being written, so that a worker sharing this
         # engine waits for the write instead of polling the store for it.
         self._starting: dict[str, threading.Event] = {}
@@ -285,7 +286,7 @@ class Engine(CommandDispatch, InstanceLifecycle):
         meta = live.meta
         try:
             if result.new_generation:
-                new_meta = meta.with_(
+                new_meta = self._prune(meta, now).with_(
                     execution_id=self.new_id(),
                     first_step=result.events,
                     status=result.status,
@@ -295,22 +296,20 @@ class Engine(CommandDispatch, InstanceLifecycle):
                     custom_status=result.custom_status,
                     synced_seq=0,
                 )
+                # The old execution's items stay for now (see wf/_cache.py).
+                new_meta = new_meta.with_(superseded=(*new_meta.superseded, (meta.execution_id, now)))
                 new_meta, first_item = split_first_step(new_meta)
-                if first_item is not None:
-                    self.store.append_step(meta.instance_id, new_meta.execution_id, first_item)
-                try:
-                    self.store.put_meta(new_meta, replaces=meta.execution_id)
-                except ConflictError:
-                    if first_item is not None:
-                        self._delete_old_execution(meta.instance_id, new_meta.execution_id)
-                    raise
+                # The seal takes the old execution's next step, so that no other
+                # container can commit a step there once it has moved on.
+                seal = StepRecord(live.next_seq, (), WorkflowStatus.CONTINUED_AS_NEW)
+                self.store.continue_as_new(new_meta, replaces=meta.execution_id, seal=seal, first=first_item)
                 live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
-                self._delete_old_execution(meta.instance_id, meta.execution_id)
             else:
                 record = StepRecord(live.next_seq, result.events, result.status, result.custom_status)
                 self.store.append_step(meta.instance_id, meta.execution_id, record)
                 live.next_seq += 1
                 live.history.extend(result.events)
+            live.confirmed_at = now
         except Exception:
             # The live execution has moved past what is stored: rebuild it next time.
             self.forget(meta.instance_id)
@@ -319,12 +318,24 @@ class Engine(CommandDispatch, InstanceLifecycle):
         self.metrics.count(Metric.STEPS_COMMITTED)
         return result
 
-    def _delete_old_execution(self, instance_id: str, execution_id: str) -> None:
+    def _delete_old_execution(self, instance_id: str, execution_id: str) -> bool:
         try:
             self.store.delete_execution(instance_id, execution_id)
+            return True
         except WorkflowError:
             # Left-over items of an old execution are never read again; purge removes them.
             log.warning("could not delete old execution %s of %s", execution_id, instance_id)
+            return False
+
+    def _prune(self, meta: InstanceMeta, now: datetime) -> InstanceMeta:
+        """The record with superseded executions past DELETE_AFTER deleted and dropped
+        (deleted first: a crash before the record is written only deletes them again)."""
+        kept = tuple(
+            (e, at)
+            for e, at in meta.superseded
+            if now - at < DELETE_AFTER or not self._delete_old_execution(meta.instance_id, e)
+        )
+        return meta if kept == meta.superseded else meta.with_(superseded=kept)
 
     def _after_commit(self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None) -> None:
         while True:
@@ -358,7 +369,7 @@ class Engine(CommandDispatch, InstanceLifecycle):
         status = ex.status
         if (meta.status, meta.output) == (status, ex.output):
             return
-        updated = meta.with_(
+        updated = self._prune(meta, self.clock()).with_(
             status=status,
             custom_status=ex.custom_status,
             output=ex.output,

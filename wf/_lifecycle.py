@@ -53,7 +53,7 @@ class InstanceLifecycle:
     def _remember(self, live: Live) -> None:
         raise NotImplementedError
 
-    def _delete_old_execution(self, instance_id: str, execution_id: str) -> None:
+    def _delete_old_execution(self, instance_id: str, execution_id: str) -> bool:
         raise NotImplementedError
 
     def _carry_out(
@@ -119,7 +119,7 @@ class InstanceLifecycle:
             custom_status=result.custom_status,
             parent=parent,
         )
-        live = Live(meta, execution, 1, list(result.events))
+        live = Live(meta, execution, 1, list(result.events), now)
         meta, first_item = split_first_step(meta)
         written = self._starting[instance_id] = threading.Event()
         try:
@@ -147,7 +147,8 @@ class InstanceLifecycle:
         if finished is not None:
             self.metrics.count(finished)
         if old is not None:
-            self._delete_old_execution(instance_id, old.execution_id)
+            for execution_id in (old.execution_id, *(e for e, _ in old.superseded)):
+                self._delete_old_execution(instance_id, execution_id)
 
     def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
         """Write the new instance record; returns the record it replaced, if any."""

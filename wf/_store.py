@@ -48,6 +48,9 @@ class InstanceMeta:
     parent: ParentRef | None = None
     #: The last step the summary reflects; summaries only move forward.
     synced_seq: int = 0
+    #: Executions this instance continued from, with when: their items are deleted once
+    #: no container can still hold a view of them (``wf/_cache.py``).
+    superseded: tuple[tuple[str, datetime], ...] = ()
 
     def with_(self, **changes: object) -> InstanceMeta:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -109,6 +112,14 @@ class InstanceStore(Protocol):
         """Create the instance (``replaces=None``: it must not exist) or replace the
         execution ``replaces`` (which must still be the current one).  ConflictError otherwise."""
 
+    def continue_as_new(
+        self, meta: InstanceMeta, *, replaces: str, seal: StepRecord, first: StepRecord | None = None
+    ) -> None:
+        """In one transaction: write ``seal``, the last step of execution ``replaces``
+        (it must not exist, so that no other step can take its place), the new
+        execution's ``first`` step item if any, and ``meta``, which must replace
+        ``replaces``. ConflictError if either condition fails; nothing is written then."""
+
     def update_meta(self, meta: InstanceMeta) -> None:
         """Update the summary of the current execution: only if the execution is the same
         and the stored summary reflects an earlier step (``synced_seq``)."""
@@ -149,6 +160,19 @@ class MemoryStore:
             current = self.metas.get(meta.instance_id)
             if (current is None) != (replaces is None) or (current and current.execution_id != replaces):
                 raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.metas[meta.instance_id] = meta
+
+    def continue_as_new(
+        self, meta: InstanceMeta, *, replaces: str, seal: StepRecord, first: StepRecord | None = None
+    ) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            old_steps = self.steps.setdefault((meta.instance_id, replaces), {})
+            if current is None or current.execution_id != replaces or seal.seq in old_steps:
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            old_steps[seal.seq] = seal
+            if first is not None:
+                self.steps.setdefault((meta.instance_id, meta.execution_id), {})[first.seq] = first
             self.metas[meta.instance_id] = meta
 
     def update_meta(self, meta: InstanceMeta) -> None:
