@@ -5,7 +5,9 @@ Crash safety (Lambda may die between any two AWS calls; SQS delivers at least on
 
 * Every state change is one conditional write: a step item ``H#<exec>#<seq>`` that must
   not exist yet, or the instance record conditioned on its execution id.  Two racing
-  invocations cannot both commit; the loser reloads and tries again.
+  invocations cannot both commit; the loser reloads and tries again.  A continue-as-new
+  writes both in one transaction: the old execution's next step (a seal) and the new
+  record, so that it too excludes every other step of the old execution.
 * The history is the outbox.  Commands are carried out *after* their step commits, and
   the SQS message that caused the step is deleted only after that.  If the invocation
   dies in between, the message comes back (``ApproximateReceiveCount > 1``); its event is
