@@ -9,7 +9,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -21,6 +21,7 @@ from wf._metrics import Metrics, PowertoolsMetrics
 from wf._queue import SqsQueue
 from wf._runtime import WorkflowRuntime
 from wf._settings import Settings
+from wf._tracing import Span, message_spans, no_span
 
 
 def configure_logging() -> None:
@@ -77,9 +78,11 @@ def build_engine(
     )
 
 
-def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None) -> LambdaHandler:
+def make_handler(
+    engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None, span: Span = no_span
+) -> LambdaHandler:
     """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
-    ``flush`` runs after each invocation (metrics)."""
+    ``flush`` runs after each invocation (metrics), ``span`` around each message (traces)."""
     rest = build_resolver(APIGatewayRestResolver(strip_prefixes=[BASE_PATH]), engine, settings)
     http = build_resolver(APIGatewayHttpResolver(strip_prefixes=[BASE_PATH]), engine, settings)
 
@@ -91,7 +94,7 @@ def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] =
 
     def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
-            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None))
+            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span)
             processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
             response = process_partial_response(
                 event={**event, "Records": folder.order(event["Records"])},
@@ -110,8 +113,13 @@ def make_handler(engine: Engine, settings: Settings, flush: Callable[[], None] =
 
 def build_app(runtime: WorkflowRuntime, settings: Settings) -> LambdaHandler:
     configure_logging()
-    # CloudWatch metrics (EMF) on Lambda; the local stack keeps its output readable.
+    # CloudWatch metrics (EMF) and X-Ray traces on Lambda; the local stack keeps its
+    # output readable.
     if os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
         metrics = PowertoolsMetrics()
-        return make_handler(build_engine(runtime, settings, metrics=metrics), settings, metrics.flush)
+        tracer = Tracer(service="wf")
+        engine = build_engine(runtime, settings, metrics=metrics)
+        handler = make_handler(engine, settings, metrics.flush, message_spans(tracer))
+        traced: LambdaHandler = tracer.capture_lambda_handler(handler, capture_response=False)
+        return traced
     return make_handler(build_engine(runtime, settings), settings)

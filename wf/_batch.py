@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from wf._engine import Engine
 from wf._history import HistoryEvent
 from wf._messages import WorkMessage
+from wf._tracing import Span, no_span
 
 GroupKey = tuple[str, str | None]
 
@@ -46,6 +47,7 @@ class BatchFolder:
 
     engine: Engine
     remaining_ms: Callable[[], int] | None = None
+    span: Span = no_span
     #: Message IDs whose group's commit failed.
     failed: set[str] = field(default_factory=set)
     _last: dict[GroupKey, str] = field(default_factory=dict)
@@ -69,14 +71,15 @@ class BatchFolder:
         count = int(record.attributes.approximate_receive_count or 1)
         key = _key(msg)
         error: Exception | None = None
-        try:
-            events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
-            if events:
-                self._pending[key].append(_Brought(record.message_id, msg, count, events))
-        except Exception as exc:
-            error = exc
-        if self._last.get(key, record.message_id) == record.message_id:
-            self._commit(key)
+        with self.span(msg):
+            try:
+                events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                if events:
+                    self._pending[key].append(_Brought(record.message_id, msg, count, events))
+            except Exception as exc:
+                error = exc
+            if self._last.get(key, record.message_id) == record.message_id:
+                self._commit(key)
         if error is not None:
             raise error
 
