@@ -171,3 +171,8 @@ def test_template_matches_what_the_code_reads() -> None:
     assert table["GlobalSecondaryIndexes"] == ours["GlobalSecondaryIndexes"]
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
     assert tpl["Globals"]["Function"]["Runtime"] >= "python3.12"
+    # `sam build` installs the wheels of the function's platform (compiled ones included).
+    makefile = (Path(__file__).parent.parent / "Makefile").read_text()
+    arch = {"arm64": "aarch64", "x86_64": "x86_64"}[tpl["Globals"]["Function"]["Architectures"][0]]
+    version = tpl["Globals"]["Function"]["Runtime"].removeprefix("python")
+    assert f"--platform manylinux2014_{arch}" in makefile and f"--python-version {version}" in makefile
