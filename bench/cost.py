@@ -102,12 +102,13 @@ def usd(counts: dict[str, float]) -> float:
     return sum(counts[k] * PRICES[k] for k in KINDS)
 
 
-def run(shape: str, n: int, containers: int = 1) -> Counter[str]:
-    """Run one workflow of ``n`` activities; returns its total request counts.
+def run(shape: str, n: int, containers: int = 1, workflows: int = 1) -> Counter[str]:
+    """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
     ``wru`` includes the index writes, which are also counted apart as ``wru_index``.
     With several ``containers`` (each its own engine and warm cache), SQS batches go to
-    them in turn, as Lambda spreads them over its warm containers under load."""
+    them in turn, as Lambda spreads them over its warm containers under load. Several
+    ``workflows`` run at once share the poller's batches."""
     counts: Counter[str] = Counter()
     with mock_aws():
         sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"), counts)
@@ -119,12 +120,13 @@ def run(shape: str, n: int, containers: int = 1) -> Counter[str]:
         handlers = [make_handler(engine, settings) for engine in engines]
         handler = handlers[0]
         with meter.installed():
-            event = json.loads((HERE.parent / "events" / "start.json").read_text())
-            event["path"] = f"/v1.0/workflows/dapr/{shape}/start"
-            event["queryStringParameters"] = {"instanceID": f"{shape}-{n}"}
-            event["body"] = json.dumps({"n": n, "lines": "x" * 4000}) if shape == "seq_big" else str(n)
-            counts["invocations"] += 1
-            assert handler(event, None)["statusCode"] == 202
+            for k in range(workflows):
+                event = json.loads((HERE.parent / "events" / "start.json").read_text())
+                event["path"] = f"/v1.0/workflows/dapr/{shape}/start"
+                event["queryStringParameters"] = {"instanceID": f"{shape}-{n}-{k}"}
+                event["body"] = json.dumps({"n": n, "lines": "x" * 4000}) if shape == "seq_big" else str(n)
+                counts["invocations"] += 1
+                assert handler(event, None)["statusCode"] == 202
             record_tpl = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
             while True:
                 msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
@@ -153,8 +155,9 @@ def run(shape: str, n: int, containers: int = 1) -> Counter[str]:
                         QueueUrl=res.queue_url,
                         Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
                     )
-        meta = engines[0].store.get_meta(f"{shape}-{n}")  # outside the metered window
-        assert meta is not None and meta.status.value == "COMPLETED", meta
+        for k in range(workflows):
+            meta = engines[0].store.get_meta(f"{shape}-{n}-{k}")  # outside the metered window
+            assert meta is not None and meta.status.value == "COMPLETED", meta
     return counts
 
 
@@ -199,6 +202,9 @@ def main() -> int:
     for shape, n in (("seq", 100), ("fan", 20)):
         r = per_activity(run(shape, n, containers=4), n)
         print(f"{LABELS[shape].split(',')[0] + f' x{n}, 4 containers':<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
+    # Many workflows at once: the poller's receives and deletes carry up to 10 messages.
+    r = per_activity(run("seq", 10, workflows=20), 10 * 20)
+    print(f"{'20 x sequential x10 at once':<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")
