@@ -17,40 +17,31 @@ from typing import Any
 
 from wf._commands import (
     Command,
-    NotifyParent,
     TerminateChild,
 )
 from wf._context import DaprWorkflowContext
+from wf._endings import Endings
 from wf._errors import FailureDetails, NonDeterminismError
 from wf._history import (
     ActivityScheduled,
     ChildCreated,
     CustomStatusSet,
     EventKind,
-    EventRaised,
     HistoryEvent,
-    ParentRef,
     TimerCreated,
     TurnStarted,
-    WorkflowCompleted,
     WorkflowFailed,
     WorkflowStarted,
-    WorkflowTerminated,
 )
-from wf._inbound import InboundEvents
 from wf._pending import DESCRIBE, NEW_EVENT_KINDS, Action, Inbox, OpenTask, StepResult, call_user
-from wf._serde import decode, encode
+from wf._serde import decode
 from wf._status import WorkflowStatus
 from wf._task import Task
 
 WorkflowFn = Callable[..., Any]
 
-#: A workflow that continues-as-new this many times within one step without waiting on
-#: anything is looping; it is failed rather than spinning the invocation.
-MAX_GENERATIONS_PER_STEP = 1000
 
-
-class Execution(InboundEvents):
+class Execution(Endings):
     """The live state of one workflow execution (one generation of one instance)."""
 
     def __init__(self, workflows: Mapping[str, WorkflowFn], instance_id: str) -> None:
@@ -120,10 +111,6 @@ class Execution(InboundEvents):
         return self._started.name if self._started else None
 
     @property
-    def parent(self) -> ParentRef | None:
-        return self._started.parent if self._started else None
-
-    @property
     def output(self) -> str | None:
         return self._output
 
@@ -140,14 +127,6 @@ class Execution(InboundEvents):
         so this holds in any newer view too; a view that is behind the store may simply
         not know a task yet, which is *not* settled."""
         return 0 < task_id <= self._next_id and task_id not in self._open
-
-    def child_instance_ids(self) -> list[str]:
-        """IDs of the children this execution started and that have not reported back."""
-        return [
-            o.action.instance_id
-            for o in self._open.values()
-            if o.action.kind is EventKind.CHILD_CREATED and o.action.instance_id is not None
-        ]
 
     # -- the two entry points ----------------------------------------------------
 
@@ -225,61 +204,6 @@ class Execution(InboundEvents):
             new_generation=new_generation,
         )
 
-    def _next_generation(self, now: datetime, generations: int) -> list[HistoryEvent]:
-        assert self._started is not None and self._continue is not None
-        new_input, save_events = self._continue
-        carried = self._inbox.drain() if save_events else []
-        name, parent = self._started.name, self._started.parent
-        self._reset()
-        self._commands = []
-        self.now = now
-        out: list[HistoryEvent] = [TurnStarted(now), WorkflowStarted(now, name, new_input, parent)]
-        out.extend(EventRaised(now, n, d) for n, d in carried)
-        if generations > MAX_GENERATIONS_PER_STEP:
-            self._started = WorkflowStarted(now, name, new_input, parent)
-            self._fail(
-                FailureDetails(
-                    f"workflow continued as new {generations} times without waiting on any task",
-                    "WorkflowLoopError",
-                )
-            )
-        else:
-            for event in out[1:]:
-                self._handlers[event.kind](event)
-        self._flush(out)
-        return out
-
-    def _flush(self, out: list[HistoryEvent]) -> None:
-        now = self.now
-        for action in self._actions.values():
-            out.append(action.to_event(now))
-            self._commands.append(action.to_command())
-        self._actions.clear()
-        if self._custom_status != self._recorded_custom_status:
-            self._recorded_custom_status = self._custom_status
-            out.append(CustomStatusSet(now, self._custom_status))
-        if self._terminal_recorded or self._status is WorkflowStatus.CONTINUED_AS_NEW:
-            return
-        if self._status is WorkflowStatus.COMPLETED:
-            out.append(WorkflowCompleted(now, self._output))
-        elif self._status is WorkflowStatus.FAILED:
-            assert self._failure is not None
-            out.append(WorkflowFailed(now, self._failure))
-        else:
-            return
-        self._terminal_recorded = True
-        if self.parent is not None:
-            self._commands.append(self._notify_parent())
-
-    def _notify_parent(self) -> NotifyParent:
-        assert self.parent is not None
-        if self._status is WorkflowStatus.COMPLETED:
-            return NotifyParent(self.parent, self._output, None)
-        failure = self._failure
-        if failure is None:
-            failure = FailureDetails("the child workflow was terminated", "WorkflowTerminated")
-        return NotifyParent(self.parent, None, failure)
-
     def _raise_unrecorded_action(self) -> None:
         action = next(iter(self._actions.values()))
         raise NonDeterminismError(
@@ -320,39 +244,6 @@ class Execution(InboundEvents):
             self._drive(None)
         else:
             self._finish(result)
-        return True
-
-    def _on_recorded_terminal(self, event: HistoryEvent) -> bool:
-        # The outcome in history is authoritative for the status reported.
-        if isinstance(event, WorkflowCompleted):
-            self._status, self._output = WorkflowStatus.COMPLETED, event.output
-        elif isinstance(event, WorkflowFailed):
-            self._status, self._failure = WorkflowStatus.FAILED, event.failure
-        self._terminal_recorded = True
-        self._gen = None
-        return True
-
-    def _on_terminated(self, event: WorkflowTerminated) -> bool:
-        if self._terminal_recorded:
-            return False
-        self._status = WorkflowStatus.TERMINATED
-        self._output = event.output
-        self._terminal_recorded = True
-        self._gen = None
-        self._held.clear()
-        self._commands.extend(TerminateChild(i) for i in self.child_instance_ids())
-        if self.parent is not None:
-            self._commands.append(self._notify_parent())
-        return True
-
-    def _on_failed_by_engine(self, event: WorkflowFailed) -> bool:
-        if self._terminal_recorded:
-            return False
-        self._fail(event.failure)
-        self._terminal_recorded = True
-        self._actions.clear()  # whatever the code scheduled in this step is not carried out
-        if self.parent is not None:
-            self._commands.append(self._notify_parent())
         return True
 
     def _on_scheduled(self, event: ActivityScheduled | TimerCreated | ChildCreated) -> bool:
@@ -416,23 +307,6 @@ class Execution(InboundEvents):
                 self._awaiting = yielded
                 return
             task = yielded
-
-    def _finish(self, value: Any) -> None:
-        self._gen = None
-        if self._continue is not None:
-            self._status = WorkflowStatus.CONTINUED_AS_NEW
-            return
-        try:
-            self._output = encode(value)
-        except (TypeError, ValueError) as exc:
-            self._fail(FailureDetails.from_exception(exc))
-            return
-        self._status = WorkflowStatus.COMPLETED
-
-    def _fail(self, failure: FailureDetails) -> None:
-        self._gen = None
-        self._status = WorkflowStatus.FAILED
-        self._failure = failure
 
 
 def run_step(
