@@ -85,6 +85,9 @@ class DynamoMeter:
             for gsi in table.get("GlobalSecondaryIndexes", [])
         ]
         self.items: dict[tuple[str, ...], dict[str, Any]] = {}
+        #: Called with the number of history steps written so far, after each one.
+        self.on_step: Callable[[int], None] | None = None
+        self.steps_written = 0
 
     def _key(self, item: dict[str, Any]) -> tuple[str, ...]:
         return tuple(json.dumps(item[k], sort_keys=True) for k in self.table_keys)
@@ -104,6 +107,10 @@ class DynamoMeter:
             self.items.pop(key, None)
         else:
             self.items[key] = new
+            if new.get("sk", {}).get("S", "").startswith("H#"):
+                self.steps_written += 1
+                if self.on_step is not None:
+                    self.on_step(self.steps_written)
 
     def _read(self, items: list[dict[str, Any]], consistent: bool) -> None:
         units = max(1, math.ceil(sum(item_size(i) for i in items) / 4096))

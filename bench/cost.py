@@ -102,19 +102,30 @@ def usd(counts: dict[str, float]) -> float:
     return sum(counts[k] * PRICES[k] for k in KINDS)
 
 
-def run(shape: str, n: int, containers: int = 1, workflows: int = 1) -> Counter[str]:
+def run(
+    shape: str, n: int, containers: int = 1, workflows: int = 1, snapshots: dict[int, Counter[str]] | None = None
+) -> Counter[str]:
     """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
     ``wru`` includes the index writes, which are also counted apart as ``wru_index``.
     With several ``containers`` (each its own engine and warm cache), SQS batches go to
     them in turn, as Lambda spreads them over its warm containers under load. Several
-    ``workflows`` run at once share the poller's batches."""
+    ``workflows`` run at once share the poller's batches. ``snapshots`` maps step
+    numbers to the counts taken right after that history step was written."""
     counts: Counter[str] = Counter()
     with mock_aws():
         sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"), counts)
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         res = ensure_resources(dynamodb, sqs._client)
         meter = DynamoMeter(dynamodb.describe_table(TableName=res.table_name)["Table"], counts)
+        if snapshots is not None:
+            wanted = snapshots
+
+            def snapshot(step: int) -> None:
+                if step in wanted:
+                    wanted[step] = counts.copy()
+
+            meter.on_step = snapshot
         settings = Settings(res.table_name, res.queue_url)
         engines = [build_engine(wfr, settings, sqs_client=sqs) for _ in range(containers)]
         handlers = [make_handler(engine, settings) for engine in engines]
@@ -226,11 +237,25 @@ def main() -> int:
         print(f"  per workflow: {_counts(fixed)}")
         print(f"  per activity: {_counts(each)}")
         print(f"  fitted on x10 and x1000, the x100 totals are {'exactly' if linear else 'NOT'} on the line")
-        checks[f"{shape}: per-activity counts at 1,000 within 10% of those at 10"] = all(
+        checks[f"{shape}: per-activity counts of a 1,000-activity workflow within 10% of a 10-activity one"] = all(
             abs(d) <= 0.10 for d in devs.values()
         )
         checks[f"{shape}: no per-activity count grows with the history (x1000 <= x10, linear)"] = linear and all(
             b[k] <= a[k] for k in KINDS
+        )
+        # Per-activity counts at a history of 10 activities and at one of 1,000, in one
+        # run: the 10 activities recorded after step 1, and the 10 after step 989 (the
+        # last step, which also writes the final status, is left out).
+        snaps: dict[int, Counter[str]] = {step: Counter() for step in (1, 11, 989, 999)}
+        run(shape, 1000, snapshots=snaps)
+        early = {k: (snaps[11][k] - snaps[1][k]) / 10 for k in KINDS}
+        late = {k: (snaps[999][k] - snaps[989][k]) / 10 for k in KINDS}
+        print(
+            "  per activity at activity 10 and at activity 1,000 of one run: "
+            + ", ".join(f"{k} {early[k]:g} and {late[k]:g}" for k in KINDS)
+        )
+        checks[f"{shape}: per-activity counts at a history of 1,000 within 10% of those at 10"] = all(
+            abs(late[k] - early[k]) <= 0.10 * max(early[k], 1e-9) for k in KINDS
         )
     print()
     for name, ok in checks.items():
