@@ -26,13 +26,15 @@ from wf._serde import decode, encode
 from wf._store import ConflictError, MemoryStore
 
 
-def containers_for(store: MemoryStore, queue: MemoryQueue, clock: list[datetime]) -> Callable[[], Engine]:
+def containers_for(
+    store: MemoryStore, queue: MemoryQueue, clock: list[datetime], runtime: WorkflowRuntime = ft_runtime
+) -> Callable[[], Engine]:
     """A factory of engines ("Lambda containers") sharing one store, queue and clock."""
     ids = itertools.count()
 
     def engine() -> Engine:
         return Engine(
-            ft_runtime,
+            runtime,
             store,
             queue,
             clock=lambda: clock[0],
@@ -223,16 +225,21 @@ def race(ctx: DaprWorkflowContext, n: int):
     return "done"
 
 
-def _loop_engines(store: MemoryStore, queue: MemoryQueue, clock: list[datetime]) -> Callable[[], Engine]:
-    ids = itertools.count()
-    return lambda: Engine(
-        loop_rt,
-        store,
-        queue,
-        clock=lambda: clock[0],
-        new_id=lambda: f"{int(clock[0].timestamp() * 1000):012x}{next(ids):08x}",
-        sleep=lambda _: None,
-    )
+def _continued_by_b(workflow: str) -> tuple[list[datetime], MemoryStore, MemoryQueue, Engine, Engine, str]:
+    """Containers a and b hold the same view of a new instance of ``workflow``; b then
+    records the event that continues it as new. Returns the old execution's ID last."""
+    effects.clear()
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = containers_for(store, queue, clock, loop_rt)
+    a, b = engine(), engine()
+    a.start(workflow, "wf", encode(0))
+    assert b.load("wf") is not None  # b is warm too, at the same step
+    old = store.metas["wf"].execution_id
+    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
+    b.handle(_take(queue, "event"))
+    assert store.metas["wf"].execution_id != old  # continued as new
+    return clock, store, queue, a, b, old
 
 
 def _take(queue: MemoryQueue, kind: str) -> WorkMessage:
@@ -249,17 +256,7 @@ def test_a_container_behind_a_continue_as_new_cannot_act_for_the_old_execution(l
     instance as new; the old execution's timeout then reaches a, whose view says the
     wait is still open. a must not record the timeout nor run its activity, whether
     the timer fires at once or after the old execution's items are long gone."""
-    effects.clear()
-    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store, queue = MemoryStore(), MemoryQueue()
-    engine = _loop_engines(store, queue, clock)
-    a, b = engine(), engine()
-    a.start("loop", "wf", encode(0))
-    assert b.load("wf") is not None  # b is warm too, at the same step
-    old = store.metas["wf"].execution_id
-    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
-    b.handle(_take(queue, "event"))
-    assert store.metas["wf"].execution_id != old  # continued as new
+    clock, store, queue, a, b, old = _continued_by_b("loop")
     stale_timer = _take(queue, "timer")
     assert stale_timer.execution_id == old
     clock[0] += later
@@ -282,16 +279,7 @@ def test_a_step_racing_a_continue_as_new_cannot_commit_to_the_old_execution() ->
     """a and b hold the same view; b continues the instance as new on an event while a,
     moments later, records the old execution's activity result. The continue-as-new
     took the old execution's next step number, so a's write fails and a reloads."""
-    effects.clear()
-    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store, queue = MemoryStore(), MemoryQueue()
-    engine = _loop_engines(store, queue, clock)
-    a, b = engine(), engine()
-    a.start("race", "wf", encode(0))
-    assert b.load("wf") is not None
-    old = store.metas["wf"].execution_id
-    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
-    b.handle(_take(queue, "event"))
+    _, store, queue, a, b, old = _continued_by_b("race")
     old_work = _take(queue, "activity")
     assert old_work.execution_id == old
     a.handle(old_work)  # the activity runs (it was scheduled), its result is dropped

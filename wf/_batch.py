@@ -51,6 +51,7 @@ class BatchFolder:
     #: Message IDs whose group's commit failed.
     failed: set[str] = field(default_factory=set)
     _last: dict[GroupKey, str] = field(default_factory=dict)
+    _parsed: dict[str, WorkMessage] = field(default_factory=dict)
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -58,7 +59,8 @@ class BatchFolder:
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
         for record in records:
             try:
-                key = _key(WorkMessage.parse(json.loads(record["body"])))
+                msg = self._parsed[record["messageId"]] = WorkMessage.parse(json.loads(record["body"]))
+                key = _key(msg)
             except Exception:
                 # Unreadable: its own group, so that handle() reports it on its own.
                 key = (f"unreadable:{record.get('messageId')}", None)
@@ -67,7 +69,7 @@ class BatchFolder:
         return [r for group in groups.values() for r in group]
 
     def handle(self, record: SQSRecord) -> None:
-        msg = WorkMessage.parse(json.loads(record.body))
+        msg = self._parsed.get(record.message_id) or WorkMessage.parse(json.loads(record.body))
         count = int(record.attributes.approximate_receive_count or 1)
         key = _key(msg)
         error: Exception | None = None

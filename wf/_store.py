@@ -167,10 +167,13 @@ class MemoryStore:
     ) -> None:
         with self._lock:
             current = self.metas.get(meta.instance_id)
-            old_steps = self.steps.setdefault((meta.instance_id, replaces), {})
-            if current is None or current.execution_id != replaces or seal.seq in old_steps:
+            if (
+                current is None
+                or current.execution_id != replaces
+                or seal.seq in self.steps.get((meta.instance_id, replaces), {})
+            ):
                 raise ConflictError(f"instance {meta.instance_id} changed concurrently")
-            old_steps[seal.seq] = seal
+            self.steps.setdefault((meta.instance_id, replaces), {})[seal.seq] = seal
             if first is not None:
                 self.steps.setdefault((meta.instance_id, meta.execution_id), {})[first.seq] = first
             self.metas[meta.instance_id] = meta
