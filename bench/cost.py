@@ -29,9 +29,9 @@ from _meter import DynamoMeter, MeteredSqs  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
-from wf._app import build_engine, make_handler  # noqa: E402
-from wf._provision import ensure_resources  # noqa: E402
-from wf._settings import Settings  # noqa: E402
+from wf.aws.app import build_engine, make_handler  # noqa: E402
+from wf.aws.settings import Settings  # noqa: E402
+from wf.dev.provision import ensure_resources  # noqa: E402
 
 PRICES = {"invocations": 0.20, "sqs": 0.40, "wru": 0.625, "rru": 0.125}
 STEP_FUNCTIONS = 25.20

@@ -22,9 +22,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf._history import ActivityCompleted, ActivityScheduled, HistoryEvent, TurnStarted, WorkflowStarted
-from wf._replay import Execution
-from wf._serde import encode
+from wf.core.execution import Execution
+from wf.core.history import ActivityCompleted, ActivityScheduled, HistoryEvent, TurnStarted, WorkflowStarted
+from wf.core.serde import encode
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 

@@ -11,12 +11,12 @@ from typing import Any
 
 import boto3
 
-from wf._app import build_engine, make_handler
-from wf._messages import MessageKind
-from wf._metrics import RecordingMetrics
-from wf._provision import ensure_resources
-from wf._runtime import WorkflowRuntime
-from wf._settings import Settings
+from wf.aws.app import build_engine, make_handler
+from wf.aws.settings import Settings
+from wf.dev.provision import ensure_resources
+from wf.engine.messages import MessageKind
+from wf.runtime import WorkflowRuntime
+from wf.testing import RecordingMetrics
 
 EVENTS = Path(__file__).resolve().parent.parent / "events"
 T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=UTC)

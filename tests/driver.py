@@ -11,8 +11,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from wf import WorkflowRuntime
-from wf._commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
-from wf._history import (
+from wf.core.commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
+from wf.core.execution import Execution, run_step
+from wf.core.history import (
     ChildCompleted,
     ChildFailed,
     EventRaised,
@@ -24,10 +25,9 @@ from wf._history import (
     WorkflowStarted,
     WorkflowTerminated,
 )
-from wf._pending import StepResult
-from wf._replay import Execution, run_step
-from wf._serde import decode, encode
-from wf._status import WorkflowStatus
+from wf.core.serde import decode, encode
+from wf.core.status import WorkflowStatus
+from wf.core.step import StepResult
 
 T0 = datetime(2026, 1, 12, 21, 31, 13, tzinfo=UTC)
 

@@ -18,8 +18,8 @@ from wf import (
     when_all,
     when_any,
 )
-from wf._metrics import Metric
-from wf._store import ConflictError
+from wf.engine.metrics import Metric
+from wf.errors import ConflictError
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -341,7 +341,7 @@ def test_a_large_first_step_keeps_the_instance_record_small(stack: Stack) -> Non
 
     current = items()
     assert current["META"] < 1024
-    # The old execution's items are kept a while (see wf/_cache.py): two first steps.
+    # The old execution's items are kept a while (see wf/engine/cache.py): two first steps.
     assert sum(sk.endswith("#00000000") for sk in current) == 2
     started(stack, "big_input", "big", json.dumps({"pad": pad, "again": False}))  # restart
     stack.pump()
@@ -416,7 +416,7 @@ def test_a_long_timer_stops_hopping_once_its_instance_is_terminated(stack: Stack
 
 
 def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: Stack) -> None:
-    from wf._messages import WorkMessage
+    from wf.engine.messages import WorkMessage
 
     attempts.clear()
     started(stack, "retry", "ab", "0")  # would succeed at once, if it ever finished

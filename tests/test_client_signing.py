@@ -13,9 +13,9 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
 from wf import DaprWorkflowClient
-from wf._errors import WorkflowError
 from wf.cli import main
 from wf.client import signing_region
+from wf.errors import WorkflowError
 
 
 class Capture(BaseHTTPRequestHandler):

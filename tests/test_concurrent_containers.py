@@ -16,14 +16,14 @@ import pytest
 from tests.test_fault_injection import EXPECTED, SETTINGS, ft, sqs_record  # noqa: F401 - registers the workflows
 from tests.test_fault_injection import wfr as ft_runtime
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_any
-from wf._app import make_handler
-from wf._engine import Engine
-from wf._history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
-from wf._manage import Signal, signal
-from wf._messages import WorkMessage
-from wf._queue import MemoryQueue
-from wf._serde import decode, encode
-from wf._store import ConflictError, MemoryStore
+from wf.aws.app import make_handler
+from wf.core.history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
+from wf.core.serde import decode, encode
+from wf.engine.engine import Engine
+from wf.engine.manage import Signal, signal
+from wf.engine.messages import WorkMessage
+from wf.errors import ConflictError
+from wf.testing import MemoryQueue, MemoryStore
 
 
 def containers_for(

@@ -18,9 +18,9 @@ from wf import (
     when_all,
     when_any,
 )
-from wf._history import ActivityScheduled, EventRaised, Resumed, Suspended, TimerCreated, WorkflowStarted
-from wf._replay import Execution, run_step
-from wf._serde import encode
+from wf.core.execution import Execution, run_step
+from wf.core.history import ActivityScheduled, EventRaised, Resumed, Suspended, TimerCreated, WorkflowStarted
+from wf.core.serde import encode
 
 wfr = WorkflowRuntime()
 calls: dict[str, int] = {}

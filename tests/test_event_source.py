@@ -9,7 +9,7 @@ from typing import Any
 
 import boto3
 
-from wf._eventsource import SqsEventSource
+from wf.dev.eventsource import SqsEventSource
 
 
 def test_partial_failures_retry_then_go_to_the_dead_letter_queue(aws) -> None:

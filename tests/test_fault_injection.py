@@ -15,17 +15,17 @@ from typing import Any
 import pytest
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf._app import make_handler
-from wf._engine import Engine
-from wf._history import ActivityCompleted, ChildCompleted, EventRaised, TimerFired
-from wf._lifecycle import InstanceExistsError
-from wf._manage import Signal, signal
-from wf._messages import WorkMessage
-from wf._queue import OutMessage
-from wf._serde import encode
-from wf._settings import Settings
-from wf._status import WorkflowStatus
-from wf._store import MemoryStore
+from wf.aws.app import make_handler
+from wf.aws.settings import Settings
+from wf.core.history import ActivityCompleted, ChildCompleted, EventRaised, TimerFired
+from wf.core.serde import encode
+from wf.core.status import WorkflowStatus
+from wf.engine.engine import Engine
+from wf.engine.manage import Signal, signal
+from wf.engine.messages import WorkMessage
+from wf.engine.queue import OutMessage
+from wf.errors import InstanceExistsError
+from wf.testing import MemoryStore
 
 wfr = WorkflowRuntime()
 SETTINGS = Settings("unused-table", "unused-queue")
@@ -207,8 +207,8 @@ def check(store: MemoryStore) -> None:
     done = Counter(e.task_id for e in history if isinstance(e, (ActivityCompleted, TimerFired, ChildCompleted)))
     assert all(n == 1 for n in done.values()), done
     assert sum(isinstance(e, EventRaised) for e in history) == 1  # raised once, recorded once
-    from wf._history import WorkflowCompleted
-    from wf._serde import decode
+    from wf.core.history import WorkflowCompleted
+    from wf.core.serde import decode
 
     final = [e for e in history if isinstance(e, WorkflowCompleted)]
     assert len(final) == 1 and decode(final[0].output) == EXPECTED

@@ -11,9 +11,9 @@ import pytest
 from tests.driver import T0
 from tests.test_core_semantics import wfr
 from wf import DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
-from wf._history import ActivityCompleted, HistoryEvent, HistoryFormatError, event_from_json, event_to_json
-from wf._replay import Execution, run_step
-from wf._store import events_from_str, events_to_str
+from wf.core.execution import Execution, run_step
+from wf.core.history import ActivityCompleted, HistoryEvent, HistoryFormatError, event_from_json, event_to_json
+from wf.engine.store import events_from_str, events_to_str
 
 GOLDEN = Path(__file__).parent / "golden"
 

@@ -11,7 +11,7 @@ import yaml
 
 import handler as demo
 from tests.aws_stack import Stack, load_event
-from wf._provision import table_definition
+from wf.dev.provision import table_definition
 
 P = "/v1.0-beta1/workflows/dapr"
 
@@ -155,8 +155,8 @@ def test_template_matches_what_the_code_reads() -> None:
     res = tpl["Resources"]
     env = res["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
     assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES", "WF_MAX_RECEIVE_COUNT"} <= set(env)
-    from wf._provision import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
-    from wf._settings import Settings
+    from wf.aws.settings import Settings
+    from wf.dev.provision import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
 
     assert tpl["Parameters"]["MaxReceiveCount"]["Default"] == MAX_RECEIVE_COUNT == Settings("t", "q").max_receive_count
     assert res["WorkQueue"]["Properties"]["VisibilityTimeout"] == VISIBILITY_TIMEOUT

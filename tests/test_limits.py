@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from tests.driver import Driver
 from tests.test_core_semantics import wfr
-from wf._limits import _rough_size
-from wf._store import events_to_str
+from wf.engine.limits import _rough_size
+from wf.engine.store import events_to_str
 
 
 def test_rough_size_bounds_the_serialized_size_of_every_step() -> None:

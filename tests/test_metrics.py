@@ -7,7 +7,8 @@ import contextlib
 import json
 import types
 
-from wf._metrics import Metric, PowertoolsMetrics
+from wf.aws.metrics import PowertoolsMetrics
+from wf.engine.metrics import Metric
 
 
 def test_powertools_metrics_flush_one_emf_document(capsys) -> None:
@@ -31,7 +32,7 @@ def test_on_lambda_each_invocation_publishes_its_counts(aws, monkeypatch, capsys
 
     from tests.aws_stack import load_event
     from wf import WorkflowRuntime
-    from wf._provision import ensure_resources
+    from wf.dev.provision import ensure_resources
 
     res = ensure_resources(
         boto3.client("dynamodb", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
@@ -77,10 +78,10 @@ class _FakeTracer:
 def test_on_lambda_each_message_is_a_traced_span_annotated_with_its_instance(aws, monkeypatch) -> None:
     import boto3
 
-    import wf._app
+    import wf.aws.app
     from tests.aws_stack import load_event
     from wf import WorkflowActivityContext, WorkflowRuntime
-    from wf._provision import ensure_resources
+    from wf.dev.provision import ensure_resources
 
     sqs = boto3.client("sqs", region_name="us-east-1")
     res = ensure_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs)
@@ -91,7 +92,7 @@ def test_on_lambda_each_message_is_a_traced_span_annotated_with_its_instance(aws
     }.items():
         monkeypatch.setenv(k, v)
     tracers: list[_FakeTracer] = []
-    monkeypatch.setattr(wf._app, "Tracer", lambda service: tracers.append(_FakeTracer(service)) or tracers[-1])
+    monkeypatch.setattr(wf.aws.app, "Tracer", lambda service: tracers.append(_FakeTracer(service)) or tracers[-1])
     wfr = WorkflowRuntime()
 
     @wfr.activity(name="Notify")

@@ -13,9 +13,9 @@ from hypothesis import strategies as st
 
 from tests.driver import Driver
 from wf import DaprWorkflowContext, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all, when_any
-from wf._history import TimerFired
-from wf._replay import Execution, run_step
-from wf._serde import decode
+from wf.core.execution import Execution, run_step
+from wf.core.history import TimerFired
+from wf.core.serde import decode
 
 wfr = WorkflowRuntime()
 

@@ -14,7 +14,7 @@ import pytest
 
 from tests.aws_stack import Stack
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf._metrics import Metric
+from wf.engine.metrics import Metric
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"

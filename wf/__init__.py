@@ -3,15 +3,17 @@
 A Dapr workflow moves here by changing one import::
 
     from wf import WorkflowRuntime, DaprWorkflowContext, WorkflowActivityContext
+
+The package's layers and where each kind of change goes: ``docs/architecture.md``.
 """
 
-from wf._context import DaprWorkflowContext, WorkflowActivityContext
-from wf._errors import FailureDetails, NonDeterminismError, TaskFailedError, WorkflowError
-from wf._retry import RetryPolicy
-from wf._runtime import WorkflowRuntime
-from wf._status import WorkflowState, WorkflowStatus
-from wf._task import Task, when_all, when_any
 from wf.client import DaprWorkflowClient
+from wf.core.context import DaprWorkflowContext, WorkflowActivityContext
+from wf.core.retry import RetryPolicy
+from wf.core.status import WorkflowState, WorkflowStatus
+from wf.core.task import Task, when_all, when_any
+from wf.errors import FailureDetails, NonDeterminismError, TaskFailedError, WorkflowError
+from wf.runtime import WorkflowRuntime
 
 __all__ = [
     "DaprWorkflowClient",

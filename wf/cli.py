@@ -19,8 +19,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wf._errors import WorkflowError
-from wf.client import DEFAULT_ENDPOINT, WorkflowClientError, _Http
+from wf.client import DEFAULT_ENDPOINT, _Http
+from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
 
@@ -92,7 +92,7 @@ def _post(args: argparse.Namespace, *parts: str, text: str | None = None) -> int
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
-    from wf._devserver import DevServerError, load_handler, local_context, use_local_resources
+    from wf.dev.server import load_handler, local_context, use_local_resources
 
     try:
         event = json.loads(Path(args.event).read_text())
@@ -170,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
         for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-        from wf._devserver import DevServerError, serve
+        from wf.dev.server import serve
 
         try:
             serve(args.handler, args.port)
@@ -186,9 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     except WorkflowClientError as exc:
         print(f"wf: {exc.error_code} ({exc.status}): {exc.message}", file=sys.stderr)
         return EXIT_API_ERROR
-    except WorkflowError as exc:
+    except EndpointUnreachableError as exc:
         print(f"wf: {exc} (is `wf dev` running?)", file=sys.stderr)
         return EXIT_UNREACHABLE
+    except WorkflowError as exc:
+        print(f"wf: {exc}", file=sys.stderr)
+        return EXIT_API_ERROR
 
 
 if __name__ == "__main__":

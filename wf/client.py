@@ -18,24 +18,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from wf._context import registered_name
-from wf._errors import FailureDetails, WorkflowError
-from wf._history import parse_time
-from wf._serde import encode
-from wf._status import WorkflowState, WorkflowStatus
+from wf.core.context import registered_name
+from wf.core.history import parse_time
+from wf.core.serde import encode
+from wf.core.status import WorkflowState, WorkflowStatus
+from wf.errors import CredentialsError, EndpointUnreachableError, FailureDetails, WorkflowClientError
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3500"
 API_PREFIX = "/v1.0"
-
-
-class WorkflowClientError(WorkflowError):
-    """The API answered with an error (``status``, ``error_code``, ``message``)."""
-
-    def __init__(self, status: int, error_code: str, message: str) -> None:
-        super().__init__(f"{status} {error_code}: {message}")
-        self.status = status
-        self.error_code = error_code
-        self.message = message
 
 
 _EXECUTE_API = re.compile(r"^https://[a-z0-9]+\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(/|$)")
@@ -67,7 +57,9 @@ class _Http:
 
         credentials = botocore.session.get_session().get_credentials()
         if credentials is None:
-            raise WorkflowError(f"no AWS credentials found to sign requests to {self.endpoint} (the API uses IAM auth)")
+            raise CredentialsError(
+                f"no AWS credentials found to sign requests to {self.endpoint} (the API uses IAM auth)"
+            )
         request = AWSRequest(method=method, url=url, data=data, headers=headers)
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
         return dict(request.headers.items())
@@ -96,8 +88,10 @@ class _Http:
             except ValueError:
                 code, message = "ERR_UNKNOWN", payload.decode(errors="replace")
             raise WorkflowClientError(exc.code, code, message) from exc
-        except urllib.error.URLError as exc:
-            raise WorkflowError(f"cannot reach the workflow API at {self.endpoint}: {exc.reason}") from exc
+        except (urllib.error.URLError, OSError) as exc:
+            # URLError: refused, DNS, TLS; a bare OSError: reset or timed out mid-answer.
+            reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
+            raise EndpointUnreachableError(f"cannot reach the workflow API at {self.endpoint}: {reason}") from exc
 
     def path(self, *parts: str) -> str:
         quoted = "/".join(urllib.parse.quote(p, safe="") for p in parts)

@@ -1,0 +1,120 @@
+"""Wiring: builds the Lambda app from a registry and settings, with injected clients,
+and routes each Lambda event (API Gateway v1/v2, SQS batch) to its handler."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from wf.aws.batch import BatchFolder
+from wf.aws.dynamodb import DynamoStore, make_item_model
+from wf.aws.http import BASE_PATH, build_resolver
+from wf.aws.metrics import PowertoolsMetrics
+from wf.aws.settings import Settings
+from wf.aws.sqs import SqsQueue
+from wf.aws.tracing import Span, message_spans, no_span
+from wf.core.registry import Registry
+from wf.engine.engine import Engine
+from wf.engine.metrics import Metrics
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
+
+LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def time_ordered_id(clock: Callable[[], datetime]) -> Callable[[], str]:
+    """Execution IDs that sort by creation time, so a stale message is told from an early one."""
+
+    def new_id() -> str:
+        return f"{int(clock().timestamp() * 1000):012x}{secrets.token_hex(4)}"
+
+    return new_id
+
+
+def build_engine(
+    runtime: Registry,
+    settings: Settings,
+    *,
+    sqs_client: SQSClient | None = None,
+    clock: Callable[[], datetime] = utc_now,
+    sleep: Callable[[float], None] = time.sleep,
+    metrics: Metrics | None = None,
+) -> Engine:
+    """The engine over DynamoDB and SQS; clients, clock and sleep may be injected (tests)."""
+    if sqs_client is None:
+        sqs_client = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint)
+    store = DynamoStore(make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint))
+    return Engine(
+        runtime,
+        store,
+        SqsQueue(sqs_client, settings.queue_url),
+        clock=clock,
+        new_id=time_ordered_id(clock),
+        activity_margin_ms=settings.activity_margin_ms,
+        max_receive_count=settings.max_receive_count,
+        sleep=sleep,
+        metrics=metrics,
+    )
+
+
+def make_handler(
+    engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None, span: Span = no_span
+) -> LambdaHandler:
+    """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
+    ``flush`` runs after each invocation (metrics), ``span`` around each message (traces)."""
+    rest = build_resolver(APIGatewayRestResolver(strip_prefixes=[BASE_PATH]), engine, settings)
+    http = build_resolver(APIGatewayHttpResolver(strip_prefixes=[BASE_PATH]), engine, settings)
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        try:
+            return dispatch(event, context)
+        finally:
+            flush()
+
+    def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        if "Records" in event:
+            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span)
+            processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+            response = process_partial_response(
+                event={**event, "Records": folder.order(event["Records"])},
+                record_handler=folder.handle,
+                processor=processor,
+                context=context,
+            )
+            failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+            failures += sorted(folder.failed - set(failures))
+            return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
+        resolver = http if event.get("version") == "2.0" else rest
+        return resolver.resolve(event, context)
+
+    return handler
+
+
+def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
+    """The Lambda app serving ``runtime``'s workflows."""
+    if settings.json_logs:
+        # JSON log lines on the ``wf`` logger tree (CloudWatch); the local stack keeps
+        # plain lines.
+        Logger(service=settings.service_name)
+    if settings.on_lambda:
+        # CloudWatch metrics (EMF) and X-Ray traces on Lambda only.
+        metrics = PowertoolsMetrics(namespace="wf", service=settings.service_name)
+        tracer = Tracer(service=settings.service_name)
+        engine = build_engine(runtime, settings, metrics=metrics)
+        handler = make_handler(engine, settings, metrics.flush, message_spans(tracer))
+        traced: LambdaHandler = tracer.capture_lambda_handler(handler, capture_response=False)
+        return traced
+    return make_handler(build_engine(runtime, settings), settings)

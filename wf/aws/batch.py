@@ -1,0 +1,101 @@
+"""SQS batches: one step per instance per batch.
+
+Lambda hands the function up to ten messages at once. When several are for the same
+execution (the activities of a fan-out finishing together), their events are recorded
+in one step, with one conditional write, instead of one step each.
+
+Records are processed grouped by execution, and each group is committed as soon as its
+last record has brought its events, so no group waits for the others' activities.
+Powertools' batch processing runs the records and reports failures. A failed commit
+fails every record of its group, not just the last: none of their events was recorded,
+so all of their messages must come back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from wf.aws.tracing import Span, no_span
+from wf.core.history import HistoryEvent
+from wf.engine.engine import Engine
+from wf.engine.messages import Message, WorkMessage
+
+GroupKey = tuple[str, str | None]
+
+
+def _key(msg: Message) -> GroupKey:
+    return (msg.instance_id, msg.execution_id)
+
+
+@dataclass
+class _Brought:
+    message_id: str
+    msg: Message
+    receive_count: int
+    events: list[HistoryEvent]
+
+
+@dataclass
+class BatchFolder:
+    """Folds one SQS batch into a step per execution; ``handle`` is the record handler."""
+
+    engine: Engine
+    remaining_ms: Callable[[], int] | None = None
+    span: Span = no_span
+    #: Message IDs whose group's commit failed.
+    failed: set[str] = field(default_factory=set)
+    _last: dict[GroupKey, str] = field(default_factory=dict)
+    _parsed: dict[str, Message] = field(default_factory=dict)
+    _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
+
+    def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The records grouped by execution, groups in order of first appearance."""
+        groups: dict[GroupKey, list[dict[str, Any]]] = {}
+        for record in records:
+            try:
+                msg = self._parsed[record["messageId"]] = WorkMessage.parse(json.loads(record["body"]))
+                key = _key(msg)
+            except Exception:
+                # Unreadable: its own group, so that handle() reports it on its own.
+                key = (f"unreadable:{record.get('messageId')}", None)
+            groups.setdefault(key, []).append(record)
+            self._last[key] = record["messageId"]
+        return [r for group in groups.values() for r in group]
+
+    def handle(self, record: SQSRecord) -> None:
+        msg = self._parsed.get(record.message_id) or WorkMessage.parse(json.loads(record.body))
+        count = int(record.attributes.approximate_receive_count or 1)
+        key = _key(msg)
+        error: Exception | None = None
+        with self.span(msg):
+            try:
+                events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                if events:
+                    self._pending[key].append(_Brought(record.message_id, msg, count, events))
+            except Exception as exc:
+                error = exc
+            if self._last.get(key, record.message_id) == record.message_id:
+                self._commit(key)
+        if error is not None:
+            raise error
+
+    def _commit(self, key: GroupKey) -> None:
+        group = self._pending.pop(key, [])
+        if not group:
+            return
+        try:
+            self.engine.advance(
+                [b.msg for b in group],
+                [e for b in group for e in b.events],
+                receive_count=max(b.receive_count for b in group),
+                remaining_ms=self.remaining_ms,
+            )
+        except Exception:
+            self.failed.update(b.message_id for b in group)
+            raise

@@ -1,0 +1,280 @@
+"""The HTTP management API (docs/api.md, from SPEC section 1) on Powertools'
+event_handler resolvers.
+
+Routes call the engine's management operations, which refuse with domain errors
+(``wf/errors.py``); ``ERRORS`` below is the one table of how each becomes an HTTP
+answer, registered as Powertools exception handlers. Anything else is a fault: a 500
+with the operation's error code and no internal detail in the body (it is logged).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError
+
+from wf.aws.settings import Settings
+from wf.core.history import format_time
+from wf.core.serde import encode
+from wf.core.status import WorkflowStatus
+from wf.engine.engine import Engine
+from wf.engine.manage import InstanceView, Signal, describe, purge, signal
+from wf.errors import (
+    ComponentNotFoundError,
+    EventNameMissingError,
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InvalidInstanceIdError,
+    InvalidStateError,
+    Operation,
+    PayloadTooLargeError,
+    RouteNotFoundError,
+    WorkflowError,
+    WorkflowNameMissingError,
+    WorkflowNotRegisteredError,
+)
+
+log = logging.getLogger("wf.api")
+
+VERSIONS = ("v1.0-alpha1", "v1.0-beta1", "v1.0")
+MAX_INSTANCE_ID_BYTES = 64
+_ID_CHARS = re.compile(r"^[A-Za-z0-9_\-]+$")
+_EMPTY_SEGMENT = re.compile(r"^/(?P<ver>[^/]+)/workflows/(?P<c>[^/]*)/(?P<a>[^/]*)(?:/(?P<b>[^/]*))?(?:/(?P<d>.*))?$")
+
+#: A custom domain's base-path mapping puts its path in front of ours ("/wf/v1.0/...").
+#: Anything before the first Dapr version segment that starts a route is stripped; a
+#: path that starts with a version segment is never touched.
+BASE_PATH = re.compile(
+    r"^(?!/v1\.0(?:-alpha1|-beta1)?/)(?:/[^/]+)+?(?=/v1\.0(?:-alpha1|-beta1)?/workflows/|/v1\.0/(?:metadata|healthz)$)"
+)
+
+#: The error code of each operation, for its refusals by status and its faults (500).
+OPERATION_CODES = {
+    Operation.START: "ERR_START_WORKFLOW",
+    Operation.GET: "ERR_GET_WORKFLOW",
+    Operation.TERMINATE: "ERR_TERMINATE_WORKFLOW",
+    Operation.RAISE: "ERR_RAISE_EVENT_WORKFLOW",
+    Operation.PAUSE: "ERR_PAUSE_WORKFLOW",
+    Operation.RESUME: "ERR_RESUME_WORKFLOW",
+    Operation.PURGE: "ERR_PURGE_WORKFLOW",
+}
+_ID_CODES = {
+    InvalidInstanceIdError.Reason.MISSING: "ERR_INSTANCE_ID_PROVIDED_MISSING",
+    InvalidInstanceIdError.Reason.TOO_LONG: "ERR_INSTANCE_ID_TOO_LONG",
+    InvalidInstanceIdError.Reason.INVALID: "ERR_INSTANCE_ID_INVALID",
+}
+
+
+def _id_code(exc: Exception) -> str:
+    return _ID_CODES[exc.reason] if isinstance(exc, InvalidInstanceIdError) else "ERR_INSTANCE_ID_INVALID"
+
+
+def _state_code(exc: Exception) -> str:
+    return OPERATION_CODES[exc.operation] if isinstance(exc, InvalidStateError) else "ERR_INVALID_STATE"
+
+
+#: How each refusal is answered: (HTTP status, Dapr error code or how to find it).
+ERRORS: dict[type[WorkflowError], tuple[int, str | Callable[[Exception], str]]] = {
+    InvalidInstanceIdError: (400, _id_code),
+    WorkflowNameMissingError: (400, "ERR_WORKFLOW_NAME_MISSING"),
+    EventNameMissingError: (400, "ERR_WORKFLOW_EVENT_NAME_MISSING"),
+    ComponentNotFoundError: (400, "ERR_WORKFLOW_COMPONENT_NOT_FOUND"),
+    WorkflowNotRegisteredError: (404, "ERR_WORKFLOW_NOT_FOUND"),
+    InstanceNotFoundError: (404, "ERR_INSTANCE_ID_NOT_FOUND"),
+    RouteNotFoundError: (404, "ERR_NOT_FOUND"),
+    InstanceExistsError: (409, "ERR_INSTANCE_ID_ALREADY_EXISTS"),
+    InvalidStateError: (409, _state_code),
+    PayloadTooLargeError: (413, "ERR_PAYLOAD_TOO_LARGE"),
+}
+
+R = TypeVar("R", bound=ApiGatewayResolver)
+Handler = Callable[..., Response[str]]
+
+
+def _json(status: int, body: Any) -> Response[str]:
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+
+
+def _error(status: int, code: str, message: str) -> Response[str]:
+    return _json(status, {"errorCode": code, "message": message})
+
+
+def parse_body(raw: str | None) -> str | None:
+    """The request body as an encoded JSON payload: JSON as is, other text as a string,
+    empty as null (falsy values round-trip unchanged)."""
+    if raw is None or raw == "":
+        return None
+    try:
+        json.loads(raw)
+        return raw.strip()
+    except ValueError:
+        return encode(raw)
+
+
+def view_body(view: InstanceView) -> dict[str, Any]:
+    """The GET body (docs/api.md): properties hold JSON strings, each only when set."""
+    props: dict[str, str] = {}
+    if view.input is not None and view.input != "null":
+        props["dapr.workflow.input"] = view.input
+    if view.status is not WorkflowStatus.FAILED and view.output is not None and view.output != "null":
+        props["dapr.workflow.output"] = view.output
+    if view.custom_status is not None:
+        props["dapr.workflow.custom_status"] = json.dumps(view.custom_status)
+    failure = view.failure
+    if view.status is WorkflowStatus.FAILED and failure is not None:
+        props["dapr.workflow.failure.error_type"] = failure.error_type
+        props["dapr.workflow.failure.error_message"] = failure.message
+        if failure.stack_trace:
+            props["dapr.workflow.failure.stack_trace"] = failure.stack_trace
+    return {
+        "instanceID": view.instance_id,
+        "workflowName": view.workflow_name,
+        "createdAt": format_time(view.created_at),
+        "lastUpdatedAt": format_time(view.updated_at),
+        "runtimeStatus": view.status.value,
+        "properties": props,
+    }
+
+
+def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
+    """Register every route of the management API, and its error answers, on ``resolver``."""
+    app = resolver
+
+    def checked(fn: Handler) -> Handler:
+        """The version and component every workflow route starts with."""
+
+        @wraps(fn)
+        def wrapper(ver: str, component: str, **kwargs: str) -> Response[str]:
+            if ver not in VERSIONS:
+                raise RouteNotFoundError(f"unknown API version '{ver}'")
+            if component != settings.component:
+                raise ComponentNotFoundError(f"workflow component '{component}' not found")
+            return fn(**kwargs)
+
+        return wrapper
+
+    def body() -> str | None:
+        raw = app.current_event.decoded_body
+        if raw is not None and len(raw.encode()) > settings.max_body_bytes:
+            raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_body_bytes} bytes")
+        return parse_body(raw)
+
+    @app.post("/<ver>/workflows/<component>/<name>/start", operation_id=Operation.START.value)
+    @checked
+    def start(name: str) -> Response[str]:
+        params = app.current_event.query_string_parameters or {}
+        instance_id = params.get("instanceID")
+        if instance_id is None:
+            instance_id = str(uuid.uuid4())
+        validate_instance_id(instance_id)
+        if name not in engine.runtime.workflows:
+            known = ", ".join(sorted(engine.runtime.workflows)) or "none"
+            raise WorkflowNotRegisteredError(f"workflow '{name}' is not registered (registered: {known})")
+        engine.start(name, instance_id, body())
+        return _json(202, {"instanceID": instance_id})
+
+    @app.get("/<ver>/workflows/<component>/<instance_id>", operation_id=Operation.GET.value)
+    @checked
+    def get(instance_id: str) -> Response[str]:
+        return _json(200, view_body(describe(engine, instance_id)))
+
+    def simple(path: str, kind: Signal, operation: Operation) -> None:
+        @app.post(f"/<ver>/workflows/<component>/<instance_id>/{path}", operation_id=operation.value)
+        @checked
+        def route(instance_id: str) -> Response[str]:
+            data = body() if kind is Signal.TERMINATE else None
+            signal(engine, instance_id, kind, data=data)
+            return _json(202, {})
+
+    simple("terminate", Signal.TERMINATE, Operation.TERMINATE)
+    simple("pause", Signal.PAUSE, Operation.PAUSE)
+    simple("resume", Signal.RESUME, Operation.RESUME)
+
+    @app.post("/<ver>/workflows/<component>/<instance_id>/raiseEvent/<event_name>", operation_id=Operation.RAISE.value)
+    @checked
+    def raise_event(instance_id: str, event_name: str) -> Response[str]:
+        signal(engine, instance_id, Signal.RAISE, name=event_name, data=body())
+        return _json(202, {})
+
+    @app.post("/<ver>/workflows/<component>/<instance_id>/purge", operation_id=Operation.PURGE.value)
+    @checked
+    def purge_route(instance_id: str) -> Response[str]:
+        purge(engine, instance_id)
+        return _json(202, {})
+
+    @app.get("/v1.0/metadata")
+    def metadata() -> Response[str]:
+        return _json(
+            200,
+            {
+                "id": "wf-lambda",
+                "runtimeVersion": "wf-lambda/0.1",
+                "actors": [],
+                "components": [{"name": settings.component, "type": "workflow.dapr", "version": "v1"}],
+                "extended": {"workflows": ",".join(sorted(engine.runtime.workflows))},
+            },
+        )
+
+    @app.get("/v1.0/healthz")
+    def healthz() -> Response[str]:
+        return Response(status_code=204, content_type="text/plain", body="")
+
+    def refused(exc: Exception) -> Response[str]:
+        status, code = next(answer for kind, answer in ERRORS.items() if isinstance(exc, kind))
+        return _error(status, code if isinstance(code, str) else code(exc), str(exc))
+
+    def fault(exc: Exception) -> Response[str]:
+        route = app.context.get("_route")
+        try:
+            code = OPERATION_CODES[Operation(getattr(route, "operation_id", ""))]
+        except ValueError:
+            code = "ERR_INTERNAL"
+        # Domain errors are expected faults (store, queue); anything else is a bug.
+        log.error("%s: %s", code, exc, exc_info=not isinstance(exc, WorkflowError))
+        return _error(500, code, "the workflow API failed unexpectedly; the function's log has the details")
+
+    def not_found_route(exc: Exception) -> Response[str]:
+        return refused(missing_part(BASE_PATH.sub("", app.current_event.path), app.current_event.http_method))
+
+    # Powertools picks the handler of the closest class in the exception's MRO.
+    app.exception_handler(list(ERRORS))(refused)
+    app.exception_handler(NotFoundError)(not_found_route)
+    app.exception_handler(Exception)(fault)
+
+    return app
+
+
+def validate_instance_id(instance_id: str) -> None:
+    reason = InvalidInstanceIdError.Reason
+    if instance_id == "":
+        raise InvalidInstanceIdError(reason.MISSING, "instance ID is empty")
+    if len(instance_id.encode()) > MAX_INSTANCE_ID_BYTES:
+        raise InvalidInstanceIdError(
+            reason.TOO_LONG, f"instance ID is longer than {MAX_INSTANCE_ID_BYTES} bytes: {instance_id}"
+        )
+    if not _ID_CHARS.match(instance_id):
+        raise InvalidInstanceIdError(
+            reason.INVALID, f"instance ID '{instance_id}' is invalid: only letters, digits, '_' and '-' are allowed"
+        )
+
+
+def missing_part(path: str, method: str) -> WorkflowError:
+    """Explain a path that matched no route: usually an empty name, ID or event name."""
+    m = _EMPTY_SEGMENT.match(path)
+    if m and m["ver"] in VERSIONS:
+        a, b, d = m["a"], m["b"], m["d"]
+        if b == "start" and a == "":
+            return WorkflowNameMissingError("workflow name is empty")
+        if b == "raiseEvent" and not d:
+            return EventNameMissingError("event name is empty")
+        if a == "" and (b in ("terminate", "pause", "resume", "purge", "raiseEvent") or b is None):
+            return InvalidInstanceIdError(InvalidInstanceIdError.Reason.MISSING, "instance ID is empty")
+    return RouteNotFoundError(f"no route for {method} {path}")

@@ -1,0 +1,75 @@
+"""The function's configuration: read once from the environment (``Settings.from_env``)
+and injected everywhere else. No other module of the function reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from wf.engine.budget import DEFAULT_MARGIN_MS
+from wf.engine.engine import DEFAULT_MAX_RECEIVE_COUNT
+from wf.errors import ConfigurationError
+
+DEFAULT_COMPONENT = "dapr"
+DEFAULT_MAX_BODY_BYTES = 64 * 1024
+DEFAULT_REGION = "us-east-1"
+DEFAULT_SERVICE = "wf"
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    queue_url: str
+    component: str = DEFAULT_COMPONENT
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
+    region: str = DEFAULT_REGION
+    #: An activity starts only if its invocation has more time left than this (and than
+    #: 1.5 times its longest run seen); otherwise it goes to a fresh SQS message.
+    activity_margin_ms: int = DEFAULT_MARGIN_MS
+    #: The queue's redrive ``maxReceiveCount``: the last delivery before the dead-letter queue.
+    max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    #: Powertools' service name (logs, metrics, traces).
+    service_name: str = DEFAULT_SERVICE
+    #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
+    on_lambda: bool = False
+    #: JSON log lines (CloudWatch), or plain text lines (``WF_LOG_FORMAT=text``, the local stack).
+    json_logs: bool = True
+    #: Another endpoint than AWS's for DynamoDB and SQS (the local stack, an emulator).
+    dynamodb_endpoint: str | None = None
+    sqs_endpoint: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        try:
+            table, queue = env["WF_TABLE_NAME"], env["WF_QUEUE_URL"]
+        except KeyError as exc:
+            raise ConfigurationError(f"environment variable {exc.args[0]} is not set (see template.yaml)") from exc
+
+        def number(name: str, default: int) -> int:
+            raw = env.get(name)
+            if raw is None or raw == "":
+                return default
+            try:
+                return int(raw)
+            except ValueError as exc:
+                raise ConfigurationError(f"environment variable {name} must be a whole number, not {raw!r}") from exc
+
+        def endpoint(service: str) -> str | None:
+            return env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL") or None
+
+        return cls(
+            table_name=table,
+            queue_url=queue,
+            component=env.get("WF_COMPONENT", DEFAULT_COMPONENT),
+            max_body_bytes=number("WF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
+            activity_margin_ms=number("WF_ACTIVITY_MARGIN_MS", DEFAULT_MARGIN_MS),
+            max_receive_count=number("WF_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT),
+            service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
+            on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+            json_logs=env.get("WF_LOG_FORMAT", "json") == "json",
+            dynamodb_endpoint=endpoint("dynamodb"),
+            sqs_endpoint=endpoint("sqs"),
+        )

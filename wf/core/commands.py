@@ -1,0 +1,49 @@
+"""Commands: the work a replay step asks the engine to carry out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from wf.core.history import ParentRef
+from wf.errors import FailureDetails
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleActivity:
+    task_id: int
+    name: str
+    input: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleTimer:
+    task_id: int
+    fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StartChild:
+    task_id: int
+    name: str
+    instance_id: str
+    input: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class TerminateChild:
+    instance_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class NotifyParent:
+    """Report this (terminal) instance's outcome to the parent that started it."""
+
+    parent: ParentRef
+    result: str | None
+    failure: FailureDetails | None
+
+
+#: What workflow code schedules: each is recorded as a history event and carried out.
+Scheduled = ScheduleActivity | ScheduleTimer | StartChild
+Command = ScheduleActivity | ScheduleTimer | StartChild | TerminateChild | NotifyParent

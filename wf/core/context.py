@@ -1,0 +1,155 @@
+"""The contexts handed to workflow and activity code (Dapr names and semantics), and
+how user functions are called with them."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol
+
+from wf.core.retry import RetryPolicy
+from wf.core.serde import encode
+from wf.core.task import Task
+
+
+def registered_name(fn_or_name: Callable[..., Any] | str) -> str:
+    """The name a workflow or activity is registered under."""
+    if isinstance(fn_or_name, str):
+        return fn_or_name
+    alt = getattr(fn_or_name, "_dapr_alternate_name", None)
+    return alt if isinstance(alt, str) else fn_or_name.__name__
+
+
+def call_user(fn: Callable[..., Any], ctx: object, value: Any) -> Any:
+    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it takes no input (as Dapr does)."""
+    if value is None:
+        try:
+            params = inspect.signature(fn).parameters
+        except (TypeError, ValueError):
+            params = None
+        if params is not None and len(params) == 1:
+            return fn(ctx)
+    return fn(ctx, value)
+
+
+@dataclass(slots=True)
+class Turn:
+    """The step being run: its time (the workflow's deterministic 'now') and whether it
+    is being replayed from history. Shared by an execution, its task book and its context."""
+
+    now: datetime
+    replaying: bool = False
+
+
+@dataclass(slots=True)
+class Directives:
+    """What the workflow code asked of its execution besides tasks."""
+
+    #: Set by ``continue_as_new``: the new input (encoded) and whether unread events carry over.
+    continue_with: tuple[str, bool] | None = None
+    custom_status: str | None = None
+
+
+class Scheduler(Protocol):
+    """Where the context schedules tasks (the execution's task book)."""
+
+    def schedule_activity(self, name: str, input: Any, retry_policy: RetryPolicy | None) -> Task[Any]: ...
+
+    def schedule_child(
+        self, name: str, input: Any, instance_id: str | None, retry_policy: RetryPolicy | None
+    ) -> Task[Any]: ...
+
+    def schedule_timer(self, fire_at: datetime) -> Task[None]: ...
+
+    def wait_event(self, name: str, timeout: timedelta | None) -> Task[Any]: ...
+
+
+class DaprWorkflowContext:
+    """What a workflow function receives as its first argument."""
+
+    __slots__ = ("_directives", "_instance_id", "_scheduler", "_turn")
+
+    def __init__(self, instance_id: str, turn: Turn, scheduler: Scheduler, directives: Directives) -> None:
+        self._instance_id = instance_id
+        self._turn = turn
+        self._scheduler = scheduler
+        self._directives = directives
+
+    @property
+    def instance_id(self) -> str:
+        return self._instance_id
+
+    @property
+    def current_utc_datetime(self) -> datetime:
+        """Deterministic 'now': the time the current step started, from history."""
+        return self._turn.now
+
+    @property
+    def is_replaying(self) -> bool:
+        return self._turn.replaying
+
+    def call_activity(
+        self,
+        activity: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Task[Any]:
+        """Schedule an activity; ``yield`` the task for its result."""
+        return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy)
+
+    def call_child_workflow(
+        self,
+        workflow: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+    ) -> Task[Any]:
+        """Start a child workflow (default ID ``f"{parent}:{seq:04x}"``); ``yield`` for its output."""
+        return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy)
+
+    def create_timer(self, fire_at: datetime | timedelta) -> Task[None]:
+        """A durable timer; naive datetimes are taken as UTC."""
+        if isinstance(fire_at, timedelta):
+            when = self._turn.now + fire_at
+        elif fire_at.tzinfo is None:
+            when = fire_at.replace(tzinfo=UTC)
+        else:
+            when = fire_at.astimezone(UTC)
+        return self._scheduler.schedule_timer(when)
+
+    def wait_for_external_event(self, name: str, *, timeout: timedelta | None = None) -> Task[Any]:
+        """Wait for an event raised on this instance (names are case-insensitive).
+
+        With ``timeout``, the task fails with :class:`TimeoutError` if no event arrives
+        within that much workflow time.
+        """
+        return self._scheduler.wait_event(name, timeout)
+
+    def continue_as_new(self, new_input: Any, *, save_events: bool = False) -> None:
+        """Restart this instance with fresh history; ``save_events`` carries unread events over."""
+        self._directives.continue_with = (encode(new_input), save_events)
+
+    def set_custom_status(self, custom_status: str | None) -> None:
+        self._directives.custom_status = custom_status
+
+
+class WorkflowActivityContext:
+    """What an activity function receives as its first argument."""
+
+    __slots__ = ("_task_id", "_workflow_id")
+
+    def __init__(self, workflow_id: str, task_id: int) -> None:
+        self._workflow_id = workflow_id
+        self._task_id = task_id
+
+    @property
+    def workflow_id(self) -> str:
+        return self._workflow_id
+
+    @property
+    def task_id(self) -> int:
+        return self._task_id

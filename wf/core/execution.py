@@ -1,0 +1,484 @@
+"""The pure replay executor.
+
+``Execution`` rebuilds a workflow's state by running its code against recorded history
+(``replay``) and then advances it with new events (``step``), returning the events to
+append, the commands to carry out and the resulting status.  It does no I/O and reads
+no clock: the caller passes ``now``.  Kept in memory, an ``Execution`` is the warm
+path: each ``step`` costs the same whatever the length of the history behind it.
+
+Its parts: the task book (``wf/core/tasks.py``: scheduling and settling tasks), the
+inbound gate (``wf/core/inbound.py``: which results and management events are recorded,
+held while paused), and here the driving of the workflow code and its endings
+(completion, failure, termination, continue-as-new, telling the parent).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from wf.core.commands import Command, NotifyParent, TerminateChild
+from wf.core.context import DaprWorkflowContext, Directives, Turn, call_user
+from wf.core.history import (
+    ActivityScheduled,
+    ChildCreated,
+    CustomStatusSet,
+    EventKind,
+    EventRaised,
+    HistoryEvent,
+    ParentRef,
+    TimerCreated,
+    TurnStarted,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+    WorkflowTerminated,
+)
+from wf.core.inbound import InboundGate
+from wf.core.outcome import Outcome
+from wf.core.serde import decode, encode
+from wf.core.status import WorkflowStatus
+from wf.core.step import StepResult
+from wf.core.task import Task
+from wf.core.tasks import TaskBook, describe, describe_event, matches, scheduled_event
+from wf.errors import (
+    FailureDetails,
+    NonDeterminismError,
+    WorkflowLoopError,
+    WorkflowNotRegisteredError,
+)
+from wf.errors import WorkflowTerminated as ChildTerminated
+
+WorkflowFn = Callable[..., Any]
+
+#: The kinds a caller may pass to ``step`` (everything else the executor records itself).
+NEW_EVENT_KINDS = frozenset(
+    {
+        EventKind.ACTIVITY_COMPLETED,
+        EventKind.ACTIVITY_FAILED,
+        EventKind.TIMER_FIRED,
+        EventKind.CHILD_COMPLETED,
+        EventKind.CHILD_FAILED,
+        EventKind.EVENT_RAISED,
+        EventKind.WORKFLOW_STARTED,
+        EventKind.WORKFLOW_TERMINATED,
+        EventKind.WORKFLOW_FAILED,  # failed by the engine (e.g. a step too large to store)
+        EventKind.SUSPENDED,
+        EventKind.RESUMED,
+    }
+)
+
+#: A workflow that continues-as-new this many times within one step without waiting on
+#: anything is looping; it is failed rather than spinning the invocation.
+MAX_GENERATIONS_PER_STEP = 1000
+
+
+class Execution:
+    """The live state of one workflow execution (one generation of one instance)."""
+
+    def __init__(self, workflows: Mapping[str, WorkflowFn], instance_id: str) -> None:
+        self._workflows = workflows
+        self.instance_id = instance_id
+        self._handlers: dict[EventKind, Callable[[Any], bool]] = {
+            EventKind.TURN_STARTED: self._on_turn,
+            EventKind.WORKFLOW_STARTED: self._on_started,
+            EventKind.WORKFLOW_COMPLETED: self._on_recorded_terminal,
+            EventKind.WORKFLOW_FAILED: self._on_recorded_terminal,
+            EventKind.WORKFLOW_TERMINATED: self._on_terminated,
+            EventKind.CONTINUED_AS_NEW: self._on_recorded_terminal,
+            EventKind.ACTIVITY_SCHEDULED: self._on_scheduled,
+            EventKind.TIMER_CREATED: self._on_scheduled,
+            EventKind.CHILD_CREATED: self._on_scheduled,
+            EventKind.ACTIVITY_COMPLETED: self._on_inbound,
+            EventKind.ACTIVITY_FAILED: self._on_inbound,
+            EventKind.TIMER_FIRED: self._on_inbound,
+            EventKind.CHILD_COMPLETED: self._on_inbound,
+            EventKind.CHILD_FAILED: self._on_inbound,
+            EventKind.EVENT_RAISED: self._on_inbound,
+            EventKind.SUSPENDED: self._on_suspended,
+            EventKind.RESUMED: self._on_resumed,
+            EventKind.CUSTOM_STATUS: self._on_custom_status,
+        }
+        self._reset()
+
+    # -- state -------------------------------------------------------------------
+
+    def _reset(self) -> None:
+        """A fresh generation: nothing run, nothing recorded."""
+        self._turn = Turn(datetime.min)
+        self._directives = Directives()
+        self._outcome = Outcome()
+        self._book = TaskBook(self.instance_id, self._turn, self._maybe_resume)
+        self._gate = InboundGate(self._book, self._outcome)
+        self._ctx = DaprWorkflowContext(self.instance_id, self._turn, self._book, self._directives)
+        self._gen: Generator[Any, Any, Any] | None = None
+        self._awaiting: Task[Any] | None = None
+        self._recorded_custom_status: str | None = None
+        self._started: WorkflowStarted | None = None
+        self._commands: list[Command] = []
+        self.history_length = 0
+
+    @property
+    def now(self) -> datetime:
+        return self._turn.now
+
+    @property
+    def replaying(self) -> bool:
+        return self._turn.replaying
+
+    @property
+    def status(self) -> WorkflowStatus:
+        status = self._outcome.status
+        if self._gate.suspended and status is WorkflowStatus.RUNNING:
+            return WorkflowStatus.SUSPENDED
+        return status
+
+    @property
+    def is_terminal(self) -> bool:
+        return self._outcome.recorded
+
+    @property
+    def name(self) -> str | None:
+        return self._started.name if self._started else None
+
+    @property
+    def parent(self) -> ParentRef | None:
+        return self._started.parent if self._started else None
+
+    @property
+    def output(self) -> str | None:
+        return self._outcome.output
+
+    @property
+    def failure(self) -> FailureDetails | None:
+        return self._outcome.failure
+
+    @property
+    def custom_status(self) -> str | None:
+        return self._recorded_custom_status
+
+    def is_settled(self, task_id: int) -> bool:
+        """Scheduled in this view of the history and no longer open.  History only grows,
+        so this holds in any newer view too; a view that is behind the store may simply
+        not know a task yet, which is *not* settled."""
+        return self._book.is_settled(task_id)
+
+    def child_instance_ids(self) -> list[str]:
+        """IDs of the children this execution started and that have not reported back."""
+        return self._book.open_children()
+
+    # -- the two entry points ----------------------------------------------------
+
+    def replay(self, history: Iterable[HistoryEvent]) -> None:
+        """Rebuild state from recorded history (``is_replaying`` is true meanwhile)."""
+        self._turn.replaying = True
+        handlers = self._handlers
+        count = 0
+        try:
+            for event in history:
+                count += 1
+                handlers[event.kind](event)
+            if self._book.actions and not self._outcome.recorded:
+                self._raise_unrecorded_action()
+        except NonDeterminismError as exc:
+            self._outcome.fail(FailureDetails.of(NonDeterminismError, str(exc)))
+            self._gen = None
+            self._book.actions.clear()
+        finally:
+            self.history_length += count
+            self._turn.replaying = False
+            self._commands.clear()
+
+    def step(self, new_events: Sequence[HistoryEvent], now: datetime) -> StepResult:
+        """Apply new events at time ``now``; returns what to append and to do."""
+        if self._outcome.recorded:
+            return self._result((), new_generation=False)
+        self._turn.replaying = False
+        self._commands = []
+        out: list[HistoryEvent] = [TurnStarted(now)]
+        self._turn.now = now
+        accepted = False
+        for event in new_events:
+            if event.kind not in NEW_EVENT_KINDS:
+                raise ValueError(f"{event.kind.value} is recorded by the executor, not passed in as a new event")
+            if isinstance(event, WorkflowFailed):
+                recorded = self._on_failed_by_engine(event)
+            else:
+                recorded = self._handlers[event.kind](event)
+            if recorded:
+                out.append(event)
+                accepted = True
+        self._flush(out)
+        new_generation = False
+        generations = 0
+        while self._outcome.status is WorkflowStatus.CONTINUED_AS_NEW:
+            generations += 1
+            out = self._next_generation(now, generations)
+            new_generation = True
+        if not new_generation and not accepted and len(out) == 1:
+            return self._result((), new_generation=False)
+        self.history_length = (0 if new_generation else self.history_length) + len(out)
+        return self._result(tuple(out), new_generation=new_generation)
+
+    def pending_commands(self) -> tuple[Command, ...]:
+        """Every command still owed by recorded history: to re-dispatch after a crash."""
+        cmds: list[Command] = []
+        if self._outcome.status is WorkflowStatus.TERMINATED:
+            cmds.extend(TerminateChild(i) for i in self.child_instance_ids())
+        else:
+            cmds.extend(o.action for o in self._book.open.values())
+        if self._outcome.recorded and self.parent is not None:
+            cmds.append(self._notify_parent())
+        return tuple(cmds)
+
+    # -- step helpers ------------------------------------------------------------
+
+    def _result(self, events: tuple[HistoryEvent, ...], *, new_generation: bool) -> StepResult:
+        return StepResult(
+            events=events,
+            commands=tuple(self._commands) if events else (),
+            status=self.status,
+            output=self._outcome.output,
+            failure=self._outcome.failure,
+            custom_status=self._recorded_custom_status,
+            new_generation=new_generation,
+        )
+
+    def _raise_unrecorded_action(self) -> None:
+        action = next(iter(self._book.actions.values()))
+        raise NonDeterminismError(
+            f"the workflow code scheduled {describe(action)} at task {action.task_id}, "
+            "but the history has no record of it"
+        )
+
+    def _flush(self, out: list[HistoryEvent]) -> None:
+        """Record what the code did in this step: its actions, a changed custom status,
+        and its ending if it ended."""
+        now = self._turn.now
+        actions = self._book.actions
+        for action in actions.values():
+            out.append(scheduled_event(action, now))
+            self._commands.append(action)
+        actions.clear()
+        if self._directives.custom_status != self._recorded_custom_status:
+            self._recorded_custom_status = self._directives.custom_status
+            out.append(CustomStatusSet(now, self._directives.custom_status))
+        outcome = self._outcome
+        if outcome.recorded or outcome.status is WorkflowStatus.CONTINUED_AS_NEW:
+            return
+        if outcome.status is WorkflowStatus.COMPLETED:
+            out.append(WorkflowCompleted(now, outcome.output))
+        elif outcome.status is WorkflowStatus.FAILED and outcome.failure is not None:
+            out.append(WorkflowFailed(now, outcome.failure))
+        else:
+            return
+        outcome.recorded = True
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+
+    def _next_generation(self, now: datetime, generations: int) -> list[HistoryEvent]:
+        """Continue as new: the whole first step of the next generation."""
+        started, continue_with = self._started, self._directives.continue_with
+        if started is None or continue_with is None:
+            raise ValueError("continue-as-new without a started workflow and a new input")
+        new_input, save_events = continue_with
+        carried = self._book.inbox.drain() if save_events else []
+        name, parent = started.name, started.parent
+        self._reset()
+        self._turn.now = now
+        out: list[HistoryEvent] = [TurnStarted(now), WorkflowStarted(now, name, new_input, parent)]
+        out.extend(EventRaised(now, n, d) for n, d in carried)
+        if generations > MAX_GENERATIONS_PER_STEP:
+            self._started = WorkflowStarted(now, name, new_input, parent)
+            self._fail(
+                FailureDetails.of(
+                    WorkflowLoopError, f"workflow continued as new {generations} times without waiting on any task"
+                )
+            )
+        else:
+            for event in out[1:]:
+                self._handlers[event.kind](event)
+        self._flush(out)
+        return out
+
+    def _notify_parent(self) -> NotifyParent:
+        parent = self.parent
+        if parent is None:
+            raise ValueError("only a child workflow has a parent to notify")
+        if self._outcome.status is WorkflowStatus.COMPLETED:
+            return NotifyParent(parent, self._outcome.output, None)
+        failure = self._outcome.failure
+        if failure is None:
+            failure = FailureDetails.of(ChildTerminated, "the child workflow was terminated")
+        return NotifyParent(parent, None, failure)
+
+    def _finish(self, value: Any) -> None:
+        self._gen = None
+        if self._directives.continue_with is not None:
+            self._outcome.status = WorkflowStatus.CONTINUED_AS_NEW
+            return
+        try:
+            self._outcome.output = encode(value)
+        except (TypeError, ValueError) as exc:
+            self._fail(FailureDetails.from_exception(exc))
+            return
+        self._outcome.status = WorkflowStatus.COMPLETED
+
+    def _fail(self, failure: FailureDetails) -> None:
+        self._gen = None
+        self._outcome.fail(failure)
+
+    # -- event handlers (return whether the event is recorded) --------------------
+
+    def _on_turn(self, event: TurnStarted) -> bool:
+        if self._book.actions and not self._outcome.recorded:
+            self._raise_unrecorded_action()
+        self._turn.now = event.timestamp
+        return True
+
+    def _on_started(self, event: WorkflowStarted) -> bool:
+        if self._started is not None:
+            return False
+        self._started = event
+        self._outcome.status = WorkflowStatus.RUNNING
+        fn = self._workflows.get(event.name)
+        if fn is None:
+            known = ", ".join(sorted(self._workflows)) or "none"
+            self._fail(
+                FailureDetails.of(
+                    WorkflowNotRegisteredError, f"workflow '{event.name}' is not registered (registered: {known})"
+                )
+            )
+            return True
+        try:
+            result = call_user(fn, self._ctx, decode(event.input))
+        except Exception as exc:
+            self._fail(FailureDetails.from_exception(exc))
+            return True
+        if inspect.isgenerator(result):
+            self._gen = result
+            self._drive(None)
+        else:
+            self._finish(result)
+        return True
+
+    def _on_scheduled(self, event: ActivityScheduled | TimerCreated | ChildCreated) -> bool:
+        action = self._book.actions.pop(event.task_id, None)
+        if action is None:
+            if self._outcome.recorded:
+                return True
+            raise NonDeterminismError(
+                f"the history has {describe_event(event)} scheduled at task {event.task_id}, "
+                "but the workflow code did not schedule anything there"
+            )
+        if not matches(action, event):
+            raise NonDeterminismError(
+                f"the history has {describe_event(event)} scheduled at task {event.task_id}, "
+                f"but the workflow code scheduled {describe(action)} there"
+            )
+        return True
+
+    def _on_custom_status(self, event: CustomStatusSet) -> bool:
+        self._recorded_custom_status = event.status
+        return True
+
+    def _on_inbound(self, event: Any) -> bool:
+        return self._gate.on_inbound(event)
+
+    def _on_suspended(self, event: Any) -> bool:
+        return self._gate.on_suspended(event)
+
+    def _on_resumed(self, event: Any) -> bool:
+        return self._gate.on_resumed(event)
+
+    def _on_recorded_terminal(self, event: HistoryEvent) -> bool:
+        # The outcome in history is authoritative for the status reported.
+        outcome = self._outcome
+        if isinstance(event, WorkflowCompleted):
+            outcome.status, outcome.output = WorkflowStatus.COMPLETED, event.output
+        elif isinstance(event, WorkflowFailed):
+            outcome.status, outcome.failure = WorkflowStatus.FAILED, event.failure
+        outcome.recorded = True
+        self._gen = None
+        return True
+
+    def _on_terminated(self, event: WorkflowTerminated) -> bool:
+        outcome = self._outcome
+        if outcome.recorded:
+            return False
+        outcome.status = WorkflowStatus.TERMINATED
+        outcome.output = event.output
+        outcome.recorded = True
+        self._gen = None
+        self._gate.drop_held()
+        self._commands.extend(TerminateChild(i) for i in self.child_instance_ids())
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+        return True
+
+    def _on_failed_by_engine(self, event: WorkflowFailed) -> bool:
+        if self._outcome.recorded:
+            return False
+        self._fail(event.failure)
+        self._outcome.recorded = True
+        self._book.actions.clear()  # whatever the code scheduled in this step is not carried out
+        if self.parent is not None:
+            self._commands.append(self._notify_parent())
+        return True
+
+    def _maybe_resume(self) -> None:
+        task = self._awaiting
+        if task is not None and task._complete and self._outcome.status is WorkflowStatus.RUNNING:
+            self._awaiting = None
+            self._drive(task)
+
+    def _drive(self, task: Task[Any] | None) -> None:
+        gen = self._gen
+        if gen is None:
+            return
+        while True:
+            try:
+                if task is None:
+                    yielded = gen.send(None)
+                elif task._exception is not None:
+                    yielded = gen.throw(task._exception)
+                else:
+                    yielded = gen.send(task._result)
+            except StopIteration as stop:
+                self._finish(stop.value)
+                return
+            except Exception as exc:
+                self._fail(FailureDetails.from_exception(exc))
+                return
+            if self._directives.continue_with is not None:
+                self._finish(None)
+                return
+            if not isinstance(yielded, Task):
+                self._fail(
+                    FailureDetails.of(
+                        TypeError,
+                        f"the workflow yielded a {type(yielded).__name__} ({yielded!r:.80}); workflows may only "
+                        "yield tasks from call_activity, call_child_workflow, create_timer, "
+                        "wait_for_external_event, when_all or when_any",
+                    )
+                )
+                return
+            if not yielded._complete:
+                self._awaiting = yielded
+                return
+            task = yielded
+
+
+def run_step(
+    workflows: Mapping[str, WorkflowFn],
+    instance_id: str,
+    history: Iterable[HistoryEvent],
+    new_events: Sequence[HistoryEvent],
+    now: datetime,
+) -> StepResult:
+    """The pure step: (history, new events, now) -> (events to append, commands, status)."""
+    execution = Execution(workflows, instance_id)
+    execution.replay(history)
+    return execution.step(new_events, now)

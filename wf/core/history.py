@@ -1,0 +1,260 @@
+"""The history event model: typed, frozen, JSON-serializable and versioned.
+
+A history is the ordered list of everything that happened to one execution of a
+workflow.  Replaying it through the workflow code rebuilds the workflow's state, so
+every field that influences the code's path is recorded here and nowhere else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from wf.errors import FailureDetails, HistoryFormatError
+
+#: Bumped whenever the serialized shape changes incompatibly.
+HISTORY_VERSION = 1
+
+
+class EventKind(Enum):
+    TURN_STARTED = "TurnStarted"
+    WORKFLOW_STARTED = "WorkflowStarted"
+    WORKFLOW_COMPLETED = "WorkflowCompleted"
+    WORKFLOW_FAILED = "WorkflowFailed"
+    WORKFLOW_TERMINATED = "WorkflowTerminated"
+    CONTINUED_AS_NEW = "ContinuedAsNew"
+    ACTIVITY_SCHEDULED = "ActivityScheduled"
+    ACTIVITY_COMPLETED = "ActivityCompleted"
+    ACTIVITY_FAILED = "ActivityFailed"
+    TIMER_CREATED = "TimerCreated"
+    TIMER_FIRED = "TimerFired"
+    CHILD_CREATED = "ChildCreated"
+    CHILD_COMPLETED = "ChildCompleted"
+    CHILD_FAILED = "ChildFailed"
+    EVENT_RAISED = "EventRaised"
+    SUSPENDED = "Suspended"
+    RESUMED = "Resumed"
+    CUSTOM_STATUS = "CustomStatus"
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEvent:
+    """Base of all events; ``timestamp`` is when the engine recorded it (UTC)."""
+
+    kind: ClassVar[EventKind]
+    timestamp: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TurnStarted(HistoryEvent):
+    """Opens each step; its timestamp is the workflow's ``current_utc_datetime``."""
+
+    kind: ClassVar[EventKind] = EventKind.TURN_STARTED
+
+
+@dataclass(frozen=True, slots=True)
+class ParentRef:
+    instance_id: str
+    execution_id: str
+    task_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowStarted(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.WORKFLOW_STARTED
+    name: str
+    input: str | None = None
+    parent: ParentRef | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowCompleted(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.WORKFLOW_COMPLETED
+    output: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowFailed(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.WORKFLOW_FAILED
+    failure: FailureDetails
+
+
+@dataclass(frozen=True, slots=True)
+class WorkflowTerminated(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.WORKFLOW_TERMINATED
+    output: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContinuedAsNew(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.CONTINUED_AS_NEW
+    input: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityScheduled(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.ACTIVITY_SCHEDULED
+    task_id: int
+    name: str
+    input: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityCompleted(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.ACTIVITY_COMPLETED
+    task_id: int
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityFailed(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.ACTIVITY_FAILED
+    task_id: int
+    failure: FailureDetails
+
+
+@dataclass(frozen=True, slots=True)
+class TimerCreated(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.TIMER_CREATED
+    task_id: int
+    fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class TimerFired(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.TIMER_FIRED
+    task_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCreated(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.CHILD_CREATED
+    task_id: int
+    name: str
+    instance_id: str
+    input: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildCompleted(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.CHILD_COMPLETED
+    task_id: int
+    result: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChildFailed(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.CHILD_FAILED
+    task_id: int
+    failure: FailureDetails
+
+
+@dataclass(frozen=True, slots=True)
+class EventRaised(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.EVENT_RAISED
+    name: str
+    data: str | None = None
+    #: Set by the API for each raise: a second delivery of the same message is not a
+    #: second event.
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Suspended(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.SUSPENDED
+    #: As for EventRaised: a pause delivered again after a resume must not pause again.
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Resumed(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.RESUMED
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomStatusSet(HistoryEvent):
+    kind: ClassVar[EventKind] = EventKind.CUSTOM_STATUS
+    status: str | None = None
+
+
+_CLASSES: dict[str, type[HistoryEvent]] = {
+    cls.kind.value: cls
+    for cls in (
+        TurnStarted,
+        WorkflowStarted,
+        WorkflowCompleted,
+        WorkflowFailed,
+        WorkflowTerminated,
+        ContinuedAsNew,
+        ActivityScheduled,
+        ActivityCompleted,
+        ActivityFailed,
+        TimerCreated,
+        TimerFired,
+        ChildCreated,
+        ChildCompleted,
+        ChildFailed,
+        EventRaised,
+        Suspended,
+        Resumed,
+        CustomStatusSet,
+    )
+}
+
+
+def format_time(value: datetime) -> str:
+    """RFC 3339 UTC with microseconds and ``Z``."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def parse_time(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC)
+
+
+def _field_to_json(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return format_time(value)
+    if isinstance(value, FailureDetails):
+        return value.to_json()
+    if isinstance(value, ParentRef):
+        return {"instance_id": value.instance_id, "execution_id": value.execution_id, "task_id": value.task_id}
+    return value
+
+
+def event_to_json(event: HistoryEvent) -> dict[str, Any]:
+    """Serialize one event; absent optional fields are left out."""
+    out: dict[str, Any] = {"v": HISTORY_VERSION, "k": event.kind.value}
+    for f in dataclasses.fields(event):
+        value = getattr(event, f.name)
+        if value is not None:
+            out[f.name] = _field_to_json(value)
+    return out
+
+
+def event_from_json(data: dict[str, Any]) -> HistoryEvent:
+    """Inverse of :func:`event_to_json`."""
+    version = data.get("v")
+    if version != HISTORY_VERSION:
+        raise HistoryFormatError(f"history event version {version!r} is not supported (expected {HISTORY_VERSION})")
+    cls = _CLASSES.get(data.get("k", ""))
+    if cls is None:
+        raise HistoryFormatError(f"unknown history event kind {data.get('k')!r}")
+    kwargs: dict[str, Any] = {}
+    for key, value in data.items():
+        if key in ("v", "k"):
+            continue
+        if key in ("timestamp", "fire_at"):
+            value = parse_time(value)
+        elif key == "failure":
+            value = FailureDetails.from_json(value)
+        elif key == "parent":
+            value = ParentRef(value["instance_id"], value["execution_id"], int(value["task_id"]))
+        kwargs[key] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as exc:
+        raise HistoryFormatError(f"malformed {cls.kind.value} event: {exc}") from exc

@@ -1,0 +1,103 @@
+"""The authoring registry: where workflows and activities are registered (Dapr names),
+and how one activity is run. Pure: the engine reads it, the AWS layer builds the Lambda
+app from it (``wf/aws/app.py``), and ``wf.WorkflowRuntime`` adds the Lambda entry."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, overload
+
+from wf.core.context import WorkflowActivityContext, call_user, registered_name
+from wf.core.history import ActivityCompleted, ActivityFailed
+from wf.core.serde import decode, encode
+from wf.errors import FailureDetails, WorkflowNotRegisteredError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@dataclass(frozen=True)
+class ActivitySpec:
+    fn: Callable[..., Any]
+    #: Run in the invocation that schedules it (no SQS hop) while it has time.
+    inline: bool
+
+
+class Registry:
+    """Registry of the workflows and activities of one application."""
+
+    def __init__(self) -> None:
+        self._workflows: dict[str, Callable[..., Any]] = {}
+        self._activities: dict[str, ActivitySpec] = {}
+
+    # -- registration -------------------------------------------------------------
+
+    def register_workflow(self, fn: Callable[..., Any], *, name: str | None = None) -> None:
+        """Register a workflow function (generator or plain) under ``name``."""
+        wf_name = name or registered_name(fn)
+        if name:
+            fn.__dict__["_dapr_alternate_name"] = name
+        self._workflows[wf_name] = fn
+
+    def register_activity(self, fn: Callable[..., Any], *, name: str | None = None, inline: bool = False) -> None:
+        """Register an activity; ``inline=True`` runs it in the invocation that schedules it."""
+        act_name = name or registered_name(fn)
+        if name:
+            fn.__dict__["_dapr_alternate_name"] = name
+        self._activities[act_name] = ActivitySpec(fn, inline)
+
+    @overload
+    def workflow(self, __fn: F) -> F: ...
+
+    @overload
+    def workflow(self, *, name: str | None = None) -> Callable[[F], F]: ...
+
+    def workflow(self, __fn: F | None = None, *, name: str | None = None) -> F | Callable[[F], F]:
+        """Decorator registering a workflow; returns the function unchanged."""
+
+        def decorate(fn: F) -> F:
+            self.register_workflow(fn, name=name)
+            return fn
+
+        return decorate(__fn) if __fn is not None else decorate
+
+    @overload
+    def activity(self, __fn: F) -> F: ...
+
+    @overload
+    def activity(self, *, name: str | None = None, inline: bool = False) -> Callable[[F], F]: ...
+
+    def activity(self, __fn: F | None = None, *, name: str | None = None, inline: bool = False) -> F | Callable[[F], F]:
+        """Decorator registering an activity; returns the function unchanged."""
+
+        def decorate(fn: F) -> F:
+            self.register_activity(fn, name=name, inline=inline)
+            return fn
+
+        return decorate(__fn) if __fn is not None else decorate
+
+    @property
+    def workflows(self) -> Mapping[str, Callable[..., Any]]:
+        return self._workflows
+
+    @property
+    def activities(self) -> Mapping[str, ActivitySpec]:
+        return self._activities
+
+    # -- execution ---------------------------------------------------------------
+
+    def run_activity(
+        self, name: str, workflow_id: str, task_id: int, input: str | None, now: datetime
+    ) -> ActivityCompleted | ActivityFailed:
+        """Run one activity and turn its outcome into the history event that records it."""
+        spec = self._activities.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self._activities)) or "none"
+            exc = WorkflowNotRegisteredError(f"activity '{name}' is not registered (registered: {known})")
+            return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
+        try:
+            result = call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id), decode(input))
+            return ActivityCompleted(now, task_id, encode(result))
+        except Exception as exc:
+            return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))

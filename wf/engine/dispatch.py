@@ -1,0 +1,131 @@
+"""Carrying out a committed step's commands: queued work, timers, child starts and
+terminations, the parent's notification, and inline activities."""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Callable, Iterable
+from datetime import datetime
+
+from wf.core.commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
+from wf.core.history import ChildCompleted, ChildFailed, HistoryEvent, WorkflowTerminated
+from wf.core.registry import Registry
+from wf.engine.budget import ActivityBudget
+from wf.engine.cache import Live
+from wf.engine.messages import ActivityMessage, EventMessage, StartChildMessage, TimerMessage
+from wf.engine.metrics import Metric, Metrics
+from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
+from wf.errors import FailureDetails
+
+log = logging.getLogger("wf.engine")
+
+#: Attempts to record a step before its events are handed on to fresh messages.
+MAX_CONFLICT_RETRIES = 5
+
+#: Starts a child for a parent's execution; returns why it could not, if it could not.
+ChildStarter = Callable[[Live, StartChild], FailureDetails | None]
+
+
+class Dispatcher:
+    """Acts on commands once their step is committed, and runs activities."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        queue: WorkQueue,
+        clock: Callable[[], datetime],
+        budget: ActivityBudget,
+        metrics: Metrics,
+        start_child: ChildStarter,
+    ) -> None:
+        self._registry = registry
+        self._queue = queue
+        self._clock = clock
+        self._budget = budget
+        self._metrics = metrics
+        self._start_child = start_child
+
+    def requeue(self, instance_id: str, execution_id: str | None, events: list[HistoryEvent]) -> None:
+        """Every attempt to record ``events`` lost a race: other invocations are busy
+        stepping this instance (a wide fan-out's results). Hand the events on to fresh
+        messages rather than failing the records: no activity runs again, and no
+        receive count, which counts crashes, is spent on contention."""
+        log.info("%s: %d event(s) requeued after %d write conflicts", instance_id, len(events), MAX_CONFLICT_RETRIES)
+        now = self._clock()
+        self._queue.send([event_message(instance_id, execution_id, now, e) for e in events])
+        self._metrics.count(Metric.EVENTS_REQUEUED, len(events))
+
+    def carry_out(
+        self,
+        live: Live,
+        commands: Iterable[Command],
+        *,
+        allow_inline: bool,
+        remaining_ms: Callable[[], int] | None = None,
+        defer_children: bool = False,
+    ) -> list[HistoryEvent]:
+        """Send queued work, start children; run inline activities and return their results.
+
+        With ``defer_children`` (a start whose record is not written yet) a child start is
+        sent as a message too, so that a refused start has no effect at all."""
+        iid, exec_id = live.meta.instance_id, live.meta.execution_id
+        now = self._clock()
+        out: list[OutMessage] = []
+        inline: list[ScheduleActivity] = []
+        for cmd in commands:
+            if isinstance(cmd, ScheduleActivity):
+                spec = self._registry.activities.get(cmd.name)
+                if allow_inline and spec is not None and spec.inline:
+                    inline.append(cmd)
+                else:
+                    out.append(activity_message(iid, exec_id, now, cmd))
+            elif isinstance(cmd, ScheduleTimer):
+                delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
+                out.append(
+                    TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(min(delay, MAX_DELAY_SECONDS))
+                )
+            elif isinstance(cmd, StartChild) and defer_children:
+                out.append(
+                    StartChildMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.instance_id).to_out()
+                )
+            elif isinstance(cmd, StartChild):
+                failure = self._start_child(live, cmd)
+                if failure is not None:
+                    out.append(event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
+            elif isinstance(cmd, TerminateChild):
+                out.append(event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
+            elif isinstance(cmd, NotifyParent):
+                p = cmd.parent
+                event: HistoryEvent = (
+                    ChildCompleted(now, p.task_id, cmd.result)
+                    if cmd.failure is None
+                    else ChildFailed(now, p.task_id, cmd.failure)
+                )
+                out.append(event_message(p.instance_id, p.execution_id, now, event))
+        if out:
+            self._queue.send(out)
+        results: list[HistoryEvent] = []
+        late: list[OutMessage] = []
+        for c in inline:
+            # Decided one at a time: each run uses up the invocation's time.
+            if self._budget.may_start(c.name, remaining_ms):
+                results.append(self.run_activity(c.name, iid, c.task_id, c.input))
+            else:
+                late.append(activity_message(iid, exec_id, self._clock(), c))
+        if late:
+            self._queue.send(late)
+            self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
+        return results
+
+    def run_activity(self, name: str, iid: str, task_id: int, input: str | None) -> HistoryEvent:
+        self._metrics.count(Metric.ACTIVITIES_RUN)
+        return self._budget.timed(name, lambda: self._registry.run_activity(name, iid, task_id, input, self._clock()))
+
+
+def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:
+    return ActivityMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
+
+
+def event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:
+    return EventMessage(iid, exec_id, now, event).to_out()

@@ -1,0 +1,379 @@
+"""The engine: turns messages and management calls into replay steps, commits them
+with conditional writes and carries out their commands.
+
+Crash safety (Lambda may die between any two AWS calls; SQS delivers at least once):
+
+* Every state change is one conditional write: a step item ``H#<exec>#<seq>`` that must
+  not exist yet, or the instance record conditioned on its execution id.  Two racing
+  invocations cannot both commit; the loser reloads and tries again.  A continue-as-new
+  writes both in one transaction: the old execution's next step (a seal) and the new
+  record, so that it too excludes every other step of the old execution.
+* The history is the outbox.  Commands are carried out *after* their step commits, and
+  the SQS message that caused the step is deleted only after that.  If the invocation
+  dies in between, the message comes back (``ApproximateReceiveCount > 1``); its event is
+  then already in history, so the step is empty and the engine re-derives every command
+  that history still owes (``Execution.pending_commands``) and sends them again.
+* Starting an instance sends its first work *before* writing the instance record.  If
+  the write loses (409) or never happens, that work finds no matching execution and is
+  dropped; nothing is ever left recorded without its work on the way.
+* Duplicates are harmless: results for tasks that are no longer open are ignored by the
+  replay core and not recorded; timers and activities are idempotent by task id.
+* The messages of one batch for one execution are one step (``advance`` takes them
+  together, see ``wf/aws/batch.py``): they succeed or fail together.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime, timedelta
+
+from wf.core.commands import StartChild
+from wf.core.history import ActivityFailed, ChildFailed, HistoryEvent, TimerFired, WorkflowFailed
+from wf.core.registry import Registry
+from wf.core.status import WorkflowStatus
+from wf.core.step import StepResult
+from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
+from wf.engine.cache import Live, LiveCache
+from wf.engine.dispatch import MAX_CONFLICT_RETRIES, Dispatcher
+from wf.engine.lifecycle import Lifecycle, split_first_step
+from wf.engine.limits import oversize
+from wf.engine.messages import ActivityMessage, Message, StartChildMessage, TimerMessage
+from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
+from wf.engine.queue import MAX_DELAY_SECONDS, WorkQueue
+from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
+from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError
+
+log = logging.getLogger("wf.engine")
+
+#: A message for an execution newer than the stored one may have overtaken the write
+#: that creates it; it is retried for this long before being dropped.
+EARLY_GRACE = timedelta(seconds=60)
+EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
+#: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
+#: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
+DEFAULT_MAX_RECEIVE_COUNT = 5
+
+
+class Engine:
+    """One container's engine: its warm executions, and the ports it works through.
+
+    The parts it is composed of: ``LiveCache`` (warm executions), ``Dispatcher``
+    (carrying out commands), ``Lifecycle`` (starts, the 409 rule, old executions) and
+    ``ActivityBudget`` (when an activity may start)."""
+
+    def __init__(
+        self,
+        runtime: Registry,
+        store: InstanceStore,
+        queue: WorkQueue,
+        *,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        activity_margin_ms: int = DEFAULT_MARGIN_MS,
+        max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+        sleep: Callable[[float], None] = time.sleep,
+        metrics: Metrics | None = None,
+    ) -> None:
+        self.runtime = runtime
+        self.store = store
+        self.queue = queue
+        self.clock = clock
+        self.new_id = new_id
+        self.budget = ActivityBudget(activity_margin_ms)
+        self.max_receive_count = max_receive_count
+        self.sleep = sleep
+        self.metrics: Metrics = metrics or NullMetrics()
+        self.lives = LiveCache(runtime, store, clock)
+        self.dispatch = Dispatcher(runtime, queue, clock, self.budget, self.metrics, self._start_child)
+        self.lifecycle = Lifecycle(runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch)
+
+    def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
+        return self.lifecycle.start_child(live, cmd)
+
+    # -- management (used by wf/engine/manage.py and the API) --------------------------
+
+    def start(self, name: str, instance_id: str, input: str | None) -> None:
+        """Start (or restart, if it and its children are terminal) an instance; raises
+        ``InstanceExistsError`` (409) otherwise."""
+        self.lifecycle.start(name, instance_id, input)
+
+    def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
+        return self.lifecycle.status_of(meta)
+
+    # -- loading -----------------------------------------------------------------------
+
+    def forget(self, instance_id: str) -> None:
+        self.lives.forget(instance_id)
+
+    def forget_all(self) -> None:
+        """Drop every warm execution (as a new container would start)."""
+        self.lives.forget_all()
+
+    def load(self, instance_id: str) -> Live | None:
+        """The current execution, from the warm cache or rebuilt from the store."""
+        return self.lives.load(instance_id)
+
+    def _resolve(self, msgs: Sequence[Message], receive_count: int) -> Live | None:
+        """The execution ``msgs`` (one instance, one execution) are for, or None when
+        they are stale or early (then dropped, or sent again for later)."""
+        msg = msgs[0]
+        live = self.load(msg.instance_id)
+        if live is not None and msg.execution_id in (None, live.meta.execution_id):
+            return live
+        if live is not None:
+            # Not the execution we hold: maybe our cache is stale.
+            self.forget(msg.instance_id)
+            live = self.load(msg.instance_id)
+            if live is not None and msg.execution_id == live.meta.execution_id:
+                return live
+        current = live.meta.execution_id if live else None
+        newer = msg.execution_id is not None and (current is None or msg.execution_id > current)
+        if newer and live is not None and not self.lifecycle.replaceable(live.meta):
+            # A start replaces only a terminal instance whose children are terminal too:
+            # the start that sent this was refused (409).
+            newer = False
+        elif newer:
+            # Sent by a start whose conditional write may still be in flight.
+            self.lifecycle.wait_for_start(msg.instance_id)
+            for pause in (0.0, *EARLY_RECHECKS):
+                self.sleep(pause)
+                live = self.load(msg.instance_id)
+                if live is not None and live.meta.execution_id == msg.execution_id:
+                    return live
+                self.forget(msg.instance_id)
+            if self.clock() - msg.sent_at < EARLY_GRACE:
+                log.info("%s %s: execution not recorded yet, retrying in 1s", msg.instance_id, msg.execution_id)
+                self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
+                return None
+        if not newer and live is not None and receive_count > 1:
+            # A stale message came back after a crash: the crash may have been between a
+            # continue-as-new commit and its dispatch, so re-send what is owed.
+            self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
+        self.metrics.count(Metric.MESSAGES_DROPPED, len(msgs))
+        log.info(
+            "dropping %d %s message(s) for %s (execution %s, current %s)",
+            len(msgs),
+            msg.kind.value,
+            msg.instance_id,
+            msg.execution_id,
+            current,
+        )
+        return None
+
+    # -- messages ------------------------------------------------------------------------
+
+    def handle(self, msg: Message, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None) -> None:
+        """Process one SQS message; raises to have it delivered again."""
+        events = self.events_for(msg, receive_count=receive_count, remaining_ms=remaining_ms)
+        if events:
+            self.advance([msg], events, receive_count=receive_count, remaining_ms=remaining_ms)
+
+    def events_for(
+        self, msg: Message, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None
+    ) -> list[HistoryEvent]:
+        """What a message brings to its instance's history (running its activity, if it
+        is one), to be recorded with ``advance``; empty when nothing is left to record."""
+        now = self.clock()
+        if isinstance(msg, TimerMessage):
+            if msg.fire_at > now:
+                # Longer than SQS can delay: hop again, unless nobody waits for it any more.
+                live = self._resolve([msg], receive_count)
+                if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
+                    return []
+                delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
+                hop = TimerMessage(msg.instance_id, msg.execution_id, now, msg.task_id, msg.fire_at)
+                self.queue.send([hop.to_out(delay)])
+                return []
+            return [TimerFired(now, msg.task_id)]
+        if isinstance(msg, ActivityMessage):
+            return self._activity_events(msg, now, receive_count, remaining_ms)
+        if isinstance(msg, StartChildMessage):
+            live = self._resolve([msg], receive_count)
+            if live is None:
+                return []
+            failure = self._start_child(live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input))
+            return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
+        return [msg.event]
+
+    def _activity_events(
+        self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
+    ) -> list[HistoryEvent]:
+        cached = self.lives.warm(msg.instance_id)
+        if (
+            cached is not None
+            and cached.meta.execution_id == msg.execution_id
+            and cached.execution.is_settled(msg.task_id)
+            and receive_count == 1
+        ):
+            return []  # a duplicate delivery of work already recorded
+        if receive_count >= self.max_receive_count:
+            # Every earlier delivery died unfinished (timeout, out of memory): record
+            # a failure the workflow can handle rather than strand it in the DLQ.
+            abandoned = FailureDetails.of(
+                ActivityAbandonedError,
+                f"activity '{msg.name}' was delivered {receive_count} times and never finished "
+                "(its invocation timed out or crashed each time)",
+            )
+            self.metrics.count(Metric.ACTIVITIES_ABANDONED)
+            return [ActivityFailed(now, msg.task_id, abandoned)]
+        if not self.budget.may_start(msg.name, remaining_ms):
+            # Too late in this invocation to run it (see wf/engine/budget.py): a fresh
+            # message, acknowledged in place of this one, keeps its receive count for
+            # deliveries that really died.
+            log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
+            self.queue.send([msg.to_out()])
+            self.metrics.count(Metric.ACTIVITIES_DEFERRED)
+            return []
+        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input)]
+
+    def advance(
+        self,
+        msgs: Sequence[Message],
+        events: list[HistoryEvent],
+        *,
+        receive_count: int = 1,
+        remaining_ms: Callable[[], int] | None = None,
+    ) -> None:
+        """Record ``events``, brought by ``msgs`` (one instance and execution), in one
+        step, and carry out what follows; ``receive_count`` is the highest of theirs."""
+        msg = msgs[0]
+        rechecked = False
+        for _ in range(MAX_CONFLICT_RETRIES):
+            live = self._resolve(msgs, receive_count)
+            if live is None:
+                return
+            try:
+                result = self._step_and_commit(live, events)
+            except ConflictError:
+                self.metrics.count(Metric.WRITE_CONFLICTS)
+                self.forget(msg.instance_id)
+                continue
+            if result is None and not rechecked:
+                # Nothing to record, says this view; but a warm view may be behind the
+                # store (another container moved on) and not know the task yet. Ask the
+                # store before letting the message go.
+                rechecked = True
+                self.forget(msg.instance_id)
+                continue
+            if result is None:
+                if receive_count > 1:
+                    self.metrics.count(Metric.REDELIVERY_REPAIRS)
+                    self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
+                    self._sync_meta(live, None)
+                return
+            self._after_commit(live, result, remaining_ms)
+            return
+        self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
+
+    def _step_and_commit(self, live: Live, events: list[HistoryEvent]) -> StepResult | None:
+        now = self.clock()
+        try:
+            result = live.execution.step(events, now)
+            too_large = oversize(result)
+            if too_large is not None:
+                # Storing or sending this step would fail on every retry: fail the
+                # instance instead, from the state before the step.
+                log.warning("%s: %s", live.meta.instance_id, too_large)
+                self.metrics.count(Metric.PAYLOADS_TOO_LARGE)
+                self.forget(live.meta.instance_id)
+                reloaded = self.load(live.meta.instance_id)
+                if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
+                    return None
+                live.execution, live.next_seq, live.history = reloaded.execution, reloaded.next_seq, reloaded.history
+                failure = FailureDetails.of(PayloadTooLargeError, too_large)
+                result = live.execution.step([WorkflowFailed(now, failure)], now)
+        except Exception:
+            self.forget(live.meta.instance_id)
+            raise
+        if not result.events:
+            return None
+        meta = live.meta
+        try:
+            if result.new_generation:
+                new_meta = self.lifecycle.prune(meta, now).with_(
+                    execution_id=self.new_id(),
+                    first_step=result.events,
+                    status=result.status,
+                    updated_at=now,
+                    output=result.output,
+                    failure=result.failure,
+                    custom_status=result.custom_status,
+                    synced_seq=0,
+                )
+                # The old execution's items stay for now (see wf/engine/cache.py).
+                new_meta = new_meta.with_(superseded=(*new_meta.superseded, (meta.execution_id, now)))
+                new_meta, first_item = split_first_step(new_meta)
+                # The seal takes the old execution's next step, so that no other
+                # container can commit a step there once it has moved on.
+                seal = StepRecord(live.next_seq, (), WorkflowStatus.CONTINUED_AS_NEW)
+                self.store.continue_as_new(new_meta, replaces=meta.execution_id, seal=seal, first=first_item)
+                live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
+            else:
+                record = StepRecord(live.next_seq, result.events, result.status, result.custom_status)
+                self.store.append_step(meta.instance_id, meta.execution_id, record)
+                live.next_seq += 1
+                live.history.extend(result.events)
+            live.confirmed_at = now
+        except Exception:
+            # The live execution has moved past what is stored: rebuild it next time.
+            self.forget(meta.instance_id)
+            raise
+        self.lives.remember(live)
+        self.metrics.count(Metric.STEPS_COMMITTED)
+        return result
+
+    def _after_commit(self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None) -> None:
+        while True:
+            inline_events = self.dispatch.carry_out(live, result.commands, allow_inline=True, remaining_ms=remaining_ms)
+            self._sync_meta(live, result)
+            if not inline_events:
+                return
+            # Checkpoint the inline results, then carry on in this same invocation.
+            for _ in range(MAX_CONFLICT_RETRIES):
+                try:
+                    next_result = self._step_and_commit(live, inline_events)
+                    break
+                except ConflictError:
+                    self.metrics.count(Metric.WRITE_CONFLICTS)
+                    reloaded = self.load(live.meta.instance_id)
+                    if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
+                        return
+                    live = reloaded
+            else:
+                self.dispatch.requeue(live.meta.instance_id, live.meta.execution_id, inline_events)
+                return
+            if next_result is None:
+                return
+            result = next_result
+
+    def _sync_meta(self, live: Live, result: StepResult | None) -> None:
+        """Keep the instance record's summary in step when its status changes (the
+        status index follows it). A custom status alone lives in the step items."""
+        ex = live.execution
+        meta = live.meta
+        status = ex.status
+        if (meta.status, meta.output) == (status, ex.output):
+            return
+        updated = self.lifecycle.prune(meta, self.clock()).with_(
+            status=status,
+            custom_status=ex.custom_status,
+            output=ex.output,
+            failure=ex.failure,
+            updated_at=self.clock(),
+            synced_seq=live.next_seq,
+        )
+        try:
+            self.store.update_meta(updated)
+            live.meta = updated
+            if meta.status is not status:
+                log.info("%s %s: %s -> %s", meta.workflow_name, meta.instance_id, meta.status.value, status.value)
+                finished = FINISHED.get(status)
+                if finished is not None:
+                    self.metrics.count(finished)
+        except ConflictError:
+            self.forget(meta.instance_id)
+
+    # -- commands ------------------------------------------------------------------------

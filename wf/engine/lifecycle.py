@@ -1,0 +1,233 @@
+"""Instances coming and going: starts (and children's), the 409 rule, the status to
+report, and the deletion of executions an instance has moved past."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from wf.core.commands import StartChild
+from wf.core.execution import Execution
+from wf.core.history import ChildCreated, HistoryEvent, ParentRef, WorkflowFailed, WorkflowStarted
+from wf.core.registry import Registry
+from wf.core.status import WorkflowStatus
+from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
+from wf.engine.dispatch import Dispatcher
+from wf.engine.limits import oversize
+from wf.engine.metrics import FINISHED, Metric, Metrics
+from wf.engine.store import InstanceMeta, InstanceStore, StepRecord, events_to_str
+from wf.errors import (
+    ConflictError,
+    FailureDetails,
+    InstanceExistsError,
+    PayloadTooLargeError,
+    WorkflowError,
+    WorkflowNotRegisteredError,
+)
+
+log = logging.getLogger("wf.engine")
+
+
+#: A first step larger than this is kept in an item of its own (step 0), so that the
+#: instance record, written again at every status change, stays at one write unit.
+FIRST_STEP_INLINE_BYTES = 600
+
+#: How long a worker sharing this engine waits for a start's record to be written.
+START_WAIT_SECONDS = 5
+
+
+def split_first_step(meta: InstanceMeta) -> tuple[InstanceMeta, StepRecord | None]:
+    """The instance record to write, and the step 0 item to write before it, if any."""
+    if len(events_to_str(meta.first_step).encode()) <= FIRST_STEP_INLINE_BYTES:
+        return meta, None
+    return meta.with_(first_step=()), StepRecord(0, meta.first_step, meta.status, meta.custom_status)
+
+
+class Lifecycle:
+    """Starts instances and children, and reads what is needed to decide on them."""
+
+    def __init__(
+        self,
+        registry: Registry,
+        store: InstanceStore,
+        lives: LiveCache,
+        clock: Callable[[], datetime],
+        new_id: Callable[[], str],
+        metrics: Metrics,
+        dispatcher: Dispatcher,
+    ) -> None:
+        self._registry = registry
+        self._dispatcher = dispatcher
+        self._store = store
+        self._lives = lives
+        self._clock = clock
+        self._new_id = new_id
+        self._metrics = metrics
+        # Starts whose instance record is being written, so that a worker sharing this
+        # engine waits for the write instead of polling the store for it.
+        self._starting: dict[str, threading.Event] = {}
+
+    def wait_for_start(self, instance_id: str) -> None:
+        """Wait (briefly) for a start of ``instance_id`` in progress here, if any."""
+        starting = self._starting.get(instance_id)
+        if starting is not None:
+            starting.wait(timeout=START_WAIT_SECONDS)
+
+    def start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
+        parent = ParentRef(live.meta.instance_id, live.meta.execution_id, cmd.task_id)
+        existing = self._store.get_meta(cmd.instance_id)
+        if existing is not None and existing.parent == parent:
+            return None  # already started by an earlier delivery of this step
+        try:
+            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing)
+        except WorkflowError as exc:
+            return FailureDetails.from_exception(exc)
+        return None
+
+    def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
+        """The authoritative status: the last step's, when the record lags behind it."""
+        if meta.status.is_terminal:
+            return meta.status, None
+        last = self._store.last_step(meta.instance_id, meta.execution_id)
+        return (last.status if last else meta.status), last
+
+    def start(
+        self,
+        name: str,
+        instance_id: str,
+        input: str | None,
+        *,
+        parent: ParentRef | None = None,
+        existing: InstanceMeta | None = None,
+    ) -> None:
+        """Start (or restart, if it and its children are terminal) an instance.
+
+        A new ID costs no read: the create is conditional, and only when it fails is
+        the old instance read to decide between 409 and replacing it.
+        """
+        if name not in self._registry.workflows:
+            raise WorkflowNotRegisteredError(f"workflow '{name}' is not registered")
+        if existing is not None:
+            self._check_replaceable(existing)
+        now = self._clock()
+        execution = Execution(self._registry.workflows, instance_id)
+        started = WorkflowStarted(now, name, input, parent)
+        result = execution.step([started], now)
+        too_large = oversize(result)
+        if too_large is not None:
+            execution = Execution(self._registry.workflows, instance_id)
+            failed = WorkflowFailed(now, FailureDetails.of(PayloadTooLargeError, too_large))
+            result = execution.step([started, failed], now)
+        meta = InstanceMeta(
+            instance_id=instance_id,
+            execution_id=self._new_id(),
+            workflow_name=name,
+            status=result.status,
+            created_at=now,
+            updated_at=now,
+            first_step=result.events,
+            output=result.output,
+            failure=result.failure,
+            custom_status=result.custom_status,
+            parent=parent,
+        )
+        live = Live(meta, execution, 1, list(result.events), now)
+        meta, first_item = split_first_step(meta)
+        written = self._starting[instance_id] = threading.Event()
+        try:
+            # Work goes out before the record exists (see wf/engine/engine.py), and so
+            # does a large first step: the record never names a missing one.
+            self._dispatcher.carry_out(live, result.commands, allow_inline=False, defer_children=True)
+            if first_item is not None:
+                self._store.append_step(instance_id, meta.execution_id, first_item)
+            try:
+                old = self._create(meta, existing)
+            except InstanceExistsError:
+                if first_item is not None:
+                    self.delete_execution(instance_id, meta.execution_id)
+                raise
+            live.meta = meta
+            self._lives.forget(instance_id)
+            self._lives.remember(live)
+        finally:
+            written.set()
+            if self._starting.get(instance_id) is written:
+                del self._starting[instance_id]
+        log.info("%s %s: started (%s)", name, instance_id, result.status.value)
+        self._metrics.count(Metric.WORKFLOWS_STARTED)
+        finished = FINISHED.get(result.status)
+        if finished is not None:
+            self._metrics.count(finished)
+        if old is not None:
+            for execution_id in (old.execution_id, *(e for e, _ in old.superseded)):
+                self.delete_execution(instance_id, execution_id)
+
+    def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
+        """Write the new instance record; returns the record it replaced, if any."""
+        old = existing
+        try:
+            self._store.put_meta(meta, replaces=old.execution_id if old else None)
+        except ConflictError:
+            old = self._store.get_meta(meta.instance_id)
+            if old is None:
+                raise InstanceExistsError(f"instance '{meta.instance_id}' changed concurrently; try again") from None
+            self._check_replaceable(old)
+            try:
+                self._store.put_meta(meta, replaces=old.execution_id)
+            except ConflictError as exc:
+                raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
+        return old
+
+    def replaceable(self, meta: InstanceMeta) -> bool:
+        """Whether a start may replace this instance (it and its children are terminal)."""
+        try:
+            self._check_replaceable(meta)
+        except InstanceExistsError:
+            return False
+        return True
+
+    def _check_replaceable(self, old: InstanceMeta) -> None:
+        status, _ = self.status_of(old)
+        if not status.is_terminal:
+            raise InstanceExistsError(f"an instance with ID '{old.instance_id}' already exists and is {status.value}")
+        for child_id in self.child_ids(old):
+            child = self._store.get_meta(child_id)
+            if child is not None and not self.status_of(child)[0].is_terminal:
+                raise InstanceExistsError(
+                    f"an instance with ID '{old.instance_id}' has a child '{child_id}' that is still running"
+                )
+
+    def first_events(self, meta: InstanceMeta) -> tuple[HistoryEvent, ...]:
+        """The execution's first step, from the record or from its own item."""
+        if meta.first_step:
+            return meta.first_step
+        step = self._store.get_step(meta.instance_id, meta.execution_id, 0)
+        return step.events if step else ()
+
+    def child_ids(self, meta: InstanceMeta) -> list[str]:
+        """Every child instance this execution created."""
+        steps = self._store.load_steps(meta.instance_id, meta.execution_id)
+        return [e.instance_id for e in chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
+
+    # -- executions an instance moved past -----------------------------------------------
+
+    def delete_execution(self, instance_id: str, execution_id: str) -> bool:
+        try:
+            self._store.delete_execution(instance_id, execution_id)
+            return True
+        except WorkflowError:
+            # Left-over items of an old execution are never read again; purge removes them.
+            log.warning("could not delete old execution %s of %s", execution_id, instance_id)
+            return False
+
+    def prune(self, meta: InstanceMeta, now: datetime) -> InstanceMeta:
+        """The record with superseded executions past DELETE_AFTER deleted and dropped
+        (deleted first: a crash before the record is written only deletes them again)."""
+        kept = tuple(
+            (e, at)
+            for e, at in meta.superseded
+            if now - at < DELETE_AFTER or not self.delete_execution(meta.instance_id, e)
+        )
+        return meta if kept == meta.superseded else meta.with_(superseded=kept)

@@ -1,0 +1,122 @@
+"""Management operations behind the API: describe, signal (raise, pause, resume,
+terminate) and purge. Refusals are domain errors (``wf/errors.py``); the AWS layer
+decides their HTTP answers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+
+from wf.core.history import (
+    EventRaised,
+    HistoryEvent,
+    Resumed,
+    Suspended,
+    WorkflowCompleted,
+    WorkflowFailed,
+    WorkflowStarted,
+    WorkflowTerminated,
+)
+from wf.core.status import WorkflowStatus
+from wf.engine.dispatch import event_message
+from wf.engine.engine import Engine
+from wf.engine.store import InstanceMeta
+from wf.errors import FailureDetails, InstanceNotFoundError, InvalidStateError, Operation
+
+
+class Signal(Enum):
+    RAISE = "raise"
+    PAUSE = "pause"
+    RESUME = "resume"
+    TERMINATE = "terminate"
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """What a get reports of an instance: the record, brought up to its last step."""
+
+    instance_id: str
+    workflow_name: str
+    status: WorkflowStatus
+    created_at: datetime
+    updated_at: datetime
+    input: str | None
+    output: str | None
+    custom_status: str | None
+    failure: FailureDetails | None
+
+
+def _meta(engine: Engine, instance_id: str) -> InstanceMeta:
+    meta = engine.store.get_meta(instance_id)
+    if meta is None:
+        raise InstanceNotFoundError(instance_id)
+    return meta
+
+
+def describe(engine: Engine, instance_id: str) -> InstanceView:
+    """The instance as it stands (the record lags its last step while it runs)."""
+    meta = _meta(engine, instance_id)
+    status, last = engine.status_of(meta)
+    output, failure, updated, custom = meta.output, meta.failure, meta.updated_at, meta.custom_status
+    if last is not None:
+        updated = max(updated, last.events[0].timestamp)
+        custom = last.custom_status
+        for event in last.events:
+            if isinstance(event, (WorkflowCompleted, WorkflowTerminated)):
+                output = event.output
+            elif isinstance(event, WorkflowFailed):
+                failure = event.failure
+    started = next((e for e in engine.lifecycle.first_events(meta) if isinstance(e, WorkflowStarted)), None)
+    return InstanceView(
+        instance_id=meta.instance_id,
+        workflow_name=meta.workflow_name,
+        status=status,
+        created_at=meta.created_at,
+        updated_at=updated,
+        input=started.input if started is not None else None,
+        output=output,
+        custom_status=custom,
+        failure=failure,
+    )
+
+
+def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", data: str | None = None) -> None:
+    """Queue an inbound event for the instance; the worker records it (at least once)."""
+    meta = _meta(engine, instance_id)
+    status, _ = engine.status_of(meta)
+    now = engine.clock()
+    event: HistoryEvent
+    if kind is Signal.TERMINATE:
+        if status.is_terminal:
+            return  # terminating a terminal instance is a no-op
+        event = WorkflowTerminated(now, data)
+    elif kind in (Signal.PAUSE, Signal.RESUME):
+        if status.is_terminal:
+            operation = Operation.PAUSE if kind is Signal.PAUSE else Operation.RESUME
+            raise InvalidStateError(operation, f"workflow {instance_id} is {status.value} and cannot be {kind.value}d")
+        event = Suspended(now, engine.new_id()) if kind is Signal.PAUSE else Resumed(now, engine.new_id())
+    else:
+        event = EventRaised(now, name, data, engine.new_id())
+    engine.queue.send([event_message(instance_id, None, now, event)])
+
+
+def purge(engine: Engine, instance_id: str) -> None:
+    """Delete every item of a terminal instance and, recursively, of its children."""
+    meta = _meta(engine, instance_id)
+    status, _ = engine.status_of(meta)
+    if not status.is_terminal:
+        raise InvalidStateError(
+            Operation.PURGE, f"workflow {instance_id} is {status.value}; only terminal workflows can be purged"
+        )
+    children = []
+    for child_id in engine.lifecycle.child_ids(meta):
+        child = engine.store.get_meta(child_id)
+        if child is not None and child.parent is not None and child.parent.instance_id == instance_id:
+            if not engine.status_of(child)[0].is_terminal:
+                raise InvalidStateError(Operation.PURGE, f"child workflow {child_id} is still running")
+            children.append(child_id)
+    for child_id in children:
+        purge(engine, child_id)
+    engine.store.purge(instance_id)
+    engine.forget(instance_id)

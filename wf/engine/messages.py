@@ -1,0 +1,100 @@
+"""The SQS message bodies the engine sends itself: one class per kind of work, all
+with the instance and execution they are for."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import Enum
+from typing import Any, ClassVar
+
+from wf.core.history import HistoryEvent, event_from_json, event_to_json, format_time, parse_time
+from wf.engine.queue import OutMessage
+
+
+class MessageKind(Enum):
+    ACTIVITY = "activity"  # run an activity, then record its result
+    TIMER = "timer"  # fire a timer (re-sent while its time has not come)
+    EVENT = "event"  # record an inbound event (raise, pause, resume, terminate, child result)
+    START_CHILD = "start_child"  # start a child once the parent's execution is recorded
+
+
+@dataclass(frozen=True)
+class WorkMessage:
+    """What every message has; ``parse`` gives the message of the body's kind."""
+
+    kind: ClassVar[MessageKind]
+    instance_id: str
+    #: ``None`` for management events, which are for whatever execution is current.
+    execution_id: str | None
+    sent_at: datetime
+
+    def _fields(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def to_out(self, delay_seconds: int = 0) -> OutMessage:
+        body: dict[str, Any] = {
+            "k": self.kind.value,
+            "iid": self.instance_id,
+            "exec": self.execution_id,
+            "sent": format_time(self.sent_at),
+        }
+        body.update(self._fields())
+        return OutMessage(body, delay_seconds)
+
+    @staticmethod
+    def parse(body: dict[str, Any]) -> Message:
+        kind = MessageKind(body["k"])
+        head = (body["iid"], body.get("exec"), parse_time(body["sent"]))
+        if kind is MessageKind.ACTIVITY:
+            return ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"))
+        if kind is MessageKind.TIMER:
+            return TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
+        if kind is MessageKind.START_CHILD:
+            return StartChildMessage(*head, int(body["task"]), body["name"], body.get("input"), body["child"])
+        return EventMessage(*head, event_from_json(body["event"]))
+
+
+@dataclass(frozen=True)
+class ActivityMessage(WorkMessage):
+    kind: ClassVar[MessageKind] = MessageKind.ACTIVITY
+    task_id: int
+    name: str
+    input: str | None
+
+    def _fields(self) -> dict[str, Any]:
+        return {"task": self.task_id, "name": self.name, "input": self.input}
+
+
+@dataclass(frozen=True)
+class TimerMessage(WorkMessage):
+    kind: ClassVar[MessageKind] = MessageKind.TIMER
+    task_id: int
+    fire_at: datetime
+
+    def _fields(self) -> dict[str, Any]:
+        return {"task": self.task_id, "fire_at": format_time(self.fire_at)}
+
+
+@dataclass(frozen=True)
+class StartChildMessage(WorkMessage):
+    kind: ClassVar[MessageKind] = MessageKind.START_CHILD
+    task_id: int
+    name: str
+    input: str | None
+    child_id: str
+
+    def _fields(self) -> dict[str, Any]:
+        return {"task": self.task_id, "name": self.name, "input": self.input, "child": self.child_id}
+
+
+@dataclass(frozen=True)
+class EventMessage(WorkMessage):
+    kind: ClassVar[MessageKind] = MessageKind.EVENT
+    event: HistoryEvent
+
+    def _fields(self) -> dict[str, Any]:
+        return {"event": event_to_json(self.event)}
+
+
+Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage

@@ -1,0 +1,42 @@
+"""The metrics port: what the engine counts, and a sink that drops the counts.
+Adapters: ``wf/aws/metrics.py`` (CloudWatch EMF), ``wf/testing/metrics.py`` (in memory)."""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Protocol
+
+from wf.core.status import WorkflowStatus
+
+
+class Metric(Enum):
+    WORKFLOWS_STARTED = "WorkflowsStarted"
+    STEPS_COMMITTED = "StepsCommitted"
+    WRITE_CONFLICTS = "WriteConflicts"
+    EVENTS_REQUEUED = "EventsRequeued"
+    ACTIVITIES_RUN = "ActivitiesRun"
+    ACTIVITIES_ABANDONED = "ActivitiesAbandoned"
+    ACTIVITIES_DEFERRED = "ActivitiesDeferred"
+    REDELIVERY_REPAIRS = "RedeliveryRepairs"
+    MESSAGES_DROPPED = "MessagesDropped"
+    PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
+    WORKFLOWS_COMPLETED = "WorkflowsCompleted"
+    WORKFLOWS_FAILED = "WorkflowsFailed"
+    WORKFLOWS_TERMINATED = "WorkflowsTerminated"
+
+
+#: The metric counting instances that end in each terminal status.
+FINISHED = {
+    WorkflowStatus.COMPLETED: Metric.WORKFLOWS_COMPLETED,
+    WorkflowStatus.FAILED: Metric.WORKFLOWS_FAILED,
+    WorkflowStatus.TERMINATED: Metric.WORKFLOWS_TERMINATED,
+}
+
+
+class Metrics(Protocol):
+    def count(self, metric: Metric, value: int = 1) -> None: ...
+
+
+class NullMetrics:
+    def count(self, metric: Metric, value: int = 1) -> None:
+        pass

@@ -1,0 +1,211 @@
+"""Every error of ``wf`` in one place; all derive from :class:`WorkflowError`.
+
+This module is the bottom of the package: it imports nothing from ``wf``, so every
+layer (core, engine, aws, dev, client) may raise these. Failure kinds that end up
+recorded in history (``FailureDetails.error_type``) are classes here too, named by
+:func:`FailureDetails.of`, never spelled as bare strings.
+
+How each error becomes an HTTP answer is decided in one table of the AWS layer
+(``wf/aws/http.py``); how the CLI turns them into exit codes, in ``wf/cli.py``.
+"""
+
+from __future__ import annotations
+
+import traceback
+from dataclasses import dataclass
+from enum import Enum
+
+
+class WorkflowError(Exception):
+    """Root of every error raised by ``wf``."""
+
+
+@dataclass(frozen=True)
+class FailureDetails:
+    """Why a workflow, activity or child workflow failed (Dapr's ``FailureDetails``)."""
+
+    message: str
+    error_type: str
+    stack_trace: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException) -> FailureDetails:
+        if isinstance(exc, TaskFailedError):
+            # Re-raised task failures keep the original type so callers can match on it.
+            return cls(exc.details.message, exc.details.error_type, exc.details.stack_trace)
+        trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        return cls(str(exc), type(exc).__name__, trace)
+
+    @classmethod
+    def of(cls, kind: type[BaseException], message: str) -> FailureDetails:
+        """A failure the engine records itself (no stack trace): ``kind`` names its type."""
+        return cls(message, kind.__name__)
+
+    def to_json(self) -> dict[str, str | None]:
+        return {"message": self.message, "error_type": self.error_type, "stack_trace": self.stack_trace}
+
+    @classmethod
+    def from_json(cls, data: dict[str, str | None]) -> FailureDetails:
+        return cls(str(data["message"]), str(data["error_type"]), data.get("stack_trace"))
+
+
+# -- raised into workflow code, or recorded as a failure kind ----------------------------
+
+
+class TaskFailedError(WorkflowError):
+    """Raised at the ``yield`` of an activity or child workflow that failed."""
+
+    def __init__(self, message: str, details: FailureDetails) -> None:
+        super().__init__(message)
+        self._details = details
+
+    @property
+    def details(self) -> FailureDetails:
+        return self._details
+
+
+class NonDeterminismError(WorkflowError):
+    """The workflow code no longer matches the history it is replayed against."""
+
+
+class WorkflowNotRegisteredError(WorkflowError):
+    """A workflow or activity name that the runtime does not know."""
+
+
+class PayloadTooLargeError(WorkflowError):
+    """A payload (request body, step, queued input) over the limit that applies to it."""
+
+
+class ActivityAbandonedError(WorkflowError):
+    """An activity whose every delivery died unfinished (timeout, out of memory)."""
+
+
+class WorkflowLoopError(WorkflowError):
+    """A workflow that continued as new too often in one step without waiting."""
+
+
+class WorkflowTerminated(WorkflowError):
+    """A child workflow that was terminated, as its parent sees it."""
+
+
+class HistoryFormatError(WorkflowError):
+    """A stored history event that this version of the engine cannot read."""
+
+
+# -- management requests ---------------------------------------------------------------
+
+
+class RequestError(WorkflowError):
+    """A management request that is refused as made (nothing was changed)."""
+
+
+class InvalidInstanceIdError(RequestError):
+    """An instance ID that is empty, too long or has characters other than letters,
+    digits, ``_`` and ``-``."""
+
+    class Reason(Enum):
+        MISSING = "missing"
+        TOO_LONG = "too long"
+        INVALID = "invalid"
+
+    def __init__(self, reason: InvalidInstanceIdError.Reason, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class WorkflowNameMissingError(RequestError):
+    """A start without a workflow name."""
+
+
+class EventNameMissingError(RequestError):
+    """A raise without an event name."""
+
+
+class ComponentNotFoundError(RequestError):
+    """A workflow component other than the configured one."""
+
+
+class RouteNotFoundError(RequestError):
+    """A request that matches no operation of the API."""
+
+
+class InstanceNotFoundError(RequestError):
+    """No instance with this ID."""
+
+    def __init__(self, instance_id: str) -> None:
+        super().__init__(f"unable to find workflow with the provided instance ID: {instance_id}")
+        self.instance_id = instance_id
+
+
+class InstanceExistsError(RequestError):
+    """Start on an instance ID whose instance (or one of its children) is still running."""
+
+
+class Operation(Enum):
+    """The management operations, for errors that depend on which one was refused."""
+
+    START = "start"
+    GET = "get"
+    TERMINATE = "terminate"
+    RAISE = "raise"
+    PAUSE = "pause"
+    RESUME = "resume"
+    PURGE = "purge"
+
+
+class InvalidStateError(RequestError):
+    """An operation the instance's status does not allow (pause or resume of a terminal
+    instance, purge of a running one)."""
+
+    def __init__(self, operation: Operation, message: str) -> None:
+        super().__init__(message)
+        self.operation = operation
+
+
+# -- infrastructure ----------------------------------------------------------------------
+
+
+class ConfigurationError(WorkflowError):
+    """The function's configuration is missing or malformed."""
+
+
+class StoreError(WorkflowError):
+    """The store failed in a way the engine does not handle."""
+
+
+class ConflictError(WorkflowError):
+    """A conditional write lost a race: someone else wrote first."""
+
+
+class QueueError(WorkflowError):
+    """Sending work to the queue failed."""
+
+
+# -- clients and the local stack ---------------------------------------------------------
+
+
+class WorkflowClientError(WorkflowError):
+    """The API answered with an error (``status``, ``error_code``, ``message``)."""
+
+    def __init__(self, status: int, error_code: str, message: str) -> None:
+        super().__init__(f"{status} {error_code}: {message}")
+        self.status = status
+        self.error_code = error_code
+        self.message = message
+
+
+class EndpointUnreachableError(WorkflowError):
+    """The workflow API could not be reached at all (no answer, refused, DNS)."""
+
+
+class CredentialsError(WorkflowError):
+    """No AWS credentials to sign requests to a deployed API with."""
+
+
+class DevServerError(WorkflowError):
+    """The local stack cannot start; the message says why. ``usage`` marks a mistake in
+    the command line (exit code 2) rather than the machine's state (exit code 3)."""
+
+    def __init__(self, message: str, *, usage: bool = False) -> None:
+        super().__init__(message)
+        self.usage = usage

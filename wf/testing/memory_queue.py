@@ -1,0 +1,16 @@
+"""In-memory ``WorkQueue``: messages are kept for a test to deliver."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from wf.engine.queue import OutMessage
+
+
+class MemoryQueue:
+    def __init__(self) -> None:
+        self.messages: list[tuple[str, OutMessage]] = []
+
+    def send(self, messages: Sequence[OutMessage]) -> None:
+        self.messages.extend((uuid.uuid4().hex, m) for m in messages)

@@ -1,0 +1,84 @@
+"""In-memory ``InstanceStore`` with the same conditional semantics as the DynamoDB one."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+
+from wf.core.status import WorkflowStatus
+from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord
+from wf.errors import ConflictError
+
+
+class MemoryStore:
+    """In-memory ``InstanceStore`` with the same conditional semantics as DynamoDB."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.metas: dict[str, InstanceMeta] = {}
+        self.steps: dict[tuple[str, str], dict[int, StepRecord]] = {}
+
+    def get_meta(self, instance_id: str) -> InstanceMeta | None:
+        return self.metas.get(instance_id)
+
+    def put_meta(self, meta: InstanceMeta, *, replaces: str | None) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            if (current is None) != (replaces is None) or (current and current.execution_id != replaces):
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.metas[meta.instance_id] = meta
+
+    def continue_as_new(
+        self, meta: InstanceMeta, *, replaces: str, seal: StepRecord, first: StepRecord | None = None
+    ) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            if (
+                current is None
+                or current.execution_id != replaces
+                or seal.seq in self.steps.get((meta.instance_id, replaces), {})
+            ):
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.steps.setdefault((meta.instance_id, replaces), {})[seal.seq] = seal
+            if first is not None:
+                self.steps.setdefault((meta.instance_id, meta.execution_id), {})[first.seq] = first
+            self.metas[meta.instance_id] = meta
+
+    def update_meta(self, meta: InstanceMeta) -> None:
+        with self._lock:
+            current = self.metas.get(meta.instance_id)
+            if current is None or current.execution_id != meta.execution_id or current.synced_seq >= meta.synced_seq:
+                raise ConflictError(f"instance {meta.instance_id} changed concurrently")
+            self.metas[meta.instance_id] = meta
+
+    def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
+        with self._lock:
+            steps = self.steps.setdefault((instance_id, execution_id), {})
+            if step.seq in steps:
+                raise ConflictError(f"step {step.seq} of {instance_id} already written")
+            steps[step.seq] = step
+
+    def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
+        steps = self.steps.get((instance_id, execution_id), {})
+        return [steps[k] for k in sorted(steps) if k > after]
+
+    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
+        return self.steps.get((instance_id, execution_id), {}).get(seq)
+
+    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
+        steps = self.load_steps(instance_id, execution_id)
+        return steps[-1] if steps else None
+
+    def delete_execution(self, instance_id: str, execution_id: str) -> None:
+        self.steps.pop((instance_id, execution_id), None)
+
+    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
+        metas = sorted((m for m in self.metas.values() if m.status is status), key=lambda m: m.created_at)
+        return iter([InstanceSummary(m.instance_id, m.workflow_name, m.created_at) for m in metas])
+
+    def purge(self, instance_id: str) -> int:
+        with self._lock:
+            count = 1 if self.metas.pop(instance_id, None) else 0
+            for key in [k for k in self.steps if k[0] == instance_id]:
+                count += len(self.steps.pop(key))
+            return count
