@@ -37,6 +37,7 @@ class MemoryStore:
                 current is None
                 or current.execution_id != replaces
                 or seal.seq in self.steps.get((meta.instance_id, replaces), {})
+                or (first is not None and first.seq in self.steps.get((meta.instance_id, meta.execution_id), {}))
             ):
                 raise ConflictError(f"instance {meta.instance_id} changed concurrently")
             self.steps.setdefault((meta.instance_id, replaces), {})[seal.seq] = seal
