@@ -81,7 +81,7 @@ def test_a_step_is_written_once_and_read_back_in_order(store: InstanceStore) -> 
         store.append_step("i1", "e1", step(2))
     assert [s.seq for s in store.load_steps("i1", "e1")] == [1, 2, 3]
     assert [s.seq for s in store.load_steps("i1", "e1", after=1)] == [2, 3]
-    assert store.load_steps("i1", "e1") [1] == step(2, custom="c2")
+    assert store.load_steps("i1", "e1")[1] == step(2, custom="c2")
     assert store.get_step("i1", "e1", 3) == step(3, custom="c3")
     assert store.get_step("i1", "e1", 9) is None
     last = store.last_step("i1", "e1")

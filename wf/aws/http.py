@@ -1,4 +1,4 @@
-"""The HTTP management API (docs/api.md, from SPEC section 1) on Powertools'
+"""The HTTP management API (docs/api.md) on Powertools'
 event_handler resolvers.
 
 Routes call the engine's management operations, which refuse with domain errors

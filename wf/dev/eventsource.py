@@ -10,7 +10,10 @@ import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger("wf.dev")
 
@@ -18,7 +21,7 @@ log = logging.getLogger("wf.dev")
 class SqsEventSource:
     def __init__(
         self,
-        sqs: Any,
+        sqs: SQSClient,
         queue_url: str,
         handler: Callable[[dict[str, Any], Any], dict[str, Any]],
         *,
@@ -100,7 +103,7 @@ class _BatchDeleter:
     """Deletes handled messages in batches off the polling path, as Lambda's event
     source mapping does; a message is deleted well within its visibility timeout."""
 
-    def __init__(self, sqs: Any, queue_url: str, flush_after: float = 0.5) -> None:
+    def __init__(self, sqs: SQSClient, queue_url: str, flush_after: float = 0.5) -> None:
         self._sqs, self._url, self._flush_after = sqs, queue_url, flush_after
         self._pending: list[str] = []
         self._cond = threading.Condition()

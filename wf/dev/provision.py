@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import ClientError
 
 from wf.aws.settings import Settings
 
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb import DynamoDBClient
+    from mypy_boto3_sqs import SQSClient
+
 TABLE_NAME = "wf-instances"
 QUEUE_NAME = "wf-work"
-DLQ_NAME = "wf-work-dlq"
 VISIBILITY_TIMEOUT = 180  # six times the function timeout, as AWS recommends
 #: The template's default: the engine must know the queue's redrive count.
 MAX_RECEIVE_COUNT = Settings.max_receive_count
@@ -51,7 +54,7 @@ def table_definition(table_name: str) -> dict[str, Any]:
 
 
 def ensure_resources(
-    dynamodb: Any, sqs: Any, *, table_name: str = TABLE_NAME, queue_name: str = QUEUE_NAME
+    dynamodb: DynamoDBClient, sqs: SQSClient, *, table_name: str = TABLE_NAME, queue_name: str = QUEUE_NAME
 ) -> Resources:
     """Create what is missing; leave what exists."""
     try:
