@@ -5,7 +5,8 @@ instances on any endpoint (default the local one, or ``$WF_ENDPOINT``); ``wf inv
 events/X.json`` runs one event through the handler against the local resources.
 
 Exit codes: 0 success, 1 the API answered with an error (or ``get --wait`` ended in
-FAILED/TERMINATED), 2 bad usage, 3 the endpoint or the local stack cannot be reached.
+FAILED/TERMINATED, or another error such as no AWS credentials to sign with), 2 bad
+usage, 3 the endpoint or the local stack cannot be reached.
 """
 
 from __future__ import annotations

@@ -65,7 +65,8 @@ def load_handler(path: str) -> Any:
         raise DevServerError(f"handler file {file} does not exist (use --handler FILE)", usage=True)
     sys.path.insert(0, str(file.parent))
     spec = importlib.util.spec_from_file_location(file.stem, file)
-    assert spec is not None and spec.loader is not None
+    if spec is None or spec.loader is None:
+        raise DevServerError(f"{file} is not a Python file Python can load", usage=True)
     module = importlib.util.module_from_spec(spec)
     sys.modules[file.stem] = module
     spec.loader.exec_module(module)
