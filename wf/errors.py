@@ -162,6 +162,15 @@ class InvalidStateError(RequestError):
         self.operation = operation
 
 
+class OperationFailedError(WorkflowError):
+    """A management operation that failed for a reason other than a refusal (a fault of
+    the store, the queue or the code); the cause is chained."""
+
+    def __init__(self, operation: Operation) -> None:
+        super().__init__(f"{operation.value} failed unexpectedly")
+        self.operation = operation
+
+
 # -- infrastructure ----------------------------------------------------------------------
 
 

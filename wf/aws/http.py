@@ -35,6 +35,7 @@ from wf.errors import (
     InvalidInstanceIdError,
     InvalidStateError,
     Operation,
+    OperationFailedError,
     PayloadTooLargeError,
     RouteNotFoundError,
     WorkflowError,
@@ -95,6 +96,9 @@ ERRORS: dict[type[WorkflowError], tuple[int, str | Callable[[Exception], str]]] 
     PayloadTooLargeError: (413, "ERR_PAYLOAD_TOO_LARGE"),
 }
 
+#: The errors routes let through to ``refused``; anything else is a fault.
+REFUSALS = tuple(ERRORS)
+
 R = TypeVar("R", bound=ApiGatewayResolver)
 Handler = Callable[..., Response[str]]
 
@@ -148,18 +152,27 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     """Register every route of the management API, and its error answers, on ``resolver``."""
     app = resolver
 
-    def checked(fn: Handler) -> Handler:
-        """The version and component every workflow route starts with."""
+    def checked(operation: Operation) -> Callable[[Handler], Handler]:
+        """Checks the version and component every workflow route starts with, and marks
+        a fault with the operation it hit (its error code), per request."""
 
-        @wraps(fn)
-        def wrapper(ver: str, component: str, **kwargs: str) -> Response[str]:
-            if ver not in VERSIONS:
-                raise RouteNotFoundError(f"unknown API version '{ver}'")
-            if component != settings.component:
-                raise ComponentNotFoundError(f"workflow component '{component}' not found")
-            return fn(**kwargs)
+        def decorate(fn: Handler) -> Handler:
+            @wraps(fn)
+            def wrapper(ver: str, component: str, **kwargs: str) -> Response[str]:
+                if ver not in VERSIONS:
+                    raise RouteNotFoundError(f"unknown API version '{ver}'")
+                if component != settings.component:
+                    raise ComponentNotFoundError(f"workflow component '{component}' not found")
+                try:
+                    return fn(**kwargs)
+                except REFUSALS:
+                    raise
+                except Exception as exc:
+                    raise OperationFailedError(operation) from exc
 
-        return wrapper
+            return wrapper
+
+        return decorate
 
     def body() -> str | None:
         raw = app.current_event.decoded_body
@@ -167,8 +180,8 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_body_bytes} bytes")
         return parse_body(raw)
 
-    @app.post("/<ver>/workflows/<component>/<name>/start", operation_id=Operation.START.value)
-    @checked
+    @app.post("/<ver>/workflows/<component>/<name>/start")
+    @checked(Operation.START)
     def start(name: str) -> Response[str]:
         params = app.current_event.query_string_parameters or {}
         instance_id = params.get("instanceID")
@@ -181,14 +194,14 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         engine.start(name, instance_id, body())
         return _json(202, {"instanceID": instance_id})
 
-    @app.get("/<ver>/workflows/<component>/<instance_id>", operation_id=Operation.GET.value)
-    @checked
+    @app.get("/<ver>/workflows/<component>/<instance_id>")
+    @checked(Operation.GET)
     def get(instance_id: str) -> Response[str]:
         return _json(200, view_body(describe(engine, instance_id)))
 
     def simple(path: str, kind: Signal, operation: Operation) -> None:
-        @app.post(f"/<ver>/workflows/<component>/<instance_id>/{path}", operation_id=operation.value)
-        @checked
+        @app.post(f"/<ver>/workflows/<component>/<instance_id>/{path}")
+        @checked(operation)
         def route(instance_id: str) -> Response[str]:
             data = body() if kind is Signal.TERMINATE else None
             signal(engine, instance_id, kind, data=data)
@@ -198,14 +211,14 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     simple("pause", Signal.PAUSE, Operation.PAUSE)
     simple("resume", Signal.RESUME, Operation.RESUME)
 
-    @app.post("/<ver>/workflows/<component>/<instance_id>/raiseEvent/<event_name>", operation_id=Operation.RAISE.value)
-    @checked
+    @app.post("/<ver>/workflows/<component>/<instance_id>/raiseEvent/<event_name>")
+    @checked(Operation.RAISE)
     def raise_event(instance_id: str, event_name: str) -> Response[str]:
         signal(engine, instance_id, Signal.RAISE, name=event_name, data=body())
         return _json(202, {})
 
-    @app.post("/<ver>/workflows/<component>/<instance_id>/purge", operation_id=Operation.PURGE.value)
-    @checked
+    @app.post("/<ver>/workflows/<component>/<instance_id>/purge")
+    @checked(Operation.PURGE)
     def purge_route(instance_id: str) -> Response[str]:
         purge(engine, instance_id)
         return _json(202, {})
@@ -232,13 +245,12 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         return _error(status, code if isinstance(code, str) else code(exc), str(exc))
 
     def fault(exc: Exception) -> Response[str]:
-        route = app.context.get("_route")
-        try:
-            code = OPERATION_CODES[Operation(getattr(route, "operation_id", ""))]
-        except ValueError:
-            code = "ERR_INTERNAL"
-        # Domain errors are expected faults (store, queue); anything else is a bug.
-        log.error("%s: %s", code, exc, exc_info=not isinstance(exc, WorkflowError))
+        failed = exc if isinstance(exc, OperationFailedError) else None
+        code = OPERATION_CODES[failed.operation] if failed else "ERR_INTERNAL"
+        cause = failed.__cause__ if failed is not None and failed.__cause__ is not None else exc
+        # Domain errors are expected faults (store, queue); anything else is a bug: trace it.
+        trace = None if isinstance(cause, WorkflowError) else (type(cause), cause, cause.__traceback__)
+        log.error("%s: %s", code, cause, exc_info=trace)
         return _error(500, code, "the workflow API failed unexpectedly; the function's log has the details")
 
     def not_found_route(exc: Exception) -> Response[str]:

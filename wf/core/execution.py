@@ -42,7 +42,7 @@ from wf.core.serde import decode, encode
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.core.task import Task
-from wf.core.tasks import TaskBook, describe, describe_event, matches, scheduled_event
+from wf.core.tasks import TaskBook, describe, matches, scheduled_event
 from wf.errors import (
     FailureDetails,
     NonDeterminismError,
@@ -91,14 +91,6 @@ class Execution:
             EventKind.ACTIVITY_SCHEDULED: self._on_scheduled,
             EventKind.TIMER_CREATED: self._on_scheduled,
             EventKind.CHILD_CREATED: self._on_scheduled,
-            EventKind.ACTIVITY_COMPLETED: self._on_inbound,
-            EventKind.ACTIVITY_FAILED: self._on_inbound,
-            EventKind.TIMER_FIRED: self._on_inbound,
-            EventKind.CHILD_COMPLETED: self._on_inbound,
-            EventKind.CHILD_FAILED: self._on_inbound,
-            EventKind.EVENT_RAISED: self._on_inbound,
-            EventKind.SUSPENDED: self._on_suspended,
-            EventKind.RESUMED: self._on_resumed,
             EventKind.CUSTOM_STATUS: self._on_custom_status,
         }
         self._reset()
@@ -112,6 +104,20 @@ class Execution:
         self._outcome = Outcome()
         self._book = TaskBook(self.instance_id, self._turn, self._maybe_resume)
         self._gate = InboundGate(self._book, self._outcome)
+        # The gate's handlers are bound directly: they run for every replayed result.
+        inbound = self._gate.on_inbound
+        self._handlers.update(
+            {
+                EventKind.ACTIVITY_COMPLETED: inbound,
+                EventKind.ACTIVITY_FAILED: inbound,
+                EventKind.TIMER_FIRED: inbound,
+                EventKind.CHILD_COMPLETED: inbound,
+                EventKind.CHILD_FAILED: inbound,
+                EventKind.EVENT_RAISED: inbound,
+                EventKind.SUSPENDED: self._gate.on_suspended,
+                EventKind.RESUMED: self._gate.on_resumed,
+            }
+        )
         self._ctx = DaprWorkflowContext(self.instance_id, self._turn, self._book, self._directives)
         self._gen: Generator[Any, Any, Any] | None = None
         self._awaiting: Task[Any] | None = None
@@ -370,12 +376,12 @@ class Execution:
             if self._outcome.recorded:
                 return True
             raise NonDeterminismError(
-                f"the history has {describe_event(event)} scheduled at task {event.task_id}, "
+                f"the history has {describe(event)} scheduled at task {event.task_id}, "
                 "but the workflow code did not schedule anything there"
             )
         if not matches(action, event):
             raise NonDeterminismError(
-                f"the history has {describe_event(event)} scheduled at task {event.task_id}, "
+                f"the history has {describe(event)} scheduled at task {event.task_id}, "
                 f"but the workflow code scheduled {describe(action)} there"
             )
         return True
@@ -383,15 +389,6 @@ class Execution:
     def _on_custom_status(self, event: CustomStatusSet) -> bool:
         self._recorded_custom_status = event.status
         return True
-
-    def _on_inbound(self, event: Any) -> bool:
-        return self._gate.on_inbound(event)
-
-    def _on_suspended(self, event: Any) -> bool:
-        return self._gate.on_suspended(event)
-
-    def _on_resumed(self, event: Any) -> bool:
-        return self._gate.on_resumed(event)
 
     def _on_recorded_terminal(self, event: HistoryEvent) -> bool:
         # The outcome in history is authoritative for the status reported.

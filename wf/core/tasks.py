@@ -33,21 +33,13 @@ from wf.errors import FailureDetails, TaskFailedError
 Settling = ActivityCompleted | ActivityFailed | ChildCompleted | ChildFailed | TimerFired | EventRaised
 
 
-def describe(action: Scheduled) -> str:
-    """How errors name a scheduled action: ``activity 'x'``, ``timer``, ``child workflow 'y'``."""
-    if isinstance(action, ScheduleActivity):
+def describe(action: Scheduled | ActivityScheduled | TimerCreated | ChildCreated) -> str:
+    """How errors name a scheduled action, or the event that recorded it: ``activity 'x'``,
+    ``timer``, ``child workflow 'y'``."""
+    if isinstance(action, (ScheduleActivity, ActivityScheduled)):
         return f"activity '{action.name}'"
-    if isinstance(action, StartChild):
+    if isinstance(action, (StartChild, ChildCreated)):
         return f"child workflow '{action.name}'"
-    return "timer"
-
-
-def describe_event(event: ActivityScheduled | TimerCreated | ChildCreated) -> str:
-    """As :func:`describe`, for the history event that recorded an action."""
-    if isinstance(event, ActivityScheduled):
-        return f"activity '{event.name}'"
-    if isinstance(event, ChildCreated):
-        return f"child workflow '{event.name}'"
     return "timer"
 
 
