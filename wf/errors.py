@@ -76,6 +76,15 @@ class PayloadTooLargeError(WorkflowError):
     """A payload (request body, step, queued input) over the limit that applies to it."""
 
 
+class PayloadEncodingError(WorkflowError, ValueError):
+    """A value cannot be encoded as JSON (an object of no JSON type, NaN, infinity)."""
+
+
+class ActivityTimeoutError(WorkflowError):
+    """An activity was still running when its invocation had to finish (the function's
+    timeout bounds every run)."""
+
+
 class ActivityAbandonedError(WorkflowError):
     """An activity whose every delivery died unfinished (timeout, out of memory)."""
 
@@ -137,6 +146,10 @@ class InstanceNotFoundError(RequestError):
         self.instance_id = instance_id
 
 
+class MalformedRequestError(RequestError):
+    """A request body the API cannot read (nested too deeply to decode)."""
+
+
 class InstanceExistsError(RequestError):
     """Start on an instance ID whose instance (or one of its children) is still running."""
 
@@ -184,6 +197,10 @@ class StoreError(WorkflowError):
 
 class ConflictError(WorkflowError):
     """A conditional write lost a race: someone else wrote first."""
+
+
+class UnknownMessageKindError(WorkflowError):
+    """A queued message of a kind this version does not know (left for a newer one)."""
 
 
 class QueueError(WorkflowError):

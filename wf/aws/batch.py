@@ -6,14 +6,27 @@ in one step, with one conditional write, instead of one step each.
 
 Records are processed grouped by execution, and each group is committed as soon as its
 last record has brought its events, so no group waits for the others' activities.
-Powertools' batch processing runs the records and reports failures. A failed commit
-fails every record of its group, not just the last: none of their events was recorded,
-so all of their messages must come back.
+Powertools' batch processing runs the records and reports failures.
+
+What goes wrong is sorted, so that SQS's receive count keeps counting only deliveries
+that died (which is what abandons an activity or dead-letters a message):
+
+* a transient AWS error (``StoreError``, ``QueueError``) hands the record's work to a
+  fresh, delayed message (``Engine.retry_later``; an activity's result travels as an
+  event, so it does not run again), and the record is done;
+* a body that is not a message at all is dropped with an error log line: no delivery
+  can ever read it;
+* anything else (a bug, a kind this version does not know) fails the record: it comes
+  back, and after the queue's ``maxReceiveCount`` goes to the dead-letter queue.
+
+A failed commit that cannot be handed on fails every record of its group, not just the
+last: none of their events was recorded, so all of their messages must come back.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -25,8 +38,14 @@ from wf.aws.tracing import Span, no_span
 from wf.core.history import HistoryEvent
 from wf.engine.engine import Engine
 from wf.engine.messages import Message, WorkMessage
+from wf.engine.metrics import Metric
+from wf.errors import QueueError, StoreError, UnknownMessageKindError
+
+log = logging.getLogger("wf.engine")
 
 GroupKey = tuple[str, str | None]
+#: Errors of an AWS call that another attempt may not meet.
+TRANSIENT = (StoreError, QueueError)
 
 
 def _key(msg: Message) -> GroupKey:
@@ -68,8 +87,23 @@ class BatchFolder:
             self._last[key] = record["messageId"]
         return [r for group in groups.values() for r in group]
 
+    def _read(self, record: SQSRecord) -> Message | None:
+        msg = self._parsed.get(record.message_id)
+        if msg is not None:
+            return msg
+        try:
+            return WorkMessage.parse(json.loads(record.body))
+        except UnknownMessageKindError:
+            raise  # perhaps a newer version's: let it come back, then dead-letter it
+        except Exception as exc:
+            log.error("dropping message %s: its body is not a work message (%s)", record.message_id, exc)
+            self.engine.metrics.count(Metric.MESSAGES_POISON)
+            return None
+
     def handle(self, record: SQSRecord) -> None:
-        msg = self._parsed.get(record.message_id) or WorkMessage.parse(json.loads(record.body))
+        msg = self._read(record)
+        if msg is None:
+            return
         count = int(record.attributes.approximate_receive_count or 1)
         key = _key(msg)
         error: Exception | None = None
@@ -78,12 +112,23 @@ class BatchFolder:
                 events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
                 if events:
                     self._pending[key].append(_Brought(record.message_id, msg, count, events))
+            except TRANSIENT as exc:
+                if not self._retry_later([(msg, [])], exc):
+                    error = exc
             except Exception as exc:
                 error = exc
             if self._last.get(key, record.message_id) == record.message_id:
                 self._commit(key)
         if error is not None:
             raise error
+
+    def _retry_later(self, work: list[tuple[Message, list[HistoryEvent]]], exc: Exception) -> bool:
+        log.warning("%s: %s; retrying in a fresh message", work[0][0].instance_id, exc)
+        try:
+            return self.engine.retry_later(work)
+        except TRANSIENT as again:
+            log.warning("%s: handing work on failed too (%s)", work[0][0].instance_id, again)
+            return False
 
     def _commit(self, key: GroupKey) -> None:
         group = self._pending.pop(key, [])
@@ -96,6 +141,10 @@ class BatchFolder:
                 receive_count=max(b.receive_count for b in group),
                 remaining_ms=self.remaining_ms,
             )
+        except TRANSIENT as exc:
+            if not self._retry_later([(b.msg, b.events) for b in group], exc):
+                self.failed.update(b.message_id for b in group)
+                raise
         except Exception:
             self.failed.update(b.message_id for b in group)
             raise

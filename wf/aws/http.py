@@ -34,6 +34,7 @@ from wf.errors import (
     InstanceNotFoundError,
     InvalidInstanceIdError,
     InvalidStateError,
+    MalformedRequestError,
     Operation,
     OperationFailedError,
     PayloadTooLargeError,
@@ -91,6 +92,7 @@ ERRORS: dict[type[WorkflowError], tuple[int, str | Callable[[Exception], str]]] 
     WorkflowNotRegisteredError: (404, "ERR_WORKFLOW_NOT_FOUND"),
     InstanceNotFoundError: (404, "ERR_INSTANCE_ID_NOT_FOUND"),
     RouteNotFoundError: (404, "ERR_NOT_FOUND"),
+    MalformedRequestError: (400, "ERR_MALFORMED_REQUEST"),
     InstanceExistsError: (409, "ERR_INSTANCE_ID_ALREADY_EXISTS"),
     InvalidStateError: (409, _state_code),
     PayloadTooLargeError: (413, "ERR_PAYLOAD_TOO_LARGE"),
@@ -111,16 +113,24 @@ def _error(status: int, code: str, message: str) -> Response[str]:
     return _json(status, {"errorCode": code, "message": message})
 
 
+def _no_constants(name: str) -> Any:
+    # NaN and Infinity are not JSON (other languages' parsers refuse them): such a body
+    # is text, like any other body that is not JSON.
+    raise ValueError(f"{name} is not JSON")
+
+
 def parse_body(raw: str | None) -> str | None:
     """The request body as an encoded JSON payload: JSON as is, other text as a string,
     empty as null (falsy values round-trip unchanged)."""
     if raw is None or raw == "":
         return None
     try:
-        json.loads(raw)
+        json.loads(raw, parse_constant=_no_constants)
         return raw.strip()
     except ValueError:
         return encode(raw)
+    except RecursionError:
+        raise MalformedRequestError("the request body's JSON is nested too deeply to decode") from None
 
 
 def view_body(view: InstanceView) -> dict[str, Any]:
@@ -175,7 +185,10 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         return decorate
 
     def body() -> str | None:
-        raw = app.current_event.decoded_body
+        try:
+            raw = app.current_event.decoded_body
+        except ValueError as exc:  # a base64 body that is not base64, or not UTF-8
+            raise MalformedRequestError(f"the request body cannot be decoded: {exc}") from None
         if raw is not None and len(raw.encode()) > settings.max_body_bytes:
             raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_body_bytes} bytes")
         return parse_body(raw)

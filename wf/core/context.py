@@ -134,6 +134,10 @@ class DaprWorkflowContext:
         self._directives.continue_with = (encode(new_input), save_events)
 
     def set_custom_status(self, custom_status: str | None) -> None:
+        """Set the status shown by a get; raises ``PayloadEncodingError`` here, in the
+        workflow code, when it is not JSON (as Dapr's SDK raises when it encodes it)."""
+        if custom_status is not None and not isinstance(custom_status, str):
+            encode(custom_status)
         self._directives.custom_status = custom_status
 
 

@@ -7,6 +7,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from wf.errors import PayloadEncodingError
+
 
 def _default(value: Any) -> Any:
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -22,8 +24,13 @@ def _default(value: Any) -> Any:
 
 
 def encode(value: Any) -> str:
-    """Encode a payload as a JSON string (``None`` becomes ``"null"``)."""
-    return json.dumps(value, default=_default, separators=(",", ":"))
+    """Encode a payload as a JSON string (``None`` becomes ``"null"``); raises
+    ``PayloadEncodingError`` for what JSON cannot hold (NaN and infinity included: other
+    languages' JSON parsers refuse them)."""
+    try:
+        return json.dumps(value, default=_default, separators=(",", ":"), allow_nan=False)
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise PayloadEncodingError(f"the value is not JSON-serializable: {exc}") from exc
 
 
 def decode(payload: str | None) -> Any:

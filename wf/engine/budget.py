@@ -7,13 +7,22 @@ them had crashed, and enough of those fail an activity as abandoned. So an activ
 or inline) starts only if the invocation has more time left than a margin, or than
 1.5 times the longest run of that activity this container has seen, if that is longer.
 An activity that may not start is handed to a fresh SQS message instead.
+
+An activity that has started but runs on towards the timeout (it hangs, or a call it
+makes does) is not waited for past a last reserve of the invocation's time: its task
+fails with ``ActivityTimeoutError``, which the workflow can catch or retry, and the
+rest of the batch is still recorded. Its thread is left behind (Python cannot stop
+one); Lambda freezes it with the container, and whatever it returns is ignored.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from typing import TypeVar
+
+from wf.errors import ActivityTimeoutError
 
 T = TypeVar("T")
 
@@ -21,6 +30,8 @@ T = TypeVar("T")
 HEADROOM = 1.5
 #: The default margin: an activity starts only with more time left than this.
 DEFAULT_MARGIN_MS = 5_000
+#: The time kept to record results once a hanging activity is given up on.
+MAX_RESERVE_MS = 2_000
 
 
 class ActivityBudget:
@@ -37,11 +48,39 @@ class ActivityBudget:
         """``remaining_ms`` is the Lambda context's clock; None (no deadline) always may."""
         return remaining_ms is None or remaining_ms() > self.needed_ms(name)
 
-    def timed(self, name: str, run: Callable[[], T]) -> T:
-        """Run an activity, remembering how long it took."""
+    def timed(self, name: str, run: Callable[[], T], remaining_ms: Callable[[], int] | None = None) -> T:
+        """Run an activity, remembering how long it took; with a deadline, raise
+        ``ActivityTimeoutError`` if it is still running when the reserve is reached."""
         started = self._monotonic()
         try:
-            return run()
+            if remaining_ms is None:
+                return run()
+            return self._bounded(name, run, remaining_ms() - min(self.margin_ms, MAX_RESERVE_MS))
         finally:
             elapsed = (self._monotonic() - started) * 1000
             self._longest_ms[name] = max(self._longest_ms.get(name, 0.0), elapsed)
+
+    @staticmethod
+    def _bounded(name: str, run: Callable[[], T], allowed_ms: int) -> T:
+        outcome: list[T] = []
+        error: list[BaseException] = []
+
+        def target() -> None:
+            try:
+                outcome.append(run())
+            except BaseException as exc:  # handed to the caller's thread as is
+                error.append(exc)
+
+        # A daemon thread: one that never returns must not keep the process alive.
+        worker = threading.Thread(target=target, name=f"activity-{name}", daemon=True)
+        worker.start()
+        worker.join(max(0.0, allowed_ms / 1000))
+        if error:
+            raise error[0]
+        if outcome:
+            return outcome[0]
+        raise ActivityTimeoutError(
+            f"activity '{name}' was still running after {max(0, allowed_ms) / 1000:.1f} s, when its invocation "
+            "had to finish; an activity must finish within the function's timeout (split the work, or raise "
+            "the timeout)"
+        )

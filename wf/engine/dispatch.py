@@ -9,14 +9,22 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 
 from wf.core.commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
-from wf.core.history import ChildCompleted, ChildFailed, HistoryEvent, WorkflowTerminated
+from wf.core.history import (
+    ActivityCompleted,
+    ActivityFailed,
+    ChildCompleted,
+    ChildFailed,
+    HistoryEvent,
+    WorkflowTerminated,
+)
 from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
+from wf.engine.limits import MAX_MESSAGE_PAYLOAD_BYTES
 from wf.engine.cache import Live
 from wf.engine.messages import ActivityMessage, EventMessage, StartChildMessage, TimerMessage
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
-from wf.errors import FailureDetails
+from wf.errors import ActivityTimeoutError, FailureDetails, PayloadTooLargeError
 
 log = logging.getLogger("wf.engine")
 
@@ -110,7 +118,7 @@ class Dispatcher:
         for c in inline:
             # Decided one at a time: each run uses up the invocation's time.
             if self._budget.may_start(c.name, remaining_ms):
-                results.append(self.run_activity(c.name, iid, c.task_id, c.input))
+                results.append(self.run_activity(c.name, iid, c.task_id, c.input, remaining_ms))
             else:
                 late.append(activity_message(iid, exec_id, self._clock(), c))
         if late:
@@ -118,9 +126,28 @@ class Dispatcher:
             self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
         return results
 
-    def run_activity(self, name: str, iid: str, task_id: int, input: str | None) -> HistoryEvent:
+    def run_activity(
+        self, name: str, iid: str, task_id: int, input: str | None, remaining_ms: Callable[[], int] | None = None
+    ) -> HistoryEvent:
+        """Run an activity; what goes wrong with it (an error, a hang, a result that
+        cannot be recorded) becomes its task's failure, for the workflow to handle."""
         self._metrics.count(Metric.ACTIVITIES_RUN)
-        return self._budget.timed(name, lambda: self._registry.run_activity(name, iid, task_id, input, self._clock()))
+        run = lambda: self._registry.run_activity(name, iid, task_id, input, self._clock())  # noqa: E731
+        try:
+            event = self._budget.timed(name, run, remaining_ms)
+        except ActivityTimeoutError as exc:
+            self._metrics.count(Metric.ACTIVITIES_TIMED_OUT)
+            return ActivityFailed(self._clock(), task_id, FailureDetails.of(ActivityTimeoutError, str(exc)))
+        if isinstance(event, ActivityCompleted) and event.result is not None:
+            size = len(event.result.encode())
+            if size > MAX_MESSAGE_PAYLOAD_BYTES:
+                self._metrics.count(Metric.PAYLOADS_TOO_LARGE)
+                message = (
+                    f"activity '{name}' returned {size:,} bytes, over the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit "
+                    "of a result; return a smaller value (keep large data in S3 and return its key)"
+                )
+                return ActivityFailed(event.timestamp, task_id, FailureDetails.of(PayloadTooLargeError, message))
+        return event
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -40,9 +40,9 @@ from wf.engine.cache import Live, LiveCache
 from wf.engine.dispatch import MAX_CONFLICT_RETRIES, Dispatcher
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
-from wf.engine.messages import ActivityMessage, Message, StartChildMessage, TimerMessage
+from wf.engine.messages import ActivityMessage, EventMessage, Message, StartChildMessage, TimerMessage
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
-from wf.engine.queue import MAX_DELAY_SECONDS, WorkQueue
+from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError
 
@@ -52,9 +52,22 @@ log = logging.getLogger("wf.engine")
 #: that creates it; it is retried for this long before being dropped.
 EARLY_GRACE = timedelta(seconds=60)
 EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
+#: Only a message this young is rechecked in place; an older one is just sent again.
+EARLY_RECHECK_AGE = 2.0
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
+
+
+#: Transient errors retried by fresh messages before SQS's own redelivery takes over.
+MAX_ATTEMPTS = 12
+MAX_RETRY_DELAY_SECONDS = 300
+
+
+def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
+    """Whether this work was tried before (a delivery died, or an AWS call failed): what
+    it caused may be recorded but not carried out."""
+    return receive_count > 1 or any(m.attempt > 0 for m in msgs)
 
 
 class Engine:
@@ -136,19 +149,23 @@ class Engine:
             # the start that sent this was refused (409).
             newer = False
         elif newer:
-            # Sent by a start whose conditional write may still be in flight.
+            # Sent by a start whose conditional write may still be in flight, or by one
+            # that was refused or died before writing (then it never will be recorded).
+            age = (self.clock() - msg.sent_at).total_seconds()
             self.lifecycle.wait_for_start(msg.instance_id)
-            for pause in (0.0, *EARLY_RECHECKS):
+            for pause in (0.0, *EARLY_RECHECKS) if age < EARLY_RECHECK_AGE else (0.0,):
                 self.sleep(pause)
                 live = self.load(msg.instance_id)
                 if live is not None and live.meta.execution_id == msg.execution_id:
                     return live
                 self.forget(msg.instance_id)
-            if self.clock() - msg.sent_at < EARLY_GRACE:
-                log.info("%s %s: execution not recorded yet, retrying in 1s", msg.instance_id, msg.execution_id)
-                self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
+            if age < EARLY_GRACE.total_seconds():
+                # Back off as the message ages: a handful of deliveries cover the grace.
+                delay = max(1, min(math.ceil(age), math.ceil(EARLY_GRACE.total_seconds() - age)))
+                log.info("%s %s: execution not recorded yet, retrying in %ds", msg.instance_id, msg.execution_id, delay)
+                self.queue.send([m.to_out(delay_seconds=delay) for m in msgs])
                 return None
-        if not newer and live is not None and receive_count > 1:
+        if not newer and live is not None and _redelivered(msgs, receive_count):
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
@@ -164,6 +181,30 @@ class Engine:
         return None
 
     # -- messages ------------------------------------------------------------------------
+
+    def retry_later(self, work: Sequence[tuple[Message, Sequence[HistoryEvent]]]) -> bool:
+        """Hand work that hit a transient error (an AWS call failed) to fresh, delayed
+        messages, so that the receive count keeps counting only deliveries that died.
+        Events already brought (an activity's result) travel as events: nothing runs
+        again. False, sending nothing, when some of it was retried too often: then SQS
+        redelivers it and, in the end, dead-letters it."""
+        if any(msg.attempt >= MAX_ATTEMPTS for msg, _ in work):
+            return False
+        out: list[OutMessage] = []
+        for msg, events in work:
+            delay = min(MAX_RETRY_DELAY_SECONDS, 2**msg.attempt)
+            if events:
+                out += [
+                    EventMessage(msg.instance_id, msg.execution_id, msg.sent_at, e, attempt=msg.attempt + 1).to_out(
+                        delay
+                    )
+                    for e in events
+                ]
+            else:
+                out.append(msg.retried().to_out(delay))
+        self.queue.send(out)
+        self.metrics.count(Metric.MESSAGES_RETRIED, len(work))
+        return True
 
     def handle(self, msg: Message, *, receive_count: int = 1, remaining_ms: Callable[[], int] | None = None) -> None:
         """Process one SQS message; raises to have it delivered again."""
@@ -201,21 +242,24 @@ class Engine:
     def _activity_events(
         self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
     ) -> list[HistoryEvent]:
-        cached = self.lives.warm(msg.instance_id)
-        if (
-            cached is not None
-            and cached.meta.execution_id == msg.execution_id
-            and cached.execution.is_settled(msg.task_id)
-            and receive_count == 1
-        ):
-            return []  # a duplicate delivery of work already recorded
+        # An activity runs only for a recorded execution that still waits for it: not
+        # for a start that was refused, an instance purged, or a task already settled.
+        live = self._resolve([msg], receive_count)
+        if live is None:
+            return []
+        if live.execution.is_terminal or live.execution.is_settled(msg.task_id):
+            if _redelivered([msg], receive_count):
+                # Recorded, but the delivery that recorded it may have died before
+                # carrying out what followed: do that now, without running it again.
+                self._repair(live)
+            return []
         if receive_count >= self.max_receive_count:
-            # Every earlier delivery died unfinished (timeout, out of memory): record
+            # Every earlier delivery died unfinished (out of memory, a crash): record
             # a failure the workflow can handle rather than strand it in the DLQ.
             abandoned = FailureDetails.of(
                 ActivityAbandonedError,
                 f"activity '{msg.name}' was delivered {receive_count} times and never finished "
-                "(its invocation timed out or crashed each time)",
+                "(its invocation crashed each time)",
             )
             self.metrics.count(Metric.ACTIVITIES_ABANDONED)
             return [ActivityFailed(now, msg.task_id, abandoned)]
@@ -227,7 +271,13 @@ class Engine:
             self.queue.send([msg.to_out()])
             self.metrics.count(Metric.ACTIVITIES_DEFERRED)
             return []
-        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input)]
+        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, remaining_ms)]
+
+    def _repair(self, live: Live) -> None:
+        """Carry out again what the recorded history still owes (a redelivery after a crash)."""
+        self.metrics.count(Metric.REDELIVERY_REPAIRS)
+        self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
+        self._sync_meta(live, None)
 
     def advance(
         self,
@@ -259,10 +309,8 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                if receive_count > 1:
-                    self.metrics.count(Metric.REDELIVERY_REPAIRS)
-                    self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
-                    self._sync_meta(live, None)
+                if _redelivered(msgs, receive_count):
+                    self._repair(live)
                 return
             self._after_commit(live, result, remaining_ms)
             return

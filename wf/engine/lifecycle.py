@@ -23,6 +23,7 @@ from wf.errors import (
     FailureDetails,
     InstanceExistsError,
     PayloadTooLargeError,
+    RequestError,
     WorkflowError,
     WorkflowNotRegisteredError,
 )
@@ -82,8 +83,10 @@ class Lifecycle:
             return None  # already started by an earlier delivery of this step
         try:
             self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing)
-        except WorkflowError as exc:
-            return FailureDetails.from_exception(exc)
+        except (RequestError, WorkflowNotRegisteredError) as exc:
+            # A refusal fails the child's task. An AWS error does not: it propagates, and
+            # the step's message comes back to start the child again.
+            return FailureDetails.of(type(exc), str(exc))
         return None
 
     def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from wf.core.step import StepResult
 from wf.engine.store import events_to_str
 
@@ -29,11 +31,32 @@ def _rough_size(result: StepResult) -> int:
     return total
 
 
+def _custom_status_bytes(result: StepResult) -> int:
+    status = result.custom_status
+    if status is None:
+        return 0
+    return len((status if isinstance(status, str) else json.dumps(status, default=str)).encode())
+
+
 def oversize(result: StepResult) -> str | None:
-    """Why this step cannot be stored or its work sent, or ``None`` if it can."""
-    size = _rough_size(result)
+    """Why this step cannot be stored or its work sent, or ``None`` if it can.
+
+    The step item holds the events and the custom status beside them (and the status's
+    own event); the instance record holds the output, failure and custom status."""
+    status_bytes = _custom_status_bytes(result)
+    if status_bytes > MAX_MESSAGE_PAYLOAD_BYTES:
+        return (
+            f"a custom status of {status_bytes:,} bytes exceeds the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit; "
+            "keep the custom status small (a progress note, not data)"
+        )
+    size = _rough_size(result) + status_bytes
     if size > MAX_STEP_BYTES:
-        size = len(events_to_str(result.events).encode())  # close to the limit: measure exactly
+        # Close to the limit: measure exactly.
+        size = len(events_to_str(result.events).encode()) + status_bytes
+    record = status_bytes + len((result.output or "").encode())
+    if result.failure is not None:
+        record += len(json.dumps(result.failure.to_json()).encode())
+    size = max(size, record)
     if size > MAX_STEP_BYTES:
         return (
             f"a workflow step of {size:,} bytes exceeds the {MAX_STEP_BYTES:,}-byte limit of a history item; "

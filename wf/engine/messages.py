@@ -3,13 +3,14 @@ with the instance and execution they are for."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from enum import Enum
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from wf.core.history import HistoryEvent, event_from_json, event_to_json, format_time, parse_time
 from wf.engine.queue import OutMessage
+from wf.errors import UnknownMessageKindError
 
 
 class MessageKind(Enum):
@@ -28,6 +29,13 @@ class WorkMessage:
     #: ``None`` for management events, which are for whatever execution is current.
     execution_id: str | None
     sent_at: datetime
+    #: How many times this work was handed on to a fresh message after a transient
+    #: error (the SQS receive count counts only deliveries that died).
+    attempt: int = field(default=0, kw_only=True)
+
+    def retried(self) -> Self:
+        """This work again, one attempt later."""
+        return replace(self, attempt=self.attempt + 1)
 
     def _fields(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -39,20 +47,30 @@ class WorkMessage:
             "exec": self.execution_id,
             "sent": format_time(self.sent_at),
         }
+        if self.attempt:
+            body["try"] = self.attempt
         body.update(self._fields())
         return OutMessage(body, delay_seconds)
 
     @staticmethod
     def parse(body: dict[str, Any]) -> Message:
-        kind = MessageKind(body["k"])
-        head = (body["iid"], body.get("exec"), parse_time(body["sent"]))
+        """The message of ``body``; raises ``UnknownMessageKindError`` for a kind this
+        version does not know (a newer version may), other errors for garbage."""
+        try:
+            kind = MessageKind(body["k"])
+        except ValueError:
+            raise UnknownMessageKindError(f"unknown message kind {body['k']!r}") from None
+        head = (str(body["iid"]), body.get("exec"), parse_time(body["sent"]))
+        attempt = int(body.get("try", 0))
         if kind is MessageKind.ACTIVITY:
-            return ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"))
+            return ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"), attempt=attempt)
         if kind is MessageKind.TIMER:
-            return TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
+            return TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]), attempt=attempt)
         if kind is MessageKind.START_CHILD:
-            return StartChildMessage(*head, int(body["task"]), body["name"], body.get("input"), body["child"])
-        return EventMessage(*head, event_from_json(body["event"]))
+            return StartChildMessage(
+                *head, int(body["task"]), body["name"], body.get("input"), body["child"], attempt=attempt
+            )
+        return EventMessage(*head, event_from_json(body["event"]), attempt=attempt)
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,11 @@ class Metric(Enum):
     ACTIVITIES_RUN = "ActivitiesRun"
     ACTIVITIES_ABANDONED = "ActivitiesAbandoned"
     ACTIVITIES_DEFERRED = "ActivitiesDeferred"
+    ACTIVITIES_TIMED_OUT = "ActivitiesTimedOut"
+    #: Work handed to a fresh, delayed message after a transient AWS error.
+    MESSAGES_RETRIED = "MessagesRetried"
+    #: Messages that no delivery could ever process (garbage, unknown kind).
+    MESSAGES_POISON = "MessagesPoison"
     REDELIVERY_REPAIRS = "RedeliveryRepairs"
     MESSAGES_DROPPED = "MessagesDropped"
     PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
