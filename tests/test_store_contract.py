@@ -142,10 +142,16 @@ def test_deleting_an_execution_leaves_the_rest_and_purge_removes_everything(stor
     store.put_meta(meta("i2"), replaces=None)
     store.delete_execution("i1", "e0")
     assert store.load_steps("i1", "e0") == [] and len(store.load_steps("i1", "e1")) == 1
-    assert store.purge("i1") == 2  # the record and one step
+    # A purge of an execution that is no longer the instance's changes nothing.
+    with pytest.raises(ConflictError):
+        store.purge("i1", "e0")
+    assert store.get_meta("i1") is not None
+    store.append_step("i1", "e2", step(0))  # a newer execution's first step (a restart under way)
+    assert store.purge("i1", "e1") == 2  # the record and one step
     assert store.get_meta("i1") is None and store.load_steps("i1", "e1") == []
+    assert store.load_steps("i1", "e2") == [step(0)]  # newer executions' items are not touched
     assert store.get_meta("i2") is not None
-    assert store.purge("i1") == 0
+    assert store.purge("i1", "e1") == 0
 
 
 def test_listing_by_status_is_oldest_first(store: InstanceStore) -> None:

@@ -20,7 +20,7 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -270,5 +270,19 @@ class DynamoStore:
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
 
-    def purge(self, instance_id: str) -> int:
-        return self._delete_where(instance_id, None)
+    def purge(self, instance_id: str, execution_id: str) -> int:
+        m = self._item
+        record = m(instance_id, META)
+        deleted = 1
+        try:
+            record.delete(condition=m.execution_id == execution_id)
+        except DeleteError as exc:
+            if exc.cause_response_code != "ConditionalCheckFailedException":
+                raise StoreError(f"deleting instance {instance_id} failed: {exc}") from exc
+            if self.get_meta(instance_id) is not None:
+                raise ConflictError(f"instance {instance_id} changed concurrently") from exc
+            deleted = 0  # gone already (a purge retried): its items may remain
+        except PynamoDBException as exc:
+            raise StoreError(f"deleting instance {instance_id} failed: {exc}") from exc
+        # The record goes first: a crash after it leaves only items nothing reads.
+        return deleted + self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))

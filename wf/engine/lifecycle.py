@@ -174,11 +174,11 @@ class Lifecycle:
             self._store.put_meta(meta, replaces=old.execution_id if old else None)
         except ConflictError:
             old = self._store.get_meta(meta.instance_id)
-            if old is None:
-                raise InstanceExistsError(f"instance '{meta.instance_id}' changed concurrently; try again") from None
-            self._check_replaceable(old)
+            if old is not None:
+                self._check_replaceable(old)
             try:
-                self._store.put_meta(meta, replaces=old.execution_id)
+                # ``old`` is None when the instance was purged meanwhile: create it anew.
+                self._store.put_meta(meta, replaces=old.execution_id if old else None)
             except ConflictError as exc:
                 raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
         return old

@@ -22,7 +22,7 @@ from wf.core.status import WorkflowStatus
 from wf.engine.dispatch import event_message
 from wf.engine.engine import Engine
 from wf.engine.store import InstanceMeta
-from wf.errors import FailureDetails, InstanceNotFoundError, InvalidStateError, Operation
+from wf.errors import ConflictError, FailureDetails, InstanceNotFoundError, InvalidStateError, Operation
 
 
 class Signal(Enum):
@@ -118,5 +118,12 @@ def purge(engine: Engine, instance_id: str) -> None:
             children.append(child_id)
     for child_id in children:
         purge(engine, child_id)
-    engine.store.purge(instance_id)
-    engine.forget(instance_id)
+    try:
+        engine.store.purge(instance_id, meta.execution_id)
+    except ConflictError:
+        # Restarted since it was read: the new instance stays, and nothing is purged.
+        raise InvalidStateError(
+            Operation.PURGE, f"workflow {instance_id} was restarted while being purged; nothing was purged"
+        ) from None
+    finally:
+        engine.forget(instance_id)

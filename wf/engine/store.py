@@ -129,8 +129,10 @@ class InstanceStore(Protocol):
 
     def delete_execution(self, instance_id: str, execution_id: str) -> None: ...
 
-    def purge(self, instance_id: str) -> int:
-        """Delete every item of the instance; returns how many were deleted."""
+    def purge(self, instance_id: str, execution_id: str) -> int:
+        """Delete the instance: its record, if it is still of ``execution_id`` (else
+        ``ConflictError``: it was restarted meanwhile), then the items of that execution
+        and every older one (IDs sort by time); returns how many items were deleted."""
 
     def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
         """Instances whose record has ``status``, oldest first."""

@@ -77,9 +77,12 @@ class MemoryStore:
         metas = sorted((m for m in self.metas.values() if m.status is status), key=lambda m: m.created_at)
         return iter([InstanceSummary(m.instance_id, m.workflow_name, m.created_at) for m in metas])
 
-    def purge(self, instance_id: str) -> int:
+    def purge(self, instance_id: str, execution_id: str) -> int:
         with self._lock:
+            meta = self.metas.get(instance_id)
+            if meta is not None and meta.execution_id != execution_id:
+                raise ConflictError(f"instance {instance_id} changed concurrently")
             count = 1 if self.metas.pop(instance_id, None) else 0
-            for key in [k for k in self.steps if k[0] == instance_id]:
+            for key in [k for k in self.steps if k[0] == instance_id and k[1] <= execution_id]:
                 count += len(self.steps.pop(key))
             return count
