@@ -12,61 +12,23 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
-from pathlib import Path
 
 import pytest
 
+from tests.dev_process import ROOT, free_port, wf_dev
 from wf import DaprWorkflowClient, WorkflowStatus
 from wf.client import DaprClient
 
-ROOT = Path(__file__).resolve().parent.parent
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d+Z$")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory):
-    port = free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env["TMPDIR"] = str(tmp_path_factory.mktemp("wfdev"))
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(ROOT / "handler.py")],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: list[str] = []  # wf dev's log, read as it is written
-    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
-    reader.start()
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            with urllib.request.urlopen(base + "/v1.0/healthz", timeout=2) as r:
-                if r.status == 204:
-                    break
-        except (urllib.error.URLError, ConnectionError):
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            raise AssertionError("wf dev did not start:\n" + "".join(lines))
-        time.sleep(0.2)
-    yield base, env, lines
-    proc.send_signal(signal.SIGINT)
-    proc.wait(timeout=20)
-    reader.join(timeout=5)
-    assert proc.returncode == 0, "".join(lines)
-    assert "wf dev: stopping" in "".join(lines)
+    with wf_dev(tmp_path_factory.mktemp("wfdev")) as running:
+        yield running
 
 
 def readme_calls() -> list[tuple[list[str], dict]]:

@@ -124,6 +124,12 @@ def build_parser() -> argparse.ArgumentParser:
     dev = sub.add_parser("dev", help="run the workflow API on http://127.0.0.1:3500 on an embedded AWS emulator")
     dev.add_argument("--handler", default="./handler.py", help="file with the workflows and lambda_handler")
     dev.add_argument("--port", type=int, default=3500)
+    dev.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="function containers at most, shared by HTTP requests and SQS batches (default: 8)",
+    )
     inv = sub.add_parser("invoke", help="run one Lambda event (events/X.json) through the handler, locally")
     inv.add_argument("event")
     inv.add_argument("--handler", default="./handler.py")
@@ -169,12 +175,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev":
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-        for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3"):
+        for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3", "waitress"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         from wf.dev.server import serve
 
         try:
-            serve(args.handler, args.port)
+            serve(args.handler, args.port, concurrency=args.concurrency)
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.usage else EXIT_UNREACHABLE

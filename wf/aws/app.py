@@ -4,6 +4,7 @@ and routes each Lambda event (API Gateway v1/v2, SQS batch) to its handler."""
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,6 +30,12 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
+
+#: Powertools' resolvers keep the current event on a class (``BaseRouter``), shared by
+#: every resolver of the process. Lambda runs one invocation per process, so this lock is
+#: never contended there; the local stack runs many containers in one process, and
+#: without it one request would be routed or answered with another's event.
+_RESOLVING = threading.Lock()
 
 
 def utc_now() -> datetime:
@@ -98,7 +105,8 @@ def make_handler(
             failures += sorted(folder.failed - set(failures))
             return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
         resolver = http if event.get("version") == "2.0" else rest
-        return resolver.resolve(event, context)
+        with _RESOLVING:
+            return resolver.resolve(event, context)
 
     return handler
 

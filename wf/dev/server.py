@@ -1,11 +1,12 @@
 """``wf dev``: the local stack in one process.
 
 An embedded moto server (DynamoDB, SQS) unless ``AWS_ENDPOINT_URL`` points elsewhere,
-the table and queues of template.yaml, an HTTP server that turns each request into an
-API Gateway (REST, payload v1) proxy event for the handler, and an SQS event source
-that long-polls the queue and invokes the same handler with batches, honouring partial
-batch failures (failed records come back after the visibility timeout; the queue's
-redrive policy moves them to the dead-letter queue).
+the table and queues of template.yaml, an HTTP server (waitress, ``wf/dev/front.py``)
+that turns each request into an API Gateway (REST, payload v1) proxy event, and an SQS
+event source that long-polls the queue and invokes the function with batches,
+honouring partial batch failures (failed records come back after the visibility
+timeout; the queue's redrive policy moves them to the dead-letter queue). Every
+invocation, HTTP or SQS, runs in a container of its own (``wf/dev/containers.py``).
 """
 
 from __future__ import annotations
@@ -19,16 +20,20 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from wf.dev.containers import Containers, app_factory
 from wf.dev.eventsource import SqsEventSource
+from wf.dev.front import http_server, wsgi_app
 from wf.dev.provision import ensure_resources
 from wf.errors import DevServerError
 
 log = logging.getLogger("wf.dev")
+
+#: Waitress's request threads: each waits for a container, so more clients than
+#: containers queue as API Gateway's do behind Lambda's concurrency.
+HTTP_THREADS = 32
 
 
 #: Where a running ``wf dev`` says which emulator and resources it uses (for ``wf invoke``).
@@ -78,33 +83,6 @@ def load_handler(path: str) -> Any:
     return fn
 
 
-def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
-    url = urllib.parse.urlsplit(raw_path)
-    query = dict(urllib.parse.parse_qsl(url.query, keep_blank_values=True)) or None
-    text = body.decode("utf-8", errors="replace") if body else None
-    return {
-        "resource": "/{proxy+}",
-        "path": urllib.parse.unquote(url.path),
-        "httpMethod": method,
-        "headers": headers,
-        "multiValueHeaders": {k: [v] for k, v in headers.items()},
-        "queryStringParameters": query,
-        "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
-        "pathParameters": {"proxy": url.path.lstrip("/")},
-        "stageVariables": None,
-        "requestContext": {
-            "resourcePath": "/{proxy+}",
-            "httpMethod": method,
-            "path": url.path,
-            "stage": "local",
-            "requestId": f"local-{time.time_ns()}",
-            "identity": {"sourceIp": "127.0.0.1"},
-        },
-        "body": text,
-        "isBase64Encoded": False,
-    }
-
-
 class _Context:
     function_name = "wf-local"
     aws_request_id = "local"
@@ -118,23 +96,19 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def _check_port(host: str, port: int) -> None:
-    import socket
-
-    with socket.socket() as probe:
-        try:
-            probe.bind((host, port))
-        except OSError as exc:
-            raise DevServerError(
-                f"port {port} on {host} is in use ({exc.strerror}): is another `wf dev` running? Use --port N"
-            ) from exc
-
-
-def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
+def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency: int | None = None) -> None:
     import boto3
 
-    _check_port(host, port)
     lambda_handler = load_handler(handler_file)
+    factory, limit = app_factory(lambda_handler)
+    containers = Containers(factory, concurrency or limit)
+    try:
+        # Bound first: a port in use is reported before anything else starts.
+        server = http_server(wsgi_app(containers.invoke, _Context), host, port, threads=HTTP_THREADS)
+    except OSError as exc:
+        raise DevServerError(
+            f"port {port} on {host} is in use ({exc.strerror}): is another `wf dev` running? Use --port N"
+        ) from exc
 
     # The emulator, the API and the SQS event source are threads of this one process;
     # hand the GIL over promptly so a request does not wait out the default 5 ms slice.
@@ -159,38 +133,7 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     stop = threading.Event()
-    source = SqsEventSource(sqs, res.queue_url, lambda_handler, region=region, context=_Context)
-
-    class Http(BaseHTTPRequestHandler):
-        def _handle(self) -> None:
-            length = int(self.headers.get("Content-Length") or 0)
-            body = self.rfile.read(length) if length else b""
-            event = to_event(self.command, self.path, dict(self.headers.items()), body)
-            try:
-                resp = lambda_handler(event, _Context())
-            except Exception:  # what API Gateway answers when the function itself fails
-                log.exception("the handler raised")
-                resp = {
-                    "statusCode": 502,
-                    "headers": {"Content-Type": "application/json"},
-                    "body": json.dumps({"message": "Internal server error"}),
-                }
-            payload = (resp.get("body") or "").encode()
-            self.send_response(resp["statusCode"])
-            for k, v in (resp.get("headers") or {}).items():
-                self.send_header(k, str(v))
-            for k, vs in (resp.get("multiValueHeaders") or {}).items():
-                for v in vs:
-                    self.send_header(k, str(v))
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
-            log.info("%s %s -> %s", self.command, self.path, resp["statusCode"])
-
-        do_GET = do_POST = do_PUT = do_DELETE = _handle
-
-        def log_message(self, format: str, *args: Any) -> None:
-            pass
+    source = SqsEventSource(sqs, res.queue_url, containers.invoke, region=region, context=_Context)
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -199,20 +142,20 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1") -> None:
     # (a background job of a script).
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    server = ThreadingHTTPServer((host, port), Http)
     poller = threading.Thread(target=source.run, args=(stop,), name="sqs-event-source", daemon=True)
     poller.start()
     print(
         f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True
     )
     try:
-        server.serve_forever()
+        server.run()  # returns on Ctrl-C / SIGTERM (waitress closes itself)
     except KeyboardInterrupt:
-        print("wf dev: stopping", flush=True)
+        pass
     finally:
+        print("wf dev: stopping", flush=True)
         try:
             stop.set()
-            server.server_close()
+            server.close()
             poller.join(timeout=3)
             source.close()
             if moto_server is not None:

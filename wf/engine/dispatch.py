@@ -19,8 +19,8 @@ from wf.core.history import (
 )
 from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
-from wf.engine.limits import MAX_MESSAGE_PAYLOAD_BYTES
 from wf.engine.cache import Live
+from wf.engine.limits import MAX_MESSAGE_PAYLOAD_BYTES
 from wf.engine.messages import ActivityMessage, EventMessage, StartChildMessage, TimerMessage
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue

@@ -1,0 +1,70 @@
+"""A `wf dev` subprocess for tests: the real local stack (embedded moto server, real HTTP)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def wf_dev(
+    tmp: Path, handler: Path = ROOT / "handler.py", *args: str, port: int | None = None
+) -> Iterator[tuple[str, dict[str, str], list[str]]]:
+    """Run `wf dev` until the block ends; yields (base URL, its environment, its log lines)."""
+    port = port or free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["TMPDIR"] = str(tmp)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(handler), *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []  # wf dev's log, read as it is written
+    reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)
+    reader.start()
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(base + "/v1.0/healthz", timeout=2) as r:
+                if r.status == 204:
+                    break
+        except (urllib.error.URLError, ConnectionError):
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise AssertionError("wf dev did not start:\n" + "".join(lines))
+        time.sleep(0.2)
+    try:
+        yield base, env, lines
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        reader.join(timeout=5)
+    assert proc.returncode == 0, "".join(lines)
+    assert "wf dev: stopping" in "".join(lines)

@@ -1,0 +1,144 @@
+"""The local stack's API Gateway: a WSGI app, served by waitress, that turns each HTTP
+request into a REST API (payload v1) proxy event and invokes the function with it.
+
+Waitress parses HTTP (chunked bodies, Content-Length, pipelining, a listen backlog of
+1024); what it refuses as malformed HTTP it answers itself, with a JSON body here
+(``JsonErrorTask``), as API Gateway answers with ``{"message": ...}``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import urllib.parse
+from collections.abc import Callable, Iterable
+from http import HTTPStatus
+from typing import Any
+
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+
+log = logging.getLogger("wf.dev")
+
+Invoke = Callable[[dict[str, Any], Any], dict[str, Any]]
+StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+#: API Gateway's payload limit.
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_BAD_GATEWAY = {"message": "Internal server error"}
+
+
+def to_event(method: str, raw_path: str, headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    """The API Gateway REST proxy event of a request (``raw_path`` with its query)."""
+    url = urllib.parse.urlsplit(raw_path)
+    pairs = urllib.parse.parse_qsl(url.query, keep_blank_values=True)
+    multi: dict[str, list[str]] = {}
+    for k, v in pairs:
+        multi.setdefault(k, []).append(v)
+    text = body.decode("utf-8", errors="replace") if body else None
+    return {
+        "resource": "/{proxy+}",
+        "path": urllib.parse.unquote(url.path),
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {k: [v] for k, v in headers.items()},
+        # API Gateway passes the last value of a repeated parameter, and all of them.
+        "queryStringParameters": {k: vs[-1] for k, vs in multi.items()} or None,
+        "multiValueQueryStringParameters": multi or None,
+        "pathParameters": {"proxy": url.path.lstrip("/")},
+        "stageVariables": None,
+        "requestContext": {
+            "resourcePath": "/{proxy+}",
+            "httpMethod": method,
+            "path": url.path,
+            "stage": "local",
+            "requestId": f"local-{time.time_ns()}",
+            "identity": {"sourceIp": "127.0.0.1"},
+        },
+        "body": text,
+        "isBase64Encoded": False,
+    }
+
+
+def _headers(environ: dict[str, Any]) -> dict[str, str]:
+    headers = {
+        key[5:].replace("_", "-").title(): str(value) for key, value in environ.items() if key.startswith("HTTP_")
+    }
+    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
+        if environ.get(key):
+            headers[name] = str(environ[key])
+    return headers
+
+
+def _status_line(code: int) -> str:
+    try:
+        return f"{code} {HTTPStatus(code).phrase}"
+    except ValueError:
+        return f"{code} Status"
+
+
+def wsgi_app(invoke: Invoke, context: Callable[[], Any], verbose: bool = True) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app invoking the function once per request."""
+
+    def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ["REQUEST_METHOD"]
+        raw = environ.get("REQUEST_URI") or urllib.parse.quote(environ.get("PATH_INFO", "/"))
+        if environ.get("QUERY_STRING") and "?" not in raw:
+            raw += "?" + environ["QUERY_STRING"]
+        body = environ["wsgi.input"].read()
+        event = to_event(method, raw, _headers(environ), body)
+        try:
+            resp = invoke(event, context())
+            code = int(resp["statusCode"])
+            payload = (resp.get("body") or "").encode()
+            headers = [(k, str(v)) for k, v in (resp.get("headers") or {}).items()]
+            headers += [(k, str(v)) for k, vs in (resp.get("multiValueHeaders") or {}).items() for v in vs]
+        except Exception:  # what API Gateway answers when the function itself fails
+            log.exception("the handler raised")
+            code, payload = 502, json.dumps(_BAD_GATEWAY).encode()
+            headers = [("Content-Type", "application/json")]
+        headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+        headers.append(("Content-Length", str(len(payload))))
+        start_response(_status_line(code), headers)
+        if verbose or code >= 400 or method != "GET":
+            log.info("%s %s -> %s", method, raw, code)
+        return [] if method == "HEAD" else [payload]
+
+    return app
+
+
+class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+    """Waitress's answer to malformed HTTP, with a JSON body."""
+
+    def execute(self) -> None:
+        error = self.request.error
+        body = json.dumps({"message": f"{error.reason}: {error.body}"}).encode()
+        self.status = f"{error.code} {error.reason}"
+        self.response_headers.append(("Content-Type", "application/json"))
+        self.set_close_on_finish()
+        self.content_length = len(body)
+        self.write(body)
+
+
+class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+    error_task_class = JsonErrorTask
+
+
+def http_server(app: Callable[..., Iterable[bytes]], host: str, port: int, threads: int) -> BaseWSGIServer:
+    """Bind the API's server (SO_REUSEADDR: a restart reuses the port at once)."""
+    server = create_server(
+        app,
+        host=host,
+        port=port,
+        threads=threads,
+        backlog=1024,
+        connection_limit=1000,
+        max_request_body_size=MAX_BODY_BYTES,
+        channel_timeout=60,
+        ident="wf-dev",
+        clear_untrusted_proxy_headers=True,
+    )
+    server.channel_class = JsonErrorChannel
+    return server
