@@ -168,20 +168,20 @@ class Lifecycle:
                 self.delete_execution(instance_id, execution_id)
 
     def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
-        """Write the new instance record; returns the record it replaced, if any."""
+        """Write the new instance record; returns the record it replaced, if any.
+
+        Each write is conditioned on the record last read (or on there being none); when
+        it changed meanwhile (another start, or a purge), it is read and decided again."""
         old = existing
-        try:
-            self._store.put_meta(meta, replaces=old.execution_id if old else None)
-        except ConflictError:
-            old = self._store.get_meta(meta.instance_id)
-            if old is not None:
-                self._check_replaceable(old)
+        for _ in range(3):
             try:
-                # ``old`` is None when the instance was purged meanwhile: create it anew.
                 self._store.put_meta(meta, replaces=old.execution_id if old else None)
-            except ConflictError as exc:
-                raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' already exists") from exc
-        return old
+                return old
+            except ConflictError:
+                old = self._store.get_meta(meta.instance_id)
+                if old is not None:
+                    self._check_replaceable(old)
+        raise InstanceExistsError(f"an instance with ID '{meta.instance_id}' is changing concurrently; try again")
 
     def replaceable(self, meta: InstanceMeta) -> bool:
         """Whether a start may replace this instance (it and its children are terminal)."""

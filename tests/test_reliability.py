@@ -1,0 +1,245 @@
+"""Each reliability finding of issue #9, on DynamoDB and SQS (moto) through the Lambda
+handler: work for executions that are not recorded runs nothing, a transient AWS error
+is retried and never fails a workflow, a hanging activity fails only its own task,
+payloads that cannot be stored or are not JSON fail clearly, a restart racing a purge
+keeps the new instance, and poison messages leave the rest of their batch alone."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import Counter
+from datetime import timedelta
+
+import pytest
+
+from tests.aws_stack import Stack
+from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
+from wf.engine.manage import purge
+from wf.engine.messages import ActivityMessage
+from wf.errors import InvalidStateError, StoreError, TaskFailedError
+
+wfr = WorkflowRuntime()
+P = "/v1.0-beta1/workflows/dapr"
+runs: Counter[tuple[str, str]] = Counter()
+release = threading.Event()
+
+
+@wfr.activity(name="count")
+def count(ctx: WorkflowActivityContext, x: object) -> object:
+    runs[(ctx.workflow_id, "count")] += 1
+    return x
+
+
+@wfr.activity(name="hang")
+def hang(ctx: WorkflowActivityContext, _: object) -> str:
+    release.wait(10)
+    return "finally"
+
+
+@wfr.activity(name="nan")
+def nan(ctx: WorkflowActivityContext, _: object) -> list[object]:
+    return ["ok", float("nan")]
+
+
+@wfr.workflow(name="count_then_wait")
+def count_then_wait(ctx: DaprWorkflowContext, x: int):
+    got = yield ctx.call_activity(count, input=x)
+    yield ctx.wait_for_external_event("go")
+    return got
+
+
+@wfr.workflow(name="child_of")
+def child_of(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.call_child_workflow(once, input=x, instance_id=f"{ctx.instance_id}-child"))
+
+
+@wfr.workflow(name="once")
+def once(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.call_activity(count, input=x))
+
+
+@wfr.workflow(name="catches")
+def catches(ctx: DaprWorkflowContext, activity: str):
+    try:
+        return (yield ctx.call_activity(activity, input=None))
+    except TaskFailedError as exc:
+        return f"caught {exc.details.error_type}"
+
+
+@wfr.workflow(name="status_after_event")
+def status_after_event(ctx: DaprWorkflowContext, size: int):
+    yield ctx.wait_for_external_event("go")
+    ctx.set_custom_status("s" * size)
+    return (yield ctx.call_activity(count, input="x" * size))
+
+
+@wfr.workflow(name="bad_status")
+def bad_status(ctx: DaprWorkflowContext, _: object):
+    ctx.set_custom_status({"when": object()})
+    return "never"
+
+
+@pytest.fixture
+def stack(aws):
+    runs.clear()
+    release.clear()
+    yield Stack(wfr)
+    release.set()
+
+
+def start(stack: Stack, name: str, iid: str, body: object = None) -> int:
+    return stack.post(f"{P}/{name}/start", json.dumps(body), query={"instanceID": iid})[0]
+
+
+def props(stack: Stack, iid: str) -> dict[str, str]:
+    code, body = stack.get(iid)
+    assert code == 200, body
+    return {"status": body["runtimeStatus"], **body["properties"]}
+
+
+def test_a_refused_start_runs_nothing(stack: Stack) -> None:
+    assert start(stack, "count_then_wait", "r1", 1) == 202
+    stack.pump()
+    for _ in range(5):
+        assert start(stack, "count_then_wait", "r1", 2) == 409
+        stack.pump()
+    assert runs[("r1", "count")] == 1
+
+
+def test_work_for_missing_or_purged_instances_runs_nothing(stack: Stack) -> None:
+    assert start(stack, "once", "p1", 1) == 202
+    stack.pump()
+    assert props(stack, "p1")["status"] == "COMPLETED"
+    execution = stack.engine.store.get_meta("p1").execution_id
+    assert stack.post(f"{P}/p1/purge")[0] == 202
+    # Late deliveries for the purged execution, and for an instance never recorded.
+    ghosts = [
+        ActivityMessage("p1", execution, stack.now, 1, "count", "1"),
+        ActivityMessage("ghost", "0" * 20, stack.now, 1, "count", "1"),
+    ]
+    stack.engine.queue.send([m.to_out() for m in ghosts])
+    stack.now += timedelta(minutes=2)  # past the grace given to a start still being written
+    stack.pump()
+    assert runs == {("p1", "count"): 1}
+
+
+def test_a_transient_error_starting_a_child_is_retried_not_failed(stack: Stack) -> None:
+    store = stack.engine.store
+    real_put = store.put_meta
+    throttled: list[str] = []
+
+    def put_meta(meta, *, replaces):
+        if meta.instance_id == "c1-child" and not throttled:
+            throttled.append(meta.instance_id)
+            raise StoreError(
+                "writing c1-child/META failed: An error occurred (ThrottlingException) ... "
+                "arn:aws:dynamodb:us-east-1:123456789012:table/wf"
+            )
+        return real_put(meta, replaces=replaces)
+
+    store.put_meta = put_meta  # type: ignore[method-assign]
+    assert start(stack, "child_of", "c1", 7) == 202
+    stack.pump()
+    assert throttled
+    parent = props(stack, "c1")
+    assert parent["status"] == "COMPLETED" and json.loads(parent["dapr.workflow.output"]) == 7, parent
+    assert runs[("c1-child", "count")] == 1
+    assert "123456789012" not in json.dumps(parent)
+
+
+def test_a_hanging_activity_fails_its_task_and_spares_its_batch(stack: Stack) -> None:
+    stack.timeout_ms = 3_000
+    stack.engine.budget.margin_ms = 500
+    # Both activity messages arrive in one batch, the hanging one first.
+    assert start(stack, "catches", "h1", "hang") == 202
+    assert start(stack, "once", "innocent", 5) == 202
+    stack.pump()
+    assert props(stack, "innocent")["status"] == "COMPLETED"
+    assert runs[("innocent", "count")] == 1
+    hung = props(stack, "h1")
+    assert json.loads(hung["dapr.workflow.output"]) == "caught ActivityTimeoutError", hung
+
+
+def test_payloads_that_cannot_be_stored_or_are_not_json_fail_clearly(stack: Stack) -> None:
+    # A 250 KB custom status set on an event step: the instance fails, nothing is stuck.
+    assert start(stack, "status_after_event", "big-status", 250_000) == 202
+    stack.pump()
+    assert stack.post(f"{P}/big-status/raiseEvent/go")[0] == 202
+    stack.pump()
+    failed = props(stack, "big-status")
+    assert failed["status"] == "FAILED", failed
+    assert failed["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
+    assert "custom status" in failed["dapr.workflow.failure.error_message"]
+    # A large custom status and a large result together: too large, not abandoned.
+    assert start(stack, "status_after_event", "big-both", 150_000) == 202
+    stack.pump()
+    assert stack.post(f"{P}/big-both/raiseEvent/go")[0] == 202
+    stack.pump()
+    assert props(stack, "big-both")["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
+    # NaN is not JSON: the activity's task fails, and the workflow can catch it.
+    assert start(stack, "catches", "nan", "nan") == 202
+    stack.pump()
+    assert json.loads(props(stack, "nan")["dapr.workflow.output"]) == "caught PayloadEncodingError"
+    # A custom status that is not JSON fails the workflow, not the start request.
+    assert start(stack, "bad_status", "bad", None) == 202
+    bad = props(stack, "bad")
+    assert bad["status"] == "FAILED" and bad["dapr.workflow.failure.error_type"] == "PayloadEncodingError", bad
+    assert all(
+        m.value.startswith(("Work", "Steps", "Activ", "Payl", "Messages", "Events", "Write", "Redel"))
+        for m in stack.metrics.counts
+    )
+
+
+def test_deeply_nested_json_is_a_400(stack: Stack) -> None:
+    code, body = stack.post(f"{P}/once/start", "[" * 20_000 + "]" * 20_000, query={"instanceID": "deep"})
+    assert (code, body["errorCode"]) == (400, "ERR_MALFORMED_REQUEST")
+
+
+def test_a_restart_racing_a_purge_keeps_the_new_instance(stack: Stack) -> None:
+    assert start(stack, "once", "rp", 1) == 202
+    stack.pump()
+    store = stack.engine.store
+    real_purge = store.purge
+
+    def purge_after_restart(instance_id, execution_id):
+        # The restart lands between the purge's check and its delete.
+        stack.engine.start("once", "rp", "2")
+        return real_purge(instance_id, execution_id)
+
+    store.purge = purge_after_restart  # type: ignore[method-assign]
+    with pytest.raises(InvalidStateError):
+        purge(stack.engine, "rp")
+    store.purge = real_purge  # type: ignore[method-assign]
+    stack.pump()
+    assert props(stack, "rp")["status"] == "COMPLETED" and runs[("rp", "count")] == 2
+    # And the other way round: a purge landing between a restart's read and its write.
+    real_put = store.put_meta
+
+    def put_after_purge(meta, *, replaces):
+        if replaces is not None:
+            store.put_meta = real_put  # type: ignore[method-assign]
+            purge(stack.engine, "rp")
+        return real_put(meta, replaces=replaces)
+
+    store.put_meta = put_after_purge  # type: ignore[method-assign]
+    assert start(stack, "once", "rp", 3) == 202
+    stack.pump()
+    assert props(stack, "rp")["status"] == "COMPLETED" and runs[("rp", "count")] == 3
+
+
+def test_poison_messages_leave_the_rest_of_their_batch_alone(stack: Stack) -> None:
+    assert start(stack, "once", "good", 1) == 202
+    sqs, url = stack.sqs, stack.res.queue_url
+    for body in ("not json", "[1, 2]", '{"k": "activity"}', '{"k": "from-the-future", "iid": "x", "sent": "x"}'):
+        sqs.send_message(QueueUrl=url, MessageBody=body)
+    msgs = []
+    while len(msgs) < 5:
+        msgs += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"])["Messages"]
+    result = stack.deliver(msgs)
+    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+    by_body = {m["Body"]: m["MessageId"] for m in msgs}
+    # Garbage is dropped; an unknown kind (a newer version's?) comes back, for the DLQ.
+    assert failed == {by_body['{"k": "from-the-future", "iid": "x", "sent": "x"}']}
+    stack.pump()
+    assert props(stack, "good")["status"] == "COMPLETED"
