@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from wf.core.commands import Command, NotifyParent, TerminateChild
@@ -73,6 +73,9 @@ NEW_EVENT_KINDS = frozenset(
 #: A workflow that continues-as-new this many times within one step without waiting on
 #: anything is looping; it is failed rather than spinning the invocation.
 MAX_GENERATIONS_PER_STEP = 1000
+#: How long a management event's ID is carried into later generations: SQS redelivers
+#: and the engine retries within hours, so a duplicate never comes later than this.
+SEEN_EVENTS_HORIZON = timedelta(days=1)
 
 
 class Execution:
@@ -292,12 +295,13 @@ class Execution:
         new_input, save_events = continue_with
         carried = self._book.inbox.drain() if save_events else []
         name, parent = started.name, started.parent
+        seen = self._gate.seen_since(now - SEEN_EVENTS_HORIZON) or None
         self._reset()
         self._turn.now = now
-        out: list[HistoryEvent] = [TurnStarted(now), WorkflowStarted(now, name, new_input, parent)]
+        out: list[HistoryEvent] = [TurnStarted(now), WorkflowStarted(now, name, new_input, parent, seen)]
         out.extend(EventRaised(now, n, d) for n, d in carried)
         if generations > MAX_GENERATIONS_PER_STEP:
-            self._started = WorkflowStarted(now, name, new_input, parent)
+            self._started = WorkflowStarted(now, name, new_input, parent, seen)
             self._fail(
                 FailureDetails.of(
                     WorkflowLoopError, f"workflow continued as new {generations} times without waiting on any task"
@@ -348,6 +352,8 @@ class Execution:
         if self._started is not None:
             return False
         self._started = event
+        if event.seen:
+            self._gate.inherit(event.seen)
         self._outcome.status = WorkflowStatus.RUNNING
         fn = self._workflows.get(event.name)
         if fn is None:

@@ -68,6 +68,9 @@ class WorkflowStarted(HistoryEvent):
     name: str
     input: str | None = None
     parent: ParentRef | None = None
+    #: After a continue-as-new: the IDs of management events the previous generations
+    #: recorded (with when), so that a late duplicate is not recorded again here.
+    seen: tuple[tuple[str, str], ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -253,6 +256,8 @@ def event_from_json(data: dict[str, Any]) -> HistoryEvent:
             value = FailureDetails.from_json(value)
         elif key == "parent":
             value = ParentRef(value["instance_id"], value["execution_id"], int(value["task_id"]))
+        elif key == "seen":
+            value = tuple((str(i), str(t)) for i, t in value)
         kwargs[key] = value
     try:
         return cls(**kwargs)

@@ -8,7 +8,9 @@ Every handler returns whether its event is recorded.
 
 from __future__ import annotations
 
-from wf.core.history import EventRaised, Resumed, Suspended
+from datetime import datetime
+
+from wf.core.history import EventRaised, Resumed, Suspended, format_time, parse_time
 from wf.core.outcome import Outcome
 from wf.core.status import WorkflowStatus
 from wf.core.tasks import Settling, TaskBook
@@ -24,13 +26,24 @@ class InboundGate:
         self._outcome = outcome
         self.suspended = False
         self._held: list[Settling] = []
-        self._event_ids: set[str] = set()
+        #: Recorded management events' IDs, with when they were recorded.
+        self._event_ids: dict[str, datetime] = {}
 
     def drop_held(self) -> None:
         """Forget what arrived while paused (the execution was terminated)."""
         self._held.clear()
 
-    def _first_time(self, event_id: str | None) -> bool:
+    def inherit(self, seen: tuple[tuple[str, str], ...]) -> None:
+        """IDs recorded by previous generations (a continue-as-new's first step)."""
+        for event_id, at in seen:
+            self._event_ids.setdefault(event_id, parse_time(at))
+
+    def seen_since(self, cutoff: datetime) -> tuple[tuple[str, str], ...]:
+        """The IDs recorded since ``cutoff``, for the next generation: a duplicate
+        delivery comes within hours (retries and redeliveries are bounded), not days."""
+        return tuple((i, format_time(at)) for i, at in self._event_ids.items() if at >= cutoff)
+
+    def _first_time(self, event_id: str | None, at: datetime) -> bool:
         """Records a management event's ID; False if it was recorded already (SQS
         delivered its message again). Only called for events that will be recorded, so
         a replayed history knows exactly the IDs a live execution knows."""
@@ -38,11 +51,11 @@ class InboundGate:
             return True
         if event_id in self._event_ids:
             return False
-        self._event_ids.add(event_id)
+        self._event_ids[event_id] = at
         return True
 
     def on_suspended(self, event: Suspended) -> bool:
-        if self._outcome.recorded or not self._first_time(event.event_id):
+        if self._outcome.recorded or not self._first_time(event.event_id, event.timestamp):
             return False
         # A pause of a paused instance is recorded too (it changes nothing), so that
         # its ID is known if it comes again after a resume.
@@ -50,7 +63,7 @@ class InboundGate:
         return True
 
     def on_resumed(self, event: Resumed) -> bool:
-        if self._outcome.recorded or not self._first_time(event.event_id):
+        if self._outcome.recorded or not self._first_time(event.event_id, event.timestamp):
             return False
         if not self.suspended:
             return True  # recorded for its ID, as for a repeated pause
@@ -67,7 +80,7 @@ class InboundGate:
             return False
         recorded = self._accept(event)
         if recorded and event.event_id is not None:
-            self._event_ids.add(event.event_id)
+            self._event_ids[event.event_id] = event.timestamp
         return recorded
 
     def _accept(self, event: Settling) -> bool:

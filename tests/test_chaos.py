@@ -1,0 +1,20 @@
+"""Chaos on DynamoDB (moto): a small seeded run of tests/chaos_harness.py (the full run
+is bench/chaos.py). Nothing is lost, stuck, failed or wrong; no event is applied twice;
+no activity runs for an execution that was never recorded."""
+
+from __future__ import annotations
+
+from tests.chaos_harness import Chaos
+
+
+def test_chaos_small(aws) -> None:
+    report = Chaos(60, seed=11, fault_rate=0.10, crash_rate=0.01).run()
+    print("\n".join(report.lines()))
+    assert report.faults.get("before", 0) + report.faults.get("after", 0) > 50
+    assert report.faults.get("crash", 0) > 0
+    assert (report.lost, report.stuck, report.failed, report.wrong) == (0, 0, 0, 0), report.problems[:20]
+    assert report.duplicated_events == 0
+    assert report.dead_letters == 0
+    assert report.runs_for_unrecorded == 0
+    assert report.completed == 60 - 6  # the 6 victims were terminated and purged
+    assert 1.0 <= report.rerun_rate < 1.5
