@@ -20,6 +20,7 @@ Seeded and on a virtual clock: the same seed gives the same run. Used by
 
 from __future__ import annotations
 
+import itertools
 import json
 import random
 import time
@@ -31,7 +32,7 @@ from typing import Any
 import boto3
 
 from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf.aws.app import make_handler, time_ordered_id
+from wf.aws.app import make_handler
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.settings import Settings
 from wf.core.history import EventRaised, WorkflowStarted
@@ -272,7 +273,7 @@ class Report:
             f"completed as expected: {self.completed}",
             f"lost: {self.lost}  stuck: {self.stuck}  failed: {self.failed}  wrong outputs: {self.wrong}",
             f"events applied twice: {self.duplicated_events} "
-            f"(raise-event calls retried by the client after an ambiguous error: {self.retried_raises})",
+            f"(raise-event calls that took effect but answered with an error: {self.retried_raises})",
             f"dead-lettered messages: {self.dead_letters}",
             f"activity runs per scheduled activity: {self.rerun_rate:.3f} "
             f"({self.activity_runs} runs / {self.scheduled_activities} scheduled)",
@@ -303,10 +304,14 @@ class Chaos:
         self.real_store = DynamoStore(make_item_model(res.table_name, "us-east-1", None))
         self.store = self.faults.wrap(self.real_store, StoreError)
         self.faulty_queue = self.faults.wrap(self.queue, QueueError)
-        self.new_id = time_ordered_id(lambda: self.now)
+        # Time-ordered, as in production, with a counter instead of random bits: the
+        # same seed gives the same run.
+        self._ids = itertools.count()
+        self.new_id = lambda: f"{int(self.now.timestamp() * 1000):012x}{next(self._ids):08x}"
         self.containers = [self._container() for _ in range(containers)]
         self.invocations = 0
         self.raises: Counter[str] = Counter()  # raise-event calls per token
+        self.ambiguous = 0  # raise-event calls that took effect but answered with an error
         self.tokens: dict[str, list[str]] = defaultdict(list)
         self.expected: dict[str, Any] = {}
         self.purged: set[str] = set()
@@ -361,7 +366,16 @@ class Chaos:
     def raise_event(self, iid: str, token: str) -> None:
         def once(engine: Engine) -> None:
             self.raises[token] += 1
-            signal(engine, iid, Signal.RAISE, name="approve", data=json.dumps(token))
+            try:
+                signal(engine, iid, Signal.RAISE, name="approve", data=json.dumps(token))
+            except QueueError as exc:
+                # The client cannot tell a send that failed from one that took effect
+                # and then reported an error (retrying that one raises the event twice:
+                # the documented exception). The harness can, and retries only the first,
+                # so that outputs can be checked exactly.
+                if "injected fault after send" not in str(exc):
+                    raise
+                self.ambiguous += 1
 
         self._client(once)
 
@@ -552,8 +566,8 @@ class Chaos:
             activity_runs=runs,
             scheduled_activities=sum(scheduled.values()),
             runs_for_unrecorded=unrecorded,
-            retried_raises=sum(n - 1 for n in self.raises.values() if n > 1),
-            problems=self.problems,
+            retried_raises=self.ambiguous,
+            problems=self.problems + [f"dead letter after {m.receives}: {m.body[:200]}" for m in self.queue.dead],
         )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import timedelta
 
@@ -422,8 +423,9 @@ def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: S
     attempts.clear()
     started(stack, "retry", "ab", "0")  # would succeed at once, if it ever finished
     msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url)["Messages"]
-    # Four deliveries died (timeouts); this is the fifth and last before the DLQ.
-    stack.engine.handle(WorkMessage.parse(json.loads(msgs[0]["Body"])), receive_count=5)
+    # Eight deliveries died (crashes) over two rounds of SQS deliveries: this is the last.
+    last = dataclasses.replace(WorkMessage.parse(json.loads(msgs[0]["Body"])), crashes=4)
+    stack.engine.handle(last, receive_count=5)
     stack.sqs.delete_message(QueueUrl=stack.res.queue_url, ReceiptHandle=msgs[0]["ReceiptHandle"])
     assert attempts == {}  # not run a fifth time
     stack.pump()  # the retry policy schedules a new attempt, which finishes
@@ -432,7 +434,8 @@ def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: S
     assert json.loads(body["properties"]["dapr.workflow.output"]) == 1
     started(stack, "chain", "ab2", "1")
     msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url)["Messages"]
-    stack.engine.handle(WorkMessage.parse(json.loads(msgs[0]["Body"])), receive_count=5)
+    last = dataclasses.replace(WorkMessage.parse(json.loads(msgs[0]["Body"])), crashes=4)
+    stack.engine.handle(last, receive_count=5)
     body = stack.get("ab2")[1]
     assert body["runtimeStatus"] == "FAILED"
     assert body["properties"]["dapr.workflow.failure.error_type"] == "ActivityAbandonedError"

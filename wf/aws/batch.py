@@ -17,7 +17,11 @@ that died (which is what abandons an activity or dead-letters a message):
 * a body that is not a message at all is dropped with an error log line: no delivery
   can ever read it;
 * anything else (a bug, a kind this version does not know) fails the record: it comes
-  back, and after the queue's ``maxReceiveCount`` goes to the dead-letter queue.
+  back, and after the queue's ``maxReceiveCount`` goes to the dead-letter queue;
+* on that last delivery, work whose earlier deliveries died (the container crashed,
+  perhaps for another record's sake) is handed to a fresh message that counts the
+  deaths (``Engine.hand_on``): only a second round of deaths abandons an activity or
+  dead-letters the work.
 
 A failed commit that cannot be handed on fails every record of its group, not just the
 last: none of their events was recorded, so all of their messages must come back.
@@ -109,7 +113,13 @@ class BatchFolder:
         error: Exception | None = None
         with self.span(msg):
             try:
-                events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                handed = self.engine.hand_on(msg, count)
+            except TRANSIENT:
+                handed = False  # then try the work itself, this last time
+            try:
+                events = (
+                    [] if handed else self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                )
                 if events:
                     self._pending[key].append(_Brought(record.message_id, msg, count, events))
             except TRANSIENT as exc:

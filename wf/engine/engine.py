@@ -28,6 +28,7 @@ import logging
 import math
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from wf.core.commands import StartChild
@@ -67,7 +68,7 @@ MAX_RETRY_DELAY_SECONDS = 300
 def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
     """Whether this work was tried before (a delivery died, or an AWS call failed): what
     it caused may be recorded but not carried out."""
-    return receive_count > 1 or any(m.attempt > 0 for m in msgs)
+    return receive_count > 1 or any(m.attempt > 0 or m.crashes > 0 for m in msgs)
 
 
 class Engine:
@@ -182,6 +183,25 @@ class Engine:
 
     # -- messages ------------------------------------------------------------------------
 
+    @property
+    def abandon_after(self) -> int:
+        """Dead deliveries after which an activity is failed as abandoned (over two
+        rounds of SQS deliveries: one unlucky round is not enough)."""
+        return 2 * (self.max_receive_count - 1)
+
+    def hand_on(self, msg: Message, receive_count: int) -> bool:
+        """On SQS's last delivery before the dead-letter queue, hand the work to a fresh
+        message that remembers how many deliveries died; False if that is not due or
+        the work died often enough to be dead-lettered (or abandoned) now."""
+        if receive_count < self.max_receive_count:
+            return False
+        died = msg.crashes + receive_count - 1
+        if died >= self.abandon_after:
+            return False
+        self.queue.send([replace(msg, crashes=died).to_out()])
+        log.warning("%s: %s message delivered %d times; handed on", msg.instance_id, msg.kind.value, receive_count)
+        return True
+
     def retry_later(self, work: Sequence[tuple[Message, Sequence[HistoryEvent]]]) -> bool:
         """Hand work that hit a transient error (an AWS call failed) to fresh, delayed
         messages, so that the receive count keeps counting only deliveries that died.
@@ -253,12 +273,13 @@ class Engine:
                 # carrying out what followed: do that now, without running it again.
                 self._repair(live)
             return []
-        if receive_count >= self.max_receive_count:
+        died = msg.crashes + receive_count - 1
+        if died >= self.abandon_after:
             # Every earlier delivery died unfinished (out of memory, a crash): record
             # a failure the workflow can handle rather than strand it in the DLQ.
             abandoned = FailureDetails.of(
                 ActivityAbandonedError,
-                f"activity '{msg.name}' was delivered {receive_count} times and never finished "
+                f"activity '{msg.name}' was delivered {died + 1} times and never finished "
                 "(its invocation crashed each time)",
             )
             self.metrics.count(Metric.ACTIVITIES_ABANDONED)

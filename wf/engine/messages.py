@@ -32,6 +32,9 @@ class WorkMessage:
     #: How many times this work was handed on to a fresh message after a transient
     #: error (the SQS receive count counts only deliveries that died).
     attempt: int = field(default=0, kw_only=True)
+    #: Deliveries of earlier copies of this work that died (handed on before SQS's
+    #: last delivery, so that a run of unlucky batches does not dead-letter it).
+    crashes: int = field(default=0, kw_only=True)
 
     def retried(self) -> Self:
         """This work again, one attempt later."""
@@ -49,6 +52,8 @@ class WorkMessage:
         }
         if self.attempt:
             body["try"] = self.attempt
+        if self.crashes:
+            body["died"] = self.crashes
         body.update(self._fields())
         return OutMessage(body, delay_seconds)
 
@@ -61,16 +66,17 @@ class WorkMessage:
         except ValueError:
             raise UnknownMessageKindError(f"unknown message kind {body['k']!r}") from None
         head = (str(body["iid"]), body.get("exec"), parse_time(body["sent"]))
-        attempt = int(body.get("try", 0))
+        attempt, crashes = int(body.get("try", 0)), int(body.get("died", 0))
+        msg: Message
         if kind is MessageKind.ACTIVITY:
-            return ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"), attempt=attempt)
-        if kind is MessageKind.TIMER:
-            return TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]), attempt=attempt)
-        if kind is MessageKind.START_CHILD:
-            return StartChildMessage(
-                *head, int(body["task"]), body["name"], body.get("input"), body["child"], attempt=attempt
-            )
-        return EventMessage(*head, event_from_json(body["event"]), attempt=attempt)
+            msg = ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"))
+        elif kind is MessageKind.TIMER:
+            msg = TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
+        elif kind is MessageKind.START_CHILD:
+            msg = StartChildMessage(*head, int(body["task"]), body["name"], body.get("input"), body["child"])
+        else:
+            msg = EventMessage(*head, event_from_json(body["event"]))
+        return replace(msg, attempt=attempt, crashes=crashes) if attempt or crashes else msg
 
 
 @dataclass(frozen=True)
