@@ -406,7 +406,7 @@ class Chaos:
         batch = self.queue.receive()
         if not batch:
             return False
-        twice = [m for m in batch if self.queue._rng.random() < 0.05]
+        twice = [m for m in batch if self.rng.random() < 0.05]
         self._invoke(batch)
         if twice:
             self._invoke(twice)  # delivered again while the first delivery was in flight
@@ -441,13 +441,16 @@ class Chaos:
         for m in batch:
             (self.queue.failed if m.id in failed else self.queue.done)(m)
 
-    def pump(self, rounds: int) -> None:
+    def pump(self, rounds: int) -> bool:
+        """Deliver up to ``rounds`` batches, moving the clock on when nothing is visible;
+        True once the queue is empty."""
         for _ in range(rounds):
             if not self.deliver_one_batch():
                 nxt = self.queue.next_visible()
                 if nxt is None:
-                    return
+                    return True
                 self.now = max(self.now, nxt)
+        return False
 
     # -- the scenario --------------------------------------------------------------------
 
@@ -496,13 +499,8 @@ class Chaos:
         self.raise_event(iid, token)
 
     def _drain(self, max_rounds: int = 200_000) -> None:
-        for _ in range(max_rounds):
-            if not self.deliver_one_batch():
-                nxt = self.queue.next_visible()
-                if nxt is None:
-                    return
-                self.now = max(self.now, nxt)
-        self.problems.append("the queue did not drain")
+        if not self.pump(max_rounds):
+            self.problems.append("the queue did not drain")
 
     # -- checking ------------------------------------------------------------------------
 
