@@ -37,6 +37,7 @@ from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.settings import Settings
 from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
+from wf.dev import moto_query
 from wf.dev.provision import ensure_resources
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
@@ -44,6 +45,7 @@ from wf.engine.queue import OutMessage
 from wf.errors import InstanceExistsError, InstanceNotFoundError, InvalidStateError, QueueError, StoreError
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
+moto_query.install()
 
 # -- the workflows ----------------------------------------------------------------------
 

@@ -553,3 +553,23 @@ def test_a_pause_of_a_paused_instance_is_recorded_for_its_id() -> None:
     d.deliver("wf1", Resumed(d.now, "r1"))
     assert d.deliver("wf1", Suspended(d.now, "p2")).events == ()
     assert d.status() is WorkflowStatus.RUNNING
+
+
+def test_pause_and_resume_apply_in_the_order_issued_not_delivered() -> None:
+    """A client pauses, then resumes; SQS delivers the resume first. The pause, issued
+    earlier (IDs are time-ordered), is recorded and changes nothing: still running,
+    here and in a cold replay. A newer pause still pauses."""
+    d = Driver(wfr)
+    d.start("two_events")
+    d.deliver("wf1", Resumed(d.now, "0002"))
+    assert d.deliver("wf1", Suspended(d.now, "0001")).events  # recorded for its ID
+    assert d.status() is WorkflowStatus.RUNNING
+    cold = Execution(wfr.workflows, "wf1")
+    cold.replay(d.instances["wf1"].history)
+    assert cold.status is WorkflowStatus.RUNNING
+    d.deliver("wf1", Suspended(d.now, "0003"))
+    assert d.status() is WorkflowStatus.SUSPENDED
+    d.deliver("wf1", EventRaised(d.now, "a", encode(1), "e1"))
+    d.deliver("wf1", Resumed(d.now, "0004"))
+    d.deliver("wf1", EventRaised(d.now, "a", encode(2), "e2"))
+    assert d.output() == [1, 2]

@@ -95,8 +95,10 @@ def make_handler(
         if "Records" in event:
             folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span)
             processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+            records = folder.order(event["Records"])
+            folder.hand_on(records)
             response = process_partial_response(
-                event={**event, "Records": folder.order(event["Records"])},
+                event={**event, "Records": records},
                 record_handler=folder.handle,
                 processor=processor,
                 context=context,

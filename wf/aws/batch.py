@@ -18,10 +18,11 @@ that died (which is what abandons an activity or dead-letters a message):
   can ever read it;
 * anything else (a bug, a kind this version does not know) fails the record: it comes
   back, and after the queue's ``maxReceiveCount`` goes to the dead-letter queue;
-* on that last delivery, work whose earlier deliveries died (the container crashed,
-  perhaps for another record's sake) is handed to a fresh message that counts the
-  deaths (``Engine.hand_on``): only a second round of deaths abandons an activity or
-  dead-letters the work.
+* redelivered work (its last delivery died: the container crashed, perhaps for another
+  record's sake) is handed to a fresh message that counts the deaths
+  (``Engine.hand_on``), before any record of the batch runs, so that another crash in
+  this batch cannot take it down too: the receive count stays low, and only
+  ``Engine.abandon_after`` deaths abandon an activity or dead-letter the work.
 
 A failed commit that cannot be handed on fails every record of its group, not just the
 last: none of their events was recorded, so all of their messages must come back.
@@ -56,6 +57,10 @@ def _key(msg: Message) -> GroupKey:
     return (msg.instance_id, msg.execution_id)
 
 
+def _receive_count(record: dict[str, Any]) -> int:
+    return int((record.get("attributes") or {}).get("ApproximateReceiveCount") or 1)
+
+
 @dataclass
 class _Brought:
     message_id: str
@@ -75,6 +80,8 @@ class BatchFolder:
     failed: set[str] = field(default_factory=set)
     _last: dict[GroupKey, str] = field(default_factory=dict)
     _parsed: dict[str, Message] = field(default_factory=dict)
+    #: Message IDs handed on to fresh messages (``hand_on``): done.
+    _handed: set[str] = field(default_factory=set)
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -90,6 +97,21 @@ class BatchFolder:
             groups.setdefault(key, []).append(record)
             self._last[key] = record["messageId"]
         return [r for group in groups.values() for r in group]
+
+    def hand_on(self, records: list[dict[str, Any]]) -> None:
+        """Before anything runs, hand on the work of redelivered records (one send). If
+        that send fails, they are processed as usual."""
+        dying = [
+            (record["messageId"], self._parsed[record["messageId"]], _receive_count(record))
+            for record in records
+            if record["messageId"] in self._parsed
+        ]
+        try:
+            handed = self.engine.hand_on([(msg, count) for _, msg, count in dying])
+        except TRANSIENT as exc:
+            log.warning("handing on %d message(s) failed (%s); processing them", len(dying), exc)
+            return
+        self._handed.update(mid for (mid, _, _), yes in zip(dying, handed, strict=True) if yes)
 
     def _read(self, record: SQSRecord) -> Message | None:
         msg = self._parsed.get(record.message_id)
@@ -113,12 +135,10 @@ class BatchFolder:
         error: Exception | None = None
         with self.span(msg):
             try:
-                handed = self.engine.hand_on(msg, count)
-            except TRANSIENT:
-                handed = False  # then try the work itself, this last time
-            try:
                 events = (
-                    [] if handed else self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                    []
+                    if record.message_id in self._handed
+                    else self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
                 )
                 if events:
                     self._pending[key].append(_Brought(record.message_id, msg, count, events))

@@ -3,6 +3,9 @@
 Results are recorded only for open tasks (anything else is a duplicate or late);
 management events (raise, pause, resume) carry an ID and are recorded once however
 often SQS delivers them; while paused, arrivals are recorded but held until resumed.
+Pause and resume apply in the order they were issued (their IDs are time-ordered), not
+the order SQS delivers them: one issued before the last applied is recorded and changes
+nothing, so a pause overtaken by its resume does not leave the instance paused.
 Every handler returns whether its event is recorded.
 """
 
@@ -19,7 +22,7 @@ from wf.core.tasks import Settling, TaskBook
 class InboundGate:
     """Decides which inbound events an execution records, and holds them while paused."""
 
-    __slots__ = ("_book", "_event_ids", "_held", "_outcome", "suspended")
+    __slots__ = ("_book", "_event_ids", "_held", "_outcome", "_switched", "suspended")
 
     def __init__(self, book: TaskBook, outcome: Outcome) -> None:
         self._book = book
@@ -28,6 +31,8 @@ class InboundGate:
         self._held: list[Settling] = []
         #: Recorded management events' IDs, with when they were recorded.
         self._event_ids: dict[str, datetime] = {}
+        #: The ID of the latest pause or resume applied.
+        self._switched: str | None = None
 
     def drop_held(self) -> None:
         """Forget what arrived while paused (the execution was terminated)."""
@@ -54,9 +59,21 @@ class InboundGate:
         self._event_ids[event_id] = at
         return True
 
+    def _overtaken(self, event_id: str | None) -> bool:
+        """True for a pause or resume issued before the latest one applied (SQS
+        delivered them out of order); else it becomes the latest."""
+        if event_id is None:
+            return False
+        if self._switched is not None and event_id < self._switched:
+            return True
+        self._switched = event_id
+        return False
+
     def on_suspended(self, event: Suspended) -> bool:
         if self._outcome.recorded or not self._first_time(event.event_id, event.timestamp):
             return False
+        if self._overtaken(event.event_id):
+            return True  # recorded for its ID, and changes nothing
         # A pause of a paused instance is recorded too (it changes nothing), so that
         # its ID is known if it comes again after a resume.
         self.suspended = True
@@ -65,6 +82,8 @@ class InboundGate:
     def on_resumed(self, event: Resumed) -> bool:
         if self._outcome.recorded or not self._first_time(event.event_id, event.timestamp):
             return False
+        if self._overtaken(event.event_id):
+            return True
         if not self.suspended:
             return True  # recorded for its ID, as for a repeated pause
         self.suspended = False

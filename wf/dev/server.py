@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from wf.dev import moto_query
 from wf.dev.containers import Containers, app_factory
 from wf.dev.eventsource import SqsEventSource
 from wf.dev.front import http_server, wsgi_app
@@ -120,6 +121,7 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency:
     if not os.environ.get("AWS_ENDPOINT_URL"):
         from moto.server import ThreadedMotoServer
 
+        moto_query.install()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto_server.start()
         moto_host, moto_port = moto_server.get_host_and_port()

@@ -185,22 +185,28 @@ class Engine:
 
     @property
     def abandon_after(self) -> int:
-        """Dead deliveries after which an activity is failed as abandoned (over two
-        rounds of SQS deliveries: one unlucky round is not enough)."""
+        """Dead deliveries (counted across hand-ons) after which an activity is failed as
+        abandoned: twice what SQS alone would allow, as one unlucky run is not enough."""
         return 2 * (self.max_receive_count - 1)
 
-    def hand_on(self, msg: Message, receive_count: int) -> bool:
-        """On SQS's last delivery before the dead-letter queue, hand the work to a fresh
-        message that remembers how many deliveries died; False if that is not due or
-        the work died often enough to be dead-lettered (or abandoned) now."""
-        if receive_count < self.max_receive_count:
-            return False
-        died = msg.crashes + receive_count - 1
-        if died >= self.abandon_after:
-            return False
-        self.queue.send([replace(msg, crashes=died).to_out()])
-        log.warning("%s: %s message delivered %d times; handed on", msg.instance_id, msg.kind.value, receive_count)
-        return True
+    def hand_on(self, deliveries: Sequence[tuple[Message, int]]) -> list[bool]:
+        """Hand redelivered work (its last delivery died: a crash, perhaps for another
+        record's sake) to fresh messages that count the deaths, in one send; for each
+        delivery, whether it was handed on (then it is done). SQS's receive count then
+        stays low, so no run of unlucky batches dead-letters the work; the count in the
+        message decides when an activity is abandoned instead. Not done once the work
+        died that often (then it runs and, if it dies again, is dead-lettered)."""
+        due: dict[int, Message] = {}
+        for i, (msg, receive_count) in enumerate(deliveries):
+            died = msg.crashes + receive_count - 1
+            # From the second delivery only: each hand-on then counts one more death.
+            if receive_count >= 2 and died < self.abandon_after:
+                due[i] = replace(msg, crashes=died)
+        if due:
+            self.queue.send([m.to_out() for m in due.values()])
+            for m in due.values():
+                log.warning("%s: %s message died %d times; handed on", m.instance_id, m.kind.value, m.crashes)
+        return [i in due for i in range(len(deliveries))]
 
     def retry_later(self, work: Sequence[tuple[Message, Sequence[HistoryEvent]]]) -> bool:
         """Hand work that hit a transient error (an AWS call failed) to fresh, delayed
