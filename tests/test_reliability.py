@@ -2,7 +2,8 @@
 handler: work for executions that are not recorded runs nothing, a transient AWS error
 is retried and never fails a workflow, a hanging activity fails only its own task,
 payloads that cannot be stored or are not JSON fail clearly, a restart racing a purge
-keeps the new instance, and poison messages leave the rest of their batch alone."""
+keeps the new instance, poison messages leave the rest of their batch alone, and a
+container that keeps dying takes no other work to the dead-letter queue."""
 
 from __future__ import annotations
 
@@ -40,6 +41,15 @@ def hang(ctx: WorkflowActivityContext, _: object) -> str:
 @wfr.activity(name="nan")
 def nan(ctx: WorkflowActivityContext, _: object) -> list[object]:
     return ["ok", float("nan")]
+
+
+class ContainerDied(BaseException):
+    """Not an ``Exception``: nothing catches it, so the invocation dies with the batch."""
+
+
+@wfr.activity(name="die")
+def die(ctx: WorkflowActivityContext, _: object) -> None:
+    raise ContainerDied("out of memory")
 
 
 @wfr.workflow(name="count_then_wait")
@@ -243,3 +253,46 @@ def test_poison_messages_leave_the_rest_of_their_batch_alone(stack: Stack) -> No
     assert failed == {by_body['{"k": "from-the-future", "iid": "x", "sent": "x"}']}
     stack.pump()
     assert props(stack, "good")["status"] == "COMPLETED"
+
+
+def test_redelivered_work_is_handed_on_before_a_batch_can_die_again(stack: Stack) -> None:
+    """Innocent work batched with a container-killing activity dies with it; SQS alone
+    would dead-letter both after five deliveries. Each redelivery is handed on to a
+    fresh message (counting the deaths) before any record of the batch runs, the copies
+    a second apart so that they come back in different batches: the innocent completes,
+    the killer is abandoned after 8 deaths with an error the workflow catches."""
+    assert start(stack, "once", "innocent", 1) == 202
+    assert start(stack, "catches", "killer", "die") == 202
+    sqs, url = stack.sqs, stack.res.queue_url
+    sent = stack.engine.queue.send
+    delays: list[list[int]] = []
+
+    def send(messages):
+        if any(m.body.get("died") for m in messages):
+            delays.append([m.delay_seconds for m in messages])
+        return sent(messages)
+
+    stack.engine.queue.send = send  # type: ignore[method-assign]
+
+    def deliver(batch_size: int) -> bool:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=batch_size, AttributeNames=["All"])
+        msgs = msgs.get("Messages", [])
+        if not msgs:
+            return False
+        try:
+            stack.deliver(msgs)
+        except ContainerDied:
+            # The whole batch comes back, as SQS does after a dead invocation.
+            for m in msgs:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0)
+            assert all(int(m["Attributes"]["ApproximateReceiveCount"]) < 3 for m in msgs), "on its way to the DLQ"
+        return True
+
+    for _ in range(3):  # dying together
+        deliver(10)
+    assert delays and all(d == [0, 1] for d in delays), delays
+    while deliver(1):  # the copies a second apart: in batches of their own (the test's SQS ignores delays)
+        pass
+    assert props(stack, "innocent")["status"] == "COMPLETED"
+    assert runs[("innocent", "count")] >= 1
+    assert json.loads(props(stack, "killer")["dapr.workflow.output"]) == "caught ActivityAbandonedError"

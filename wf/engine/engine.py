@@ -203,7 +203,9 @@ class Engine:
             if receive_count >= 2 and died < self.abandon_after:
                 due[i] = replace(msg, crashes=died)
         if due:
-            self.queue.send([m.to_out() for m in due.values()])
+            # A second apart: work that died together (one of it may be what kills its
+            # container) comes back in different batches, so the innocent can finish.
+            self.queue.send([m.to_out(i) for i, m in enumerate(due.values())])
             for m in due.values():
                 log.warning("%s: %s message died %d times; handed on", m.instance_id, m.kind.value, m.crashes)
         return [i in due for i in range(len(deliveries))]
