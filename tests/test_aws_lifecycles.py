@@ -396,10 +396,14 @@ def test_payloads_too_large_to_store_fail_the_instance_clearly(stack: Stack) -> 
     stack.pump()
     assert json.loads(stack.get("ok")[1]["properties"]["dapr.workflow.output"]) == 1000
     body = stack.get("big")[1]
-    # The activity's task fails (the workflow could catch it); uncaught, so does the workflow.
+    # The activity's task fails (the workflow could catch it); uncaught, so does the
+    # workflow, with Dapr's TaskFailedError naming the task and the task's own error.
     assert body["runtimeStatus"] == "FAILED"
-    assert body["properties"]["dapr.workflow.failure.error_type"] == "PayloadTooLargeError"
-    assert "returned 500,002 bytes" in body["properties"]["dapr.workflow.failure.error_message"]
+    props = body["properties"]
+    assert props["dapr.workflow.failure.error_type"] == "TaskFailedError"
+    assert props["dapr.workflow.failure.error_message"].startswith("big: Activity task #1 failed: ")
+    assert "returned 500,002 bytes" in props["dapr.workflow.failure.error_message"]
+    assert "PayloadTooLargeError" in props["dapr.workflow.failure.stack_trace"]
     assert stack.metrics.counts[Metric.PAYLOADS_TOO_LARGE] == 1
     # Eight 60 KB inputs in the first step: refused before anything is sent.
     started(stack, "wide", "w", json.dumps("y" * 60_000))
@@ -438,5 +442,6 @@ def test_an_activity_that_never_finishes_is_failed_at_its_last_delivery(stack: S
     stack.engine.handle(last, receive_count=5)
     body = stack.get("ab2")[1]
     assert body["runtimeStatus"] == "FAILED"
-    assert body["properties"]["dapr.workflow.failure.error_type"] == "ActivityAbandonedError"
+    assert body["properties"]["dapr.workflow.failure.error_type"] == "TaskFailedError"
+    assert "ActivityAbandonedError" in body["properties"]["dapr.workflow.failure.stack_trace"]
     assert stack.metrics.counts[Metric.ACTIVITIES_ABANDONED] == 2

@@ -33,7 +33,7 @@ def test_events_directory_drives_the_seed_sequence(stack: Stack) -> None:
         "TotalCost": 99.95,
         "Quantity": 4,
     }
-    assert json.loads(body["properties"]["dapr.workflow.custom_status"]) == "waiting for approval"
+    assert body["properties"]["dapr.workflow.custom_status"] == "waiting for approval"
     assert body["createdAt"].endswith("Z") and "." in body["createdAt"]
     assert stack.invoke(load_event("pause.json")) == (202, {})
     stack.pump(advance_time=False)

@@ -296,3 +296,16 @@ def test_redelivered_work_is_handed_on_before_a_batch_can_die_again(stack: Stack
     assert props(stack, "innocent")["status"] == "COMPLETED"
     assert runs[("innocent", "count")] >= 1
     assert json.loads(props(stack, "killer")["dapr.workflow.output"]) == "caught ActivityAbandonedError"
+
+
+def test_ids_of_one_container_sort_in_issue_order_within_a_millisecond() -> None:
+    """Pause and resume apply in the order of their IDs: two taken in the same
+    millisecond (or with the clock stepping back) must still sort as issued."""
+    from datetime import UTC, datetime
+
+    from wf.aws.app import time_ordered_id
+
+    times = iter([datetime(2026, 1, 1, tzinfo=UTC)] * 500 + [datetime(2025, 12, 31, tzinfo=UTC)] * 10)
+    new_id = time_ordered_id(lambda: next(times))
+    ids = [new_id() for _ in range(510)]
+    assert ids == sorted(ids) and len(set(ids)) == 510

@@ -57,7 +57,7 @@ def cmd_start(args: argparse.Namespace) -> int:
 
 def _status_line(body: dict[str, Any], elapsed: float) -> str:
     custom = body["properties"].get("dapr.workflow.custom_status")
-    extra = f"  {json.loads(custom)}" if custom else ""
+    extra = f"  {custom}" if custom else ""
     return f"{body['instanceID']}  {body['runtimeStatus']:<10}{extra}  ({elapsed:.1f}s)"
 
 

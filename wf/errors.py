@@ -30,10 +30,15 @@ class FailureDetails:
 
     @classmethod
     def from_exception(cls, exc: BaseException) -> FailureDetails:
-        if isinstance(exc, TaskFailedError):
-            # Re-raised task failures keep the original type so callers can match on it.
-            return cls(exc.details.message, exc.details.error_type, exc.details.stack_trace)
+        """The failure of ``exc``: its type's name, message and traceback. A task
+        failure the workflow did not catch is a ``TaskFailedError`` (as in Dapr), its
+        stack trace followed by the failed task's own details."""
         trace = "".join(traceback.format_exception(type(exc), exc, exc.__traceback__))
+        if isinstance(exc, TaskFailedError):
+            inner = exc.details
+            trace += f"\nCaused by the task's failure: {inner.error_type}: {inner.message}\n"
+            if inner.stack_trace:
+                trace += inner.stack_trace
         return cls(str(exc), type(exc).__name__, trace)
 
     @classmethod

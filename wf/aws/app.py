@@ -43,10 +43,22 @@ def utc_now() -> datetime:
 
 
 def time_ordered_id(clock: Callable[[], datetime]) -> Callable[[], str]:
-    """Execution IDs that sort by creation time, so a stale message is told from an early one."""
+    """IDs that sort by creation time (execution IDs: a stale message is told from an
+    early one; pause and resume IDs: they apply in the order issued). Random bits keep
+    containers apart; within one container, IDs of the same millisecond count up from
+    the first one's (as monotonic ULIDs do), so they still sort in issue order."""
+    lock = threading.Lock()
+    last = [-1, 0]  # millisecond, suffix
 
     def new_id() -> str:
-        return f"{int(clock().timestamp() * 1000):012x}{secrets.token_hex(4)}"
+        ms = int(clock().timestamp() * 1000)
+        with lock:
+            if ms <= last[0] and last[1] < 0xFFFFFFFF:
+                ms, suffix = last[0], last[1] + 1
+            else:
+                suffix = secrets.randbelow(0x80000000)  # leaves room to count up
+            last[0], last[1] = ms, suffix
+        return f"{ms:012x}{suffix:08x}"
 
     return new_id
 

@@ -141,7 +141,9 @@ def view_body(view: InstanceView) -> dict[str, Any]:
     if view.status is not WorkflowStatus.FAILED and view.output is not None and view.output != "null":
         props["dapr.workflow.output"] = view.output
     if view.custom_status is not None:
-        props["dapr.workflow.custom_status"] = json.dumps(view.custom_status)
+        # Stored as the workflow set it (a string), as Dapr reports it.
+        status = view.custom_status
+        props["dapr.workflow.custom_status"] = status if isinstance(status, str) else encode(status)
     failure = view.failure
     if view.status is WorkflowStatus.FAILED and failure is not None:
         props["dapr.workflow.failure.error_type"] = failure.error_type

@@ -3,7 +3,7 @@ how user functions are called with them."""
 
 from __future__ import annotations
 
-import inspect
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -20,18 +20,6 @@ def registered_name(fn_or_name: Callable[..., Any] | str) -> str:
         return fn_or_name
     alt = getattr(fn_or_name, "_dapr_alternate_name", None)
     return alt if isinstance(alt, str) else fn_or_name.__name__
-
-
-def call_user(fn: Callable[..., Any], ctx: object, value: Any) -> Any:
-    """Call ``fn(ctx, value)``, or ``fn(ctx)`` when it takes no input (as Dapr does)."""
-    if value is None:
-        try:
-            params = inspect.signature(fn).parameters
-        except (TypeError, ValueError):
-            params = None
-        if params is not None and len(params) == 1:
-            return fn(ctx)
-    return fn(ctx, value)
 
 
 @dataclass(slots=True)
@@ -134,10 +122,17 @@ class DaprWorkflowContext:
         self._directives.continue_with = (encode(new_input), save_events)
 
     def set_custom_status(self, custom_status: str | None) -> None:
-        """Set the status shown by a get; raises ``PayloadEncodingError`` here, in the
-        workflow code, when it is not JSON (as Dapr's SDK raises when it encodes it)."""
+        """Set the status shown by a get, stored as given (``"foobaz"`` reads back as
+        ``foobaz``). Other values are JSON-encoded, as the Dapr SDK does (deprecated
+        there too); one that is not JSON raises ``PayloadEncodingError`` here."""
         if custom_status is not None and not isinstance(custom_status, str):
-            encode(custom_status)
+            warnings.warn(
+                "Passing a non-str value to set_custom_status is deprecated; pass a string "
+                "(it is JSON-encoded for now, as the Dapr SDK does)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+            custom_status = encode(custom_status)
         self._directives.custom_status = custom_status
 
 

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from wf.core.commands import Command, NotifyParent, TerminateChild
-from wf.core.context import DaprWorkflowContext, Directives, Turn, call_user
+from wf.core.context import DaprWorkflowContext, Directives, Turn
 from wf.core.history import (
     ActivityScheduled,
     ChildCreated,
@@ -43,6 +43,7 @@ from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.core.task import Task
 from wf.core.tasks import TaskBook, describe, matches, scheduled_event
+from wf.core.typed import call_user
 from wf.errors import (
     FailureDetails,
     NonDeterminismError,

@@ -4,14 +4,17 @@ app from it (``wf/aws/app.py``), and ``wf.WorkflowRuntime`` adds the Lambda entr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar, overload
 
-from wf.core.context import WorkflowActivityContext, call_user, registered_name
+from wf.core.context import WorkflowActivityContext, registered_name
 from wf.core.history import ActivityCompleted, ActivityFailed
 from wf.core.serde import decode, encode
+from wf.core.typed import call_user
 from wf.errors import FailureDetails, WorkflowNotRegisteredError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -98,6 +101,14 @@ class Registry:
             return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
         try:
             result = call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id), decode(input))
+            if inspect.isawaitable(result):
+                # An ``async def`` activity: run to completion on a loop of its own (each
+                # activity runs in a thread of its own, see wf/engine/budget.py).
+                result = asyncio.run(_awaited(result))
             return ActivityCompleted(now, task_id, encode(result))
         except Exception as exc:
             return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
+
+
+async def _awaited(awaitable: Awaitable[Any]) -> Any:
+    return await awaitable

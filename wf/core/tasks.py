@@ -175,8 +175,12 @@ class TaskBook:
                 timer = ScheduleTimer(self._new_id(), now + delay)
                 self._add(RetryTimer(retry.task, timer, retry))
                 return
-        label = describe(entry.action)
-        message = f"{label[0].upper()}{label[1:]} failed: {failure.message}"
+        # The Dapr SDK's wording, which users match on.
+        action = entry.action
+        if isinstance(action, StartChild):
+            message = f"Sub-orchestration task #{action.task_id} failed: {failure.message}"
+        else:
+            message = f"{self.instance_id}: Activity task #{action.task_id} failed: {failure.message}"
         entry.task._fail(TaskFailedError(message, failure))
 
     def _on_timer(self, entry: OpenTask) -> None:

@@ -35,7 +35,7 @@ def _custom_status_bytes(result: StepResult) -> int:
     status = result.custom_status
     if status is None:
         return 0
-    return len((status if isinstance(status, str) else json.dumps(status, default=str)).encode())
+    return len(status.encode())
 
 
 def oversize(result: StepResult) -> str | None:
