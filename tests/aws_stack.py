@@ -41,6 +41,9 @@ class _NoDelaySqs:
             e.pop("DelaySeconds", None)
         return self._client.send_message_batch(**kw)
 
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
 
 class Context:
     """A Lambda context on the stack's fake invocation clock (``Stack.elapsed_ms``)."""
@@ -74,7 +77,7 @@ class Stack:
             sleep=lambda _: None,
             metrics=self.metrics,
         )
-        self.handler = make_handler(self.engine, self.settings)
+        self.handler = make_handler(self.engine, self.settings, ack=self.engine.queue.ack)
         self.invocations = 0
         # The function's timeout, and a clock that activities may advance to take time:
         # an invocation that would have outlived its timeout fails the test.

@@ -37,7 +37,7 @@ from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.settings import Settings
 from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
-from wf.dev import moto_query
+from wf.dev import moto_fixes
 from wf.dev.provision import ensure_resources
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
@@ -45,7 +45,7 @@ from wf.engine.queue import OutMessage
 from wf.errors import InstanceExistsError, InstanceNotFoundError, InvalidStateError, QueueError, StoreError
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-moto_query.install()
+moto_fixes.install()
 
 # -- the workflows ----------------------------------------------------------------------
 
@@ -230,6 +230,12 @@ class ChaosQueue:
     def done(self, msg: Msg) -> None:
         self.messages.pop(msg.id, None)
 
+    def ack(self, receipts: list[str]) -> None:
+        """Delete received messages by receipt handle (here, their IDs) before their
+        batch reports, as ``SqsQueue.ack`` does."""
+        for receipt in receipts:
+            self.messages.pop(receipt, None)
+
     def failed(self, msg: Msg) -> None:
         if msg.id not in self.messages:
             return
@@ -330,7 +336,7 @@ class Chaos:
             sleep=lambda _: None,
             activity_margin_ms=1_000,
         )
-        return engine, make_handler(engine, self.settings)
+        return engine, make_handler(engine, self.settings, ack=self.faulty_queue.ack)
 
     # -- clients (retrying as a client would) --------------------------------------------
 

@@ -59,6 +59,13 @@ def count_then_wait(ctx: DaprWorkflowContext, x: int):
     return got
 
 
+@wfr.workflow(name="count_twice")
+def count_twice(ctx: DaprWorkflowContext, x: int):
+    a = yield ctx.call_activity(count, input=x)
+    b = yield ctx.call_activity(count, input=x + 1)
+    return [a, b]
+
+
 @wfr.workflow(name="child_of")
 def child_of(ctx: DaprWorkflowContext, x: int):
     return (yield ctx.call_child_workflow(once, input=x, instance_id=f"{ctx.instance_id}-child"))
@@ -309,3 +316,26 @@ def test_ids_of_one_container_sort_in_issue_order_within_a_millisecond() -> None
     new_id = time_ordered_id(lambda: next(times))
     ids = [new_id() for _ in range(510)]
     assert ids == sorted(ids) and len(set(ids)) == 510
+
+
+def test_a_duplicate_delivered_at_once_carries_out_what_a_dead_delivery_owed(stack: Stack) -> None:
+    """SQS hands one message to two pollers at once (both see receive count 1). The
+    first runs the activity, records the step, and dies before sending the next
+    activity; the second finds the task settled. It must carry out what the step owes
+    (found by the chaos run: the instance stayed RUNNING), without running it again."""
+    assert start(stack, "count_twice", "dup", 1) == 202
+    msgs = stack.sqs.receive_message(QueueUrl=stack.res.queue_url, AttributeNames=["All"])["Messages"]
+    real_send = stack.engine.queue.send
+
+    def dying_send(messages):
+        raise ContainerDied("killed between the commit and the dispatch")
+
+    stack.engine.queue.send = dying_send  # type: ignore[method-assign]
+    with pytest.raises(ContainerDied):
+        stack.deliver(msgs)
+    stack.engine.queue.send = real_send  # type: ignore[method-assign]
+    assert msgs[0]["Attributes"]["ApproximateReceiveCount"] == "1"
+    stack.deliver(msgs)  # the duplicate, delivered at the same time
+    stack.pump()
+    assert props(stack, "dup")["status"] == "COMPLETED"
+    assert runs[("dup", "count")] == 2  # each activity once

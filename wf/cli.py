@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from wf.client import DEFAULT_ENDPOINT, _Http
+from wf.dev.eventsource import DEFAULT_POLLERS
 from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
@@ -128,7 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         default=None,
-        help="function containers at most, shared by HTTP requests and SQS batches (default: 8)",
+        help="function containers at most, shared by HTTP requests and SQS batches (default: 16)",
+    )
+    dev.add_argument(
+        "--pollers",
+        type=int,
+        default=DEFAULT_POLLERS,
+        help=f"SQS batches in flight at once, as Lambda's event source scales (default: {DEFAULT_POLLERS})",
     )
     inv = sub.add_parser("invoke", help="run one Lambda event (events/X.json) through the handler, locally")
     inv.add_argument("event")
@@ -180,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
         from wf.dev.server import serve
 
         try:
-            serve(args.handler, args.port, concurrency=args.concurrency)
+            serve(args.handler, args.port, concurrency=args.concurrency, pollers=args.pollers)
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.usage else EXIT_UNREACHABLE

@@ -6,7 +6,7 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -84,16 +84,22 @@ def build_engine(
         new_id=time_ordered_id(clock),
         activity_margin_ms=settings.activity_margin_ms,
         max_receive_count=settings.max_receive_count,
+        activity_concurrency=settings.activity_concurrency,
         sleep=sleep,
         metrics=metrics,
     )
 
 
 def make_handler(
-    engine: Engine, settings: Settings, flush: Callable[[], None] = lambda: None, span: Span = no_span
+    engine: Engine,
+    settings: Settings,
+    flush: Callable[[], None] = lambda: None,
+    span: Span = no_span,
+    ack: Callable[[Sequence[str]], None] | None = None,
 ) -> LambdaHandler:
     """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
-    ``flush`` runs after each invocation (metrics), ``span`` around each message (traces)."""
+    ``flush`` runs after each invocation (metrics), ``span`` around each message (traces),
+    ``ack`` deletes received messages early (``SqsQueue.ack``)."""
     rest = build_resolver(APIGatewayRestResolver(strip_prefixes=[BASE_PATH]), engine, settings)
     http = build_resolver(APIGatewayHttpResolver(strip_prefixes=[BASE_PATH]), engine, settings)
 
@@ -105,10 +111,11 @@ def make_handler(
 
     def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
-            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span)
+            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span, ack)
             processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
             records = folder.order(event["Records"])
             folder.hand_on(records)
+            folder.run_activities(records)
             response = process_partial_response(
                 event={**event, "Records": records},
                 record_handler=folder.handle,
@@ -136,7 +143,12 @@ def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
         metrics = PowertoolsMetrics(namespace="wf", service=settings.service_name)
         tracer = Tracer(service=settings.service_name)
         engine = build_engine(runtime, settings, metrics=metrics)
-        handler = make_handler(engine, settings, metrics.flush, message_spans(tracer))
+        handler = make_handler(engine, settings, metrics.flush, message_spans(tracer), _ack(engine))
         traced: LambdaHandler = tracer.capture_lambda_handler(handler, capture_response=False)
         return traced
-    return make_handler(build_engine(runtime, settings), settings)
+    engine = build_engine(runtime, settings)
+    return make_handler(engine, settings, ack=_ack(engine))
+
+
+def _ack(engine: Engine) -> Callable[[Sequence[str]], None] | None:
+    return engine.queue.ack if isinstance(engine.queue, SqsQueue) else None

@@ -33,7 +33,7 @@ from __future__ import annotations
 import json
 import logging
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from wf.aws.tracing import Span, no_span
 from wf.core.history import HistoryEvent
 from wf.engine.engine import Engine
-from wf.engine.messages import Message, WorkMessage
+from wf.engine.messages import ActivityMessage, Message, WorkMessage
 from wf.engine.metrics import Metric
 from wf.errors import QueueError, StoreError, UnknownMessageKindError
 
@@ -76,12 +76,16 @@ class BatchFolder:
     engine: Engine
     remaining_ms: Callable[[], int] | None = None
     span: Span = no_span
+    #: Deletes received messages at once (``SqsQueue.ack``); None: only the batch's report does.
+    ack: Callable[[Sequence[str]], None] | None = None
     #: Message IDs whose group's commit failed.
     failed: set[str] = field(default_factory=set)
     _last: dict[GroupKey, str] = field(default_factory=dict)
     _parsed: dict[str, Message] = field(default_factory=dict)
     #: Message IDs handed on to fresh messages (``hand_on``): done.
     _handed: set[str] = field(default_factory=set)
+    #: What the activities of the batch brought, run together (``run_activities``).
+    _brought: dict[str, list[HistoryEvent]] = field(default_factory=dict)
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -102,7 +106,7 @@ class BatchFolder:
         """Before anything runs, hand on the work of redelivered records (one send). If
         that send fails, they are processed as usual."""
         dying = [
-            (record["messageId"], self._parsed[record["messageId"]], _receive_count(record))
+            (record, self._parsed[record["messageId"]], _receive_count(record))
             for record in records
             if record["messageId"] in self._parsed
         ]
@@ -111,7 +115,32 @@ class BatchFolder:
         except TRANSIENT as exc:
             log.warning("handing on %d message(s) failed (%s); processing them", len(dying), exc)
             return
-        self._handed.update(mid for (mid, _, _), yes in zip(dying, handed, strict=True) if yes)
+        done = [record for (record, _, _), yes in zip(dying, handed, strict=True) if yes]
+        self._handed.update(record["messageId"] for record in done)
+        if done and self.ack is not None:
+            # The originals go now: if this invocation dies too, they must not come back
+            # (their copies carry the work) and, at their last delivery, be dead-lettered.
+            try:
+                self.ack([record["receiptHandle"] for record in done])
+            except TRANSIENT as exc:
+                log.warning("deleting %d handed-on message(s) failed (%s); the batch's report will", len(done), exc)
+
+    def run_activities(self, records: list[dict[str, Any]]) -> None:
+        """Run the batch's activities together (a fan-out's arrive side by side), before
+        the records are folded into steps; errors are met again by each record alone."""
+        deliveries = [
+            (record["messageId"], msg, _receive_count(record))
+            for record in records
+            if record["messageId"] not in self._handed
+            and isinstance(msg := self._parsed.get(record["messageId"]), ActivityMessage)
+        ]
+        if len(deliveries) < 2:
+            return  # nothing to overlap
+        brought = self.engine.activities_events(
+            [(msg, count) for _, msg, count in deliveries], remaining_ms=self.remaining_ms
+        )
+        for i, events in brought.items():
+            self._brought[deliveries[i][0]] = events
 
     def _read(self, record: SQSRecord) -> Message | None:
         msg = self._parsed.get(record.message_id)
@@ -135,11 +164,12 @@ class BatchFolder:
         error: Exception | None = None
         with self.span(msg):
             try:
-                events = (
-                    []
-                    if record.message_id in self._handed
-                    else self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
-                )
+                if record.message_id in self._handed:
+                    events: list[HistoryEvent] = []
+                elif record.message_id in self._brought:
+                    events = self._brought.pop(record.message_id)
+                else:
+                    events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
                 if events:
                     self._pending[key].append(_Brought(record.message_id, msg, count, events))
             except TRANSIENT as exc:

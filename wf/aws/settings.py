@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wf.engine.budget import DEFAULT_MARGIN_MS
-from wf.engine.engine import DEFAULT_MAX_RECEIVE_COUNT
+from wf.engine.engine import DEFAULT_ACTIVITY_CONCURRENCY, DEFAULT_MAX_RECEIVE_COUNT
 from wf.errors import ConfigurationError
 
 DEFAULT_COMPONENT = "dapr"
@@ -29,6 +29,8 @@ class Settings:
     activity_margin_ms: int = DEFAULT_MARGIN_MS
     #: The queue's redrive ``maxReceiveCount``: the last delivery before the dead-letter queue.
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
+    #: Activities of one SQS batch that run at once (``WF_ACTIVITY_CONCURRENCY``).
+    activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY
     #: Powertools' service name (logs, metrics, traces).
     service_name: str = DEFAULT_SERVICE
     #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
@@ -67,6 +69,7 @@ class Settings:
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
             activity_margin_ms=number("WF_ACTIVITY_MARGIN_MS", DEFAULT_MARGIN_MS),
             max_receive_count=number("WF_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT),
+            activity_concurrency=number("WF_ACTIVITY_CONCURRENCY", DEFAULT_ACTIVITY_CONCURRENCY),
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",

@@ -50,3 +50,18 @@ class SqsQueue:
             failed = response.get("Failed") or []
             if failed:
                 raise QueueError(f"SQS rejected {len(failed)} message(s): {failed[0].get('Message')}")
+
+    def ack(self, receipt_handles: Sequence[str]) -> None:
+        """Delete received messages now, before their batch reports (work handed on to
+        fresh messages: its original must not come back if the invocation dies)."""
+        for start in range(0, len(receipt_handles), BATCH):
+            chunk = receipt_handles[start : start + BATCH]
+            try:
+                response = self._client.delete_message_batch(
+                    QueueUrl=self._url, Entries=[{"Id": str(i), "ReceiptHandle": h} for i, h in enumerate(chunk)]
+                )
+            except (BotoCoreError, ClientError) as exc:
+                raise QueueError(f"deleting {len(chunk)} message(s) from SQS failed: {exc}") from exc
+            failed = response.get("Failed") or []
+            if failed:
+                raise QueueError(f"SQS did not delete {len(failed)} message(s): {failed[0].get('Message')}")

@@ -2,7 +2,8 @@
 handler with batches of up to 10 records, deletes the records it did not report as
 failed (in batches, off the polling path), and leaves the failed ones to come back after
 the visibility timeout, until the queue's redrive policy moves them to the dead-letter
-queue.  A handler that raises fails its whole batch, as on Lambda."""
+queue.  A handler that raises fails its whole batch, as on Lambda. Several pollers run
+at once (``run`` in a thread each), as Lambda keeps several batches in flight."""
 
 from __future__ import annotations
 
@@ -16,6 +17,10 @@ if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
 log = logging.getLogger("wf.dev")
+
+#: SQS pollers, each invoking the function with its own batches (``wf dev --pollers``),
+#: as Lambda's event source keeps several batches in flight (five at first, scaling up).
+DEFAULT_POLLERS = 8
 
 
 class SqsEventSource:
@@ -56,6 +61,21 @@ class SqsEventSource:
         ).get("Messages", [])
         if not msgs:
             return 0, 0
+        while 0 < len(msgs) < self._batch_size:
+            # Fill the batch from what is visible now, as Lambda's pollers hand over
+            # full batches: a fan-out's messages then run together in one invocation
+            # instead of one per poller while the rest wait.
+            more = self._sqs.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=self._batch_size - len(msgs),
+                WaitTimeSeconds=0,
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            ).get("Messages", [])
+            seen = {m["MessageId"] for m in msgs}
+            more = [m for m in more if m["MessageId"] not in seen]
+            if not more:
+                break
+            msgs += more
         records = [
             {
                 "messageId": m["MessageId"],

@@ -23,9 +23,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wf.dev import moto_query
+from wf.dev import moto_fixes
 from wf.dev.containers import Containers, app_factory
-from wf.dev.eventsource import SqsEventSource
+from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.front import http_server, wsgi_app
 from wf.dev.provision import ensure_resources
 from wf.errors import DevServerError
@@ -97,7 +97,14 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
-def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency: int | None = None) -> None:
+def serve(
+    handler_file: str,
+    port: int,
+    host: str = "127.0.0.1",
+    *,
+    concurrency: int | None = None,
+    pollers: int = DEFAULT_POLLERS,
+) -> None:
     import boto3
 
     lambda_handler = load_handler(handler_file)
@@ -121,7 +128,7 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency:
     if not os.environ.get("AWS_ENDPOINT_URL"):
         from moto.server import ThreadedMotoServer
 
-        moto_query.install()
+        moto_fixes.install()
         moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
         moto_server.start()
         moto_host, moto_port = moto_server.get_host_and_port()
@@ -144,8 +151,12 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency:
     # (a background job of a script).
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    poller = threading.Thread(target=source.run, args=(stop,), name="sqs-event-source", daemon=True)
-    poller.start()
+    threads = [
+        threading.Thread(target=source.run, args=(stop,), name=f"sqs-event-source-{i}", daemon=True)
+        for i in range(max(1, pollers))
+    ]
+    for poller in threads:
+        poller.start()
     print(
         f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True
     )
@@ -158,7 +169,8 @@ def serve(handler_file: str, port: int, host: str = "127.0.0.1", *, concurrency:
         try:
             stop.set()
             server.close()
-            poller.join(timeout=3)
+            for poller in threads:
+                poller.join(timeout=3)
             source.close()
             if moto_server is not None:
                 moto_server.stop()

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Sequence
+from typing import Generic, TypeVar
 
 from wf.errors import ActivityTimeoutError
 
@@ -51,36 +51,69 @@ class ActivityBudget:
     def timed(self, name: str, run: Callable[[], T], remaining_ms: Callable[[], int] | None = None) -> T:
         """Run an activity, remembering how long it took; with a deadline, raise
         ``ActivityTimeoutError`` if it is still running when the reserve is reached."""
-        started = self._monotonic()
-        try:
-            if remaining_ms is None:
+        if remaining_ms is None:
+            started = self._monotonic()
+            try:
                 return run()
-            return self._bounded(name, run, remaining_ms() - min(self.margin_ms, MAX_RESERVE_MS))
-        finally:
-            elapsed = (self._monotonic() - started) * 1000
-            self._longest_ms[name] = max(self._longest_ms.get(name, 0.0), elapsed)
+            finally:
+                self._remember(name, started)
+        return self.timed_all([(name, run)], remaining_ms)[0]()
 
-    @staticmethod
-    def _bounded(name: str, run: Callable[[], T], allowed_ms: int) -> T:
-        outcome: list[T] = []
-        error: list[BaseException] = []
+    def timed_all(
+        self, runs: Sequence[tuple[str, Callable[[], T]]], remaining_ms: Callable[[], int] | None
+    ) -> list[Callable[[], T]]:
+        """Run activities concurrently, each in a thread of its own, under one deadline
+        (the invocation's, less the reserve); for each, a getter that returns its result
+        or raises its error, or ``ActivityTimeoutError`` if it was still running."""
+        allowed_ms = None if remaining_ms is None else remaining_ms() - min(self.margin_ms, MAX_RESERVE_MS)
+        deadline = None if allowed_ms is None else self._monotonic() + max(0, allowed_ms) / 1000
+        slots = [_Slot(name, run, self) for name, run in runs]
+        for slot in slots:
+            slot.thread.start()
+        for slot in slots:
+            slot.thread.join(None if deadline is None else max(0.0, deadline - self._monotonic()))
+            if slot.thread.is_alive() and allowed_ms is not None:
+                # Given up on: at least this long, for the next decision to start it.
+                self._longest_ms[slot.name] = max(self._longest_ms.get(slot.name, 0.0), float(allowed_ms))
+        return [slot.getter(allowed_ms) for slot in slots]
+
+    def _remember(self, name: str, started: float) -> None:
+        elapsed = (self._monotonic() - started) * 1000
+        self._longest_ms[name] = max(self._longest_ms.get(name, 0.0), elapsed)
+
+
+class _Slot(Generic[T]):
+    """One activity's thread and what it came to."""
+
+    def __init__(self, name: str, run: Callable[[], T], budget: ActivityBudget) -> None:
+        self.name = name
+        self._outcome: list[T] = []
+        self._error: list[BaseException] = []
 
         def target() -> None:
+            started = budget._monotonic()
             try:
-                outcome.append(run())
+                self._outcome.append(run())
             except BaseException as exc:  # handed to the caller's thread as is
-                error.append(exc)
+                self._error.append(exc)
+            finally:
+                budget._remember(name, started)
 
         # A daemon thread: one that never returns must not keep the process alive.
-        worker = threading.Thread(target=target, name=f"activity-{name}", daemon=True)
-        worker.start()
-        worker.join(max(0.0, allowed_ms / 1000))
-        if error:
-            raise error[0]
-        if outcome:
-            return outcome[0]
-        raise ActivityTimeoutError(
-            f"activity '{name}' was still running after {max(0, allowed_ms) / 1000:.1f} s, when its invocation "
-            "had to finish; an activity must finish within the function's timeout (split the work, or raise "
-            "the timeout)"
-        )
+        self.thread = threading.Thread(target=target, name=f"activity-{name}", daemon=True)
+
+    def getter(self, allowed_ms: int | None) -> Callable[[], T]:
+        error, outcome = list(self._error), list(self._outcome)
+
+        def get() -> T:
+            if error:
+                raise error[0]
+            if outcome:
+                return outcome[0]
+            raise ActivityTimeoutError(
+                f"activity '{self.name}' was still running after {max(0, allowed_ms or 0) / 1000:.1f} s, when its "
+                "invocation had to finish; an activity must finish within the function's timeout (split the work, "
+                "or raise the timeout)"
+            )
+
+        return get

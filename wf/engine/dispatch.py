@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from wf.core.commands import Command, NotifyParent, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
@@ -131,23 +132,51 @@ class Dispatcher:
     ) -> HistoryEvent:
         """Run an activity; what goes wrong with it (an error, a hang, a result that
         cannot be recorded) becomes its task's failure, for the workflow to handle."""
-        self._metrics.count(Metric.ACTIVITIES_RUN)
-        run = lambda: self._registry.run_activity(name, iid, task_id, input, self._clock())  # noqa: E731
+        return self.run_activities([ActivityRun(name, iid, task_id, input)], remaining_ms)[0]
+
+    def run_activities(
+        self, runs: Sequence[ActivityRun], remaining_ms: Callable[[], int] | None = None
+    ) -> list[HistoryEvent]:
+        """Run activities concurrently (a fan-out delivered in one batch), under one
+        deadline; one event per run, in order."""
+        self._metrics.count(Metric.ACTIVITIES_RUN, len(runs))
+        now = self._clock
+        calls = [
+            (r.name, lambda r=r: self._registry.run_activity(r.name, r.instance_id, r.task_id, r.input, now()))
+            for r in runs
+        ]
+        if len(calls) == 1 and remaining_ms is None:
+            getters = [lambda: self._budget.timed(calls[0][0], calls[0][1])]
+        else:
+            getters = self._budget.timed_all(calls, remaining_ms)
+        return [self._recorded(r, get) for r, get in zip(runs, getters, strict=True)]
+
+    def _recorded(self, run: ActivityRun, get: Callable[[], HistoryEvent]) -> HistoryEvent:
         try:
-            event = self._budget.timed(name, run, remaining_ms)
+            event = get()
         except ActivityTimeoutError as exc:
             self._metrics.count(Metric.ACTIVITIES_TIMED_OUT)
-            return ActivityFailed(self._clock(), task_id, FailureDetails.of(ActivityTimeoutError, str(exc)))
+            return ActivityFailed(self._clock(), run.task_id, FailureDetails.of(ActivityTimeoutError, str(exc)))
         if isinstance(event, ActivityCompleted) and event.result is not None:
             size = len(event.result.encode())
             if size > MAX_MESSAGE_PAYLOAD_BYTES:
                 self._metrics.count(Metric.PAYLOADS_TOO_LARGE)
                 message = (
-                    f"activity '{name}' returned {size:,} bytes, over the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit "
-                    "of a result; return a smaller value (keep large data in S3 and return its key)"
+                    f"activity '{run.name}' returned {size:,} bytes, over the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte "
+                    "limit of a result; return a smaller value (keep large data in S3 and return its key)"
                 )
-                return ActivityFailed(event.timestamp, task_id, FailureDetails.of(PayloadTooLargeError, message))
+                return ActivityFailed(event.timestamp, run.task_id, FailureDetails.of(PayloadTooLargeError, message))
         return event
+
+
+@dataclass(frozen=True)
+class ActivityRun:
+    """An activity to run: its name, instance, task and encoded input."""
+
+    name: str
+    instance_id: str
+    task_id: int
+    input: str | None
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -24,6 +24,7 @@ Crash safety (Lambda may die between any two AWS calls; SQS delivers at least on
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import time
@@ -32,20 +33,28 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from wf.core.commands import StartChild
-from wf.core.history import ActivityFailed, ChildFailed, HistoryEvent, TimerFired, WorkflowFailed
+from wf.core.history import (
+    ActivityCompleted,
+    ActivityFailed,
+    ChildCompleted,
+    ChildFailed,
+    HistoryEvent,
+    TimerFired,
+    WorkflowFailed,
+)
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import Live, LiveCache
-from wf.engine.dispatch import MAX_CONFLICT_RETRIES, Dispatcher
+from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
 from wf.engine.messages import ActivityMessage, EventMessage, Message, StartChildMessage, TimerMessage
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
-from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError
+from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError, QueueError
 
 log = logging.getLogger("wf.engine")
 
@@ -58,11 +67,30 @@ EARLY_RECHECK_AGE = 2.0
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
+#: Activities of one SQS batch run at once, up to this many (a batch holds at most 10).
+DEFAULT_ACTIVITY_CONCURRENCY = 10
 
 
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
 MAX_RETRY_DELAY_SECONDS = 300
+
+
+def _recorded_before(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> bool:
+    """Whether any of ``events`` is itself in ``history`` (the same result of the same
+    task, or the same management event): not merely late, like a timeout's timer
+    after the event it guarded, but a duplicate."""
+    wanted = {_identity(e) for e in events} - {None}
+    return bool(wanted) and any(_identity(e) in wanted for e in history)
+
+
+def _identity(event: HistoryEvent) -> tuple[type, object] | None:
+    event_id = getattr(event, "event_id", None)
+    if event_id is not None:
+        return (type(event), event_id)
+    if isinstance(event, (ActivityCompleted, ActivityFailed, TimerFired, ChildCompleted, ChildFailed)):
+        return (type(event), event.task_id)
+    return None
 
 
 def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
@@ -88,6 +116,7 @@ class Engine:
         new_id: Callable[[], str],
         activity_margin_ms: int = DEFAULT_MARGIN_MS,
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
+        activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
     ) -> None:
@@ -98,6 +127,7 @@ class Engine:
         self.new_id = new_id
         self.budget = ActivityBudget(activity_margin_ms)
         self.max_receive_count = max_receive_count
+        self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
         self.lives = LiveCache(runtime, store, clock)
@@ -270,14 +300,59 @@ class Engine:
     def _activity_events(
         self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
     ) -> list[HistoryEvent]:
+        prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
+        if isinstance(prepared, list):
+            return prepared
+        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, remaining_ms)]
+
+    def activities_events(
+        self, deliveries: Sequence[tuple[ActivityMessage, int]], *, remaining_ms: Callable[[], int] | None = None
+    ) -> dict[int, list[HistoryEvent]]:
+        """Activities delivered together (a fan-out), run concurrently: up to
+        ``activity_concurrency`` at a time, each further wave only while the invocation
+        has time. What each brings, by position, as ``events_for`` would; a delivery
+        whose checks failed (a transient error) is left out, for ``events_for`` to meet
+        the error alone."""
+        now = self.clock()
+        brought: dict[int, list[HistoryEvent]] = {}
+        runnable: list[int] = []
+        for i, (msg, receive_count) in enumerate(deliveries):
+            try:
+                prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
+            except Exception as exc:
+                log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
+                continue
+            if isinstance(prepared, list):
+                brought[i] = prepared
+            else:
+                runnable.append(i)
+        for start in range(0, len(runnable), self.activity_concurrency):
+            wave = runnable[start : start + self.activity_concurrency]
+            if start:
+                for i in [i for i in wave if not self.budget.may_start(deliveries[i][0].name, remaining_ms)]:
+                    wave.remove(i)
+                    with contextlib.suppress(QueueError):  # else events_for defers it, alone
+                        brought[i] = self._defer(deliveries[i][0])
+            runs = [ActivityRun(m.name, m.instance_id, m.task_id, m.input) for m in (deliveries[i][0] for i in wave)]
+            for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
+                brought[i] = [event]
+        return brought
+
+    def _prepare_activity(
+        self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
+    ) -> list[HistoryEvent] | ActivityMessage:
+        """The activity message itself if it is to run now, else what it brings
+        without running (nothing, or its abandonment)."""
         # An activity runs only for a recorded execution that still waits for it: not
         # for a start that was refused, an instance purged, or a task already settled.
         live = self._resolve([msg], receive_count)
         if live is None:
             return []
-        if live.execution.is_terminal or live.execution.is_settled(msg.task_id):
-            if _redelivered([msg], receive_count):
-                # Recorded, but the delivery that recorded it may have died before
+        settled = live.execution.is_settled(msg.task_id)
+        if live.execution.is_terminal or settled:
+            if settled or _redelivered([msg], receive_count):
+                # Its result is recorded, so this is a duplicate, perhaps delivered at
+                # once (receive count 1) while the delivery that recorded it died before
                 # carrying out what followed: do that now, without running it again.
                 self._repair(live)
             return []
@@ -293,14 +368,17 @@ class Engine:
             self.metrics.count(Metric.ACTIVITIES_ABANDONED)
             return [ActivityFailed(now, msg.task_id, abandoned)]
         if not self.budget.may_start(msg.name, remaining_ms):
-            # Too late in this invocation to run it (see wf/engine/budget.py): a fresh
-            # message, acknowledged in place of this one, keeps its receive count for
-            # deliveries that really died.
-            log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
-            self.queue.send([msg.to_out()])
-            self.metrics.count(Metric.ACTIVITIES_DEFERRED)
-            return []
-        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, remaining_ms)]
+            return self._defer(msg)
+        return msg
+
+    def _defer(self, msg: ActivityMessage) -> list[HistoryEvent]:
+        # Too late in this invocation to run it (see wf/engine/budget.py): a fresh
+        # message, acknowledged in place of this one, keeps its receive count for
+        # deliveries that really died.
+        log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
+        self.queue.send([msg.to_out()])
+        self.metrics.count(Metric.ACTIVITIES_DEFERRED)
+        return []
 
     def _repair(self, live: Live) -> None:
         """Carry out again what the recorded history still owes (a redelivery after a crash)."""
@@ -338,7 +416,9 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                if _redelivered(msgs, receive_count):
+                if _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
+                    # A duplicate of what an earlier delivery recorded, which may have
+                    # died before carrying out what followed.
                     self._repair(live)
                 return
             self._after_commit(live, result, remaining_ms)

@@ -1,0 +1,99 @@
+"""moto, made to behave as DynamoDB and SQS do under the local stack's load.
+
+* **Partition-local queries.** moto answers a ``Query`` on a table's primary key by
+  sorting *every* item of the table and then keeping those of the asked partition, so
+  each query costs O(n log n) in the table's size: with a few thousand instances a
+  history read takes a tenth of a second and the local stack (and the chaos run) slows
+  quadratically. DynamoDB reads one partition. While a primary-key query runs, the
+  table's item listing yields only the asked partition, already in key order. Results
+  are identical (moto filters that listing by the same hash key and sorts it by range
+  key afterwards); index queries and scans are left alone.
+* **Atomic receives.** moto's ``ReceiveMessage`` takes no lock, so pollers receiving at
+  the same moment are handed the same message (each with a higher receive count): SQS
+  hands a visible message to one receiver. Receives of a process are serialized; the
+  long-poll wait happens outside the lock, so one poller's wait blocks no other.
+
+Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+_state = threading.local()
+_installed = False
+_lock = threading.Lock()
+_receiving = threading.Lock()
+
+
+def install() -> None:
+    """Patch moto once per process (idempotent; a no-op without moto)."""
+    global _installed
+    with _lock:
+        if _installed:
+            return
+        try:
+            from moto.dynamodb.models.table import Table
+            from moto.sqs.models import SQSBackend
+        except ImportError:  # moto is a dev dependency; production never runs this
+            return
+        _partition_queries(Table)
+        _atomic_receives(SQSBackend)
+        _installed = True
+
+
+def _partition_queries(table: Any) -> None:
+    original_query: Callable[..., Any] = table.query
+    original_all_items: Callable[..., Any] = table.all_items
+
+    def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        # index_name is the 8th parameter after self (7th after hash_key).
+        index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name or hash_key is None or not self.range_key_attr:
+            return original_query(self, hash_key, *args, **kwargs)
+        previous = getattr(_state, "partition", None)
+        _state.partition = (self, hash_key)
+        try:
+            return original_query(self, hash_key, *args, **kwargs)
+        finally:
+            _state.partition = previous
+
+    def all_items(self: Any) -> Any:
+        partition = getattr(_state, "partition", None)
+        if partition is not None and partition[0] is self:
+            # ``items`` is a defaultdict: ``get`` so that a read creates no partition.
+            items = self.items.get(partition[1], {})
+            return sorted(items.values(), key=lambda item: item.range_key)
+        return original_all_items(self)
+
+    table.query = query
+    table.all_items = all_items
+
+
+def _atomic_receives(backend: Any) -> None:
+    original: Callable[..., Any] = backend.receive_message
+
+    def receive_message(
+        self: Any,
+        queue_name: str,
+        count: int,
+        wait_seconds_timeout: int,
+        visibility_timeout: int,
+        message_attribute_names: list[str] | None = None,
+    ) -> Any:
+        deadline = time.monotonic() + wait_seconds_timeout
+        while True:
+            with _receiving:
+                result = original(self, queue_name, count, 0, visibility_timeout, message_attribute_names)
+            left = deadline - time.monotonic()
+            if result or left <= 0:
+                return result
+            waited = time.monotonic()
+            self.get_queue(queue_name).wait_for_messages(min(1.0, left))
+            if time.monotonic() - waited < 0.005:
+                time.sleep(0.01)  # visible, yet not ours (another poller's): do not spin
+
+    backend.receive_message = receive_message
