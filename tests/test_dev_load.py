@@ -10,6 +10,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -80,3 +81,26 @@ def test_50_concurrent_workflows_of_five_activities(dev) -> None:
         body = wait_done(base, f"f{i}")
         assert json.loads(body["properties"]["dapr.workflow.output"]) == [2 * (10 * i + k) for k in range(5)], body
     assert not [line for line in lines if "Traceback" in line or "the handler raised" in line]
+
+
+def test_sub_second_retries_are_kept_and_non_retryable_errors_stop_them(dev) -> None:
+    """50 ms apart, three attempts fit a 1 s retry timeout (they did not when waits were
+    rounded up to whole seconds); NonRetryableError is not retried at all."""
+    base, _ = dev
+    assert call(base, "POST", f"{P}/fast_retries/start?instanceID=fast", "k")[0] == 202
+    body = wait_done(base, "fast")
+    assert body["runtimeStatus"] == "COMPLETED", body
+    # The refusing activity ran once (it shares the key's counter: 3 + 1).
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == [3, 4, "NonRetryableError"]
+
+
+def test_timers_fire_once_due_and_not_before(dev) -> None:
+    """Sub-second timers fire after their due time (how late is bench/timers.py's job)."""
+    base, _ = dev
+    for i, seconds in enumerate((0.2, 0.7, 1.3)):
+        assert call(base, "POST", f"{P}/timer/start?instanceID=t{i}", seconds)[0] == 202
+    for i in range(3):
+        body = wait_done(base, f"t{i}")
+        due = datetime.fromisoformat(json.loads(body["properties"]["dapr.workflow.output"]))
+        done = datetime.fromisoformat(body["lastUpdatedAt"].replace("Z", "+00:00"))
+        assert body["runtimeStatus"] == "COMPLETED" and done >= due

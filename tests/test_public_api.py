@@ -14,6 +14,7 @@ def test_all_is_pinned() -> None:
         "DaprWorkflowContext",
         "FailureDetails",
         "NonDeterminismError",
+        "NonRetryableError",
         "RetryPolicy",
         "Task",
         "TaskFailedError",

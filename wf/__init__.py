@@ -12,7 +12,7 @@ from wf.core.context import DaprWorkflowContext, WorkflowActivityContext
 from wf.core.retry import RetryPolicy
 from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.task import Task, when_all, when_any
-from wf.errors import FailureDetails, NonDeterminismError, TaskFailedError, WorkflowError
+from wf.errors import FailureDetails, NonDeterminismError, NonRetryableError, TaskFailedError, WorkflowError
 from wf.runtime import WorkflowRuntime
 
 __all__ = [
@@ -20,6 +20,7 @@ __all__ = [
     "DaprWorkflowContext",
     "FailureDetails",
     "NonDeterminismError",
+    "NonRetryableError",
     "RetryPolicy",
     "Task",
     "TaskFailedError",

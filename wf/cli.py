@@ -129,7 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--concurrency",
         type=int,
         default=None,
-        help="function containers at most, shared by HTTP requests and SQS batches (default: 16)",
+        help="function containers at most, shared by HTTP requests and SQS batches (default: 48)",
     )
     dev.add_argument(
         "--pollers",

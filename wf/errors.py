@@ -69,6 +69,11 @@ class TaskFailedError(WorkflowError):
         return self._details
 
 
+class NonRetryableError(WorkflowError):
+    """Raise it from an activity or child workflow to fail its task at once, whatever
+    the retry policy (the Dapr SDK's ``NonRetryableError``; any class so named counts)."""
+
+
 class NonDeterminismError(WorkflowError):
     """The workflow code no longer matches the history it is replayed against."""
 

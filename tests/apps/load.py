@@ -1,6 +1,16 @@
 """Workflows for the load tests of the local stack (tests/test_dev_load.py)."""
 
-from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
+from datetime import timedelta
+
+from wf import (
+    DaprWorkflowContext,
+    NonRetryableError,
+    RetryPolicy,
+    TaskFailedError,
+    WorkflowActivityContext,
+    WorkflowRuntime,
+    when_all,
+)
 
 wfr = WorkflowRuntime()
 
@@ -30,3 +40,43 @@ def pair(ctx: DaprWorkflowContext, x: int):
 
 
 lambda_handler = wfr.lambda_handler
+
+
+ATTEMPTS: dict[str, int] = {}
+
+
+@wfr.activity(name="fails_twice")
+def fails_twice(ctx: WorkflowActivityContext, key: str) -> int:
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    if ATTEMPTS[key] < 3:
+        raise RuntimeError(f"attempt {ATTEMPTS[key]} fails")
+    return ATTEMPTS[key]
+
+
+@wfr.activity(name="refuses")
+def refuses(ctx: WorkflowActivityContext, key: str) -> None:
+    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    raise NonRetryableError("no point retrying")
+
+
+FAST = RetryPolicy(
+    first_retry_interval=timedelta(milliseconds=50), max_number_of_attempts=3, retry_timeout=timedelta(seconds=1)
+)
+
+
+@wfr.workflow(name="fast_retries")
+def fast_retries(ctx: DaprWorkflowContext, key: str):
+    """Three attempts 50 ms apart fit a 1 s retry timeout only if sub-second waits are kept."""
+    attempts = yield ctx.call_activity(fails_twice, input=key, retry_policy=FAST)
+    try:
+        yield ctx.call_activity(refuses, input=key, retry_policy=FAST)
+    except TaskFailedError as exc:
+        return [attempts, ATTEMPTS.get(key), exc.details.error_type]
+
+
+@wfr.workflow(name="timer")
+def timer(ctx: DaprWorkflowContext, seconds: float):
+    """Returns when its timer was due; the caller compares it with when it completed."""
+    due = ctx.current_utc_datetime + timedelta(seconds=seconds)
+    yield ctx.create_timer(timedelta(seconds=seconds))
+    return due.isoformat()

@@ -40,9 +40,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from wf.aws.tracing import Span, no_span
-from wf.core.history import HistoryEvent
+from wf.core.history import HistoryEvent, format_time
 from wf.engine.engine import Engine
-from wf.engine.messages import ActivityMessage, Message, WorkMessage
+from wf.engine.messages import ActivityMessage, Message, TimerMessage, WorkMessage
 from wf.engine.metrics import Metric
 from wf.errors import QueueError, StoreError, UnknownMessageKindError
 
@@ -89,7 +89,9 @@ class BatchFolder:
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """The records grouped by execution, groups in order of first appearance."""
+        """The records grouped by execution, groups in order of first appearance, except
+        groups of timers only: last, soonest due first (a timer that arrives a little
+        early is waited for, which should hold up nothing else)."""
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
         for record in records:
             try:
@@ -100,7 +102,15 @@ class BatchFolder:
                 key = (f"unreadable:{record.get('messageId')}", None)
             groups.setdefault(key, []).append(record)
             self._last[key] = record["messageId"]
-        return [r for group in groups.values() for r in group]
+
+        def due(group: list[dict[str, Any]]) -> tuple[bool, str]:
+            msgs = [self._parsed.get(r["messageId"]) for r in group]
+            if all(isinstance(m, TimerMessage) for m in msgs):
+                return True, min(format_time(m.fire_at) for m in msgs if isinstance(m, TimerMessage))
+            return False, ""
+
+        ordered = sorted(groups.values(), key=due)  # stable: other groups keep their order
+        return [r for group in ordered for r in group]
 
     def hand_on(self, records: list[dict[str, Any]]) -> None:
         """Before anything runs, hand on the work of redelivered records (one send). If

@@ -5,15 +5,21 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from wf.errors import FailureDetails
+from wf.errors import FailureDetails, NonRetryableError
+
+#: A failure of this type is never retried, whatever the policy (as in the Dapr SDK,
+#: which matches the name: any exception class so named counts).
+NON_RETRYABLE = NonRetryableError.__name__
 
 
 class RetryPolicy:
     """How often and how fast a failed activity or child workflow is retried.
 
     ``max_number_of_attempts`` counts attempts (1 means never retry).  Waits happen on
-    durable timers and ``retry_timeout`` is measured in workflow time from the first
-    attempt, so replays make the same decisions.
+    durable timers (sub-second ones too) and ``retry_timeout`` is measured in workflow
+    time from the first attempt, so replays make the same decisions. Failures whose type
+    is in ``non_retryable_error_types`` (classes or names), or is named
+    ``NonRetryableError``, are not retried.
     """
 
     def __init__(
@@ -77,7 +83,7 @@ class RetryPolicy:
 
         ``attempt`` is the number of attempts made so far (1 after the first failure).
         """
-        if failure.error_type in self._non_retryable:
+        if failure.error_type in self._non_retryable or failure.error_type == NON_RETRYABLE:
             return None
         if attempt >= self._max_number_of_attempts:
             return None

@@ -23,7 +23,7 @@ log = logging.getLogger("wf.dev")
 LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 #: Containers at most, when not configured: Lambda's concurrency, scaled to a laptop.
-DEFAULT_CONCURRENCY = 16
+DEFAULT_CONCURRENCY = 48
 
 
 def app_factory(handler: LambdaHandler) -> tuple[Callable[[], LambdaHandler], int]:

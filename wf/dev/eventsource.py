@@ -2,14 +2,17 @@
 handler with batches of up to 10 records, deletes the records it did not report as
 failed (in batches, off the polling path), and leaves the failed ones to come back after
 the visibility timeout, until the queue's redrive policy moves them to the dead-letter
-queue.  A handler that raises fails its whole batch, as on Lambda. Several pollers run
-at once (``run`` in a thread each), as Lambda keeps several batches in flight."""
+queue.  A handler that raises fails its whole batch, as on Lambda. Batches are invoked
+in threads of their own, up to ``max_batches`` in flight, as Lambda scales an event
+source's concurrency with the queue: a batch that takes its time (an activity, a timer
+that arrived early) holds up no other."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -18,9 +21,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("wf.dev")
 
-#: SQS pollers, each invoking the function with its own batches (``wf dev --pollers``),
-#: as Lambda's event source keeps several batches in flight (five at first, scaling up).
-DEFAULT_POLLERS = 8
+#: SQS batches in flight at most (``wf dev --pollers``), as Lambda scales an event
+#: source's concurrent invocations (its ``MaximumConcurrency``).
+DEFAULT_POLLERS = 32
 
 
 class SqsEventSource:
@@ -35,32 +38,71 @@ class SqsEventSource:
         batch_size: int = 10,
         wait_seconds: int = 1,
         delete_after: float = 0.5,
+        max_batches: int = DEFAULT_POLLERS,
     ) -> None:
         self._sqs, self._url, self._handler = sqs, queue_url, handler
         self._region, self._context = region, context
         self._batch_size, self._wait = batch_size, wait_seconds
         self._arn = f"arn:aws:sqs:{region}:123456789012:{queue_url.rsplit('/', 1)[-1]}"
         self._deleter = _BatchDeleter(sqs, queue_url, delete_after)
+        self._slots = threading.BoundedSemaphore(max(1, max_batches))
+        self._in_flight: set[threading.Thread] = set()
+        self._lock = threading.Lock()
 
     def run(self, stop: threading.Event) -> None:
+        """Receive batches until ``stop``, each invoked in a thread of its own while a
+        slot is free (one or two receivers keep up: receiving takes milliseconds)."""
         while not stop.is_set():
+            if not self._slots.acquire(timeout=0.5):
+                continue
             try:
-                self.poll_once()
+                msgs = self._receive()
             except Exception as exc:
+                self._slots.release()
                 if not stop.is_set():
                     log.warning("polling failed: %s", exc)
                 stop.wait(0.5)
+                continue
+            if not msgs:
+                self._slots.release()
+                continue
+            worker = threading.Thread(target=self._invoke_in_slot, args=(msgs,), name="sqs-batch", daemon=True)
+            with self._lock:
+                self._in_flight.add(worker)
+            worker.start()
+
+    def drain(self, timeout: float) -> None:
+        """Wait up to ``timeout`` seconds in all for the batches in flight to finish."""
+        with self._lock:
+            workers = list(self._in_flight)
+        deadline = time.monotonic() + timeout
+        for worker in workers:
+            worker.join(max(0.0, deadline - time.monotonic()))
+
+    def _invoke_in_slot(self, msgs: list[Any]) -> None:
+        try:
+            self._invoke(msgs)
+        except Exception:
+            log.exception("invoking a batch failed")
+        finally:
+            self._slots.release()
+            with self._lock:
+                self._in_flight.discard(threading.current_thread())
 
     def poll_once(self) -> tuple[int, int]:
-        """One receive and one invocation; returns (records handled, records failed)."""
-        msgs = self._sqs.receive_message(
+        """One receive and one invocation, here; returns (records handled, records failed)."""
+        msgs = self._receive()
+        if not msgs:
+            return 0, 0
+        return self._invoke(msgs)
+
+    def _receive(self) -> list[Any]:
+        msgs: list[Any] = self._sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait,
             AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         ).get("Messages", [])
-        if not msgs:
-            return 0, 0
         while 0 < len(msgs) < self._batch_size:
             # Fill the batch from what is visible now, as Lambda's pollers hand over
             # full batches: a fan-out's messages then run together in one invocation
@@ -76,6 +118,9 @@ class SqsEventSource:
             if not more:
                 break
             msgs += more
+        return msgs
+
+    def _invoke(self, msgs: list[Any]) -> tuple[int, int]:
         records = [
             {
                 "messageId": m["MessageId"],

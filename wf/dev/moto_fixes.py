@@ -11,7 +11,9 @@
 * **Atomic receives.** moto's ``ReceiveMessage`` takes no lock, so pollers receiving at
   the same moment are handed the same message (each with a higher receive count): SQS
   hands a visible message to one receiver. Receives of a process are serialized; the
-  long-poll wait happens outside the lock, so one poller's wait blocks no other.
+  long-poll wait happens outside the lock, so one poller's wait blocks no other. A long
+  poll also wakes when a delayed message becomes visible (moto's waits only for new
+  messages), so that timers arrive on time.
 
 Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
 """
@@ -91,9 +93,21 @@ def _atomic_receives(backend: Any) -> None:
             left = deadline - time.monotonic()
             if result or left <= 0:
                 return result
+            # A delayed message (a timer) becomes visible without notifying waiters:
+            # wait until the next one is due, or a new message comes.
+            queue = self.get_queue(queue_name)
             waited = time.monotonic()
-            self.get_queue(queue_name).wait_for_messages(min(1.0, left))
-            if time.monotonic() - waited < 0.005:
-                time.sleep(0.01)  # visible, yet not ours (another poller's): do not spin
+            queue.wait_for_messages(min(left, _until_next_visible(queue)))
+            if time.monotonic() - waited < 0.002:
+                time.sleep(0.005)  # visible, yet not ours (another poller's): do not spin
 
     backend.receive_message = receive_message
+
+
+def _until_next_visible(queue: Any) -> float:
+    """Seconds until the next of the queue's messages becomes visible (its delay or
+    visibility timeout over); 1 if none is pending."""
+    now_ms = time.time() * 1000
+    pending = [max(m.visible_at, m.delayed_until) for m in list(queue._messages)]
+    future = [at for at in pending if at > now_ms]
+    return max(0.0, (min(future) - now_ms) / 1000) if future else 1.0

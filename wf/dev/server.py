@@ -35,6 +35,8 @@ log = logging.getLogger("wf.dev")
 #: Waitress's request threads: each waits for a container, so more clients than
 #: containers queue as API Gateway's do behind Lambda's concurrency.
 HTTP_THREADS = 32
+#: Threads receiving from SQS (each receive takes milliseconds; batches run apart).
+RECEIVERS = 2
 
 
 #: Where a running ``wf dev`` says which emulator and resources it uses (for ``wf invoke``).
@@ -142,7 +144,7 @@ def serve(
     state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     stop = threading.Event()
-    source = SqsEventSource(sqs, res.queue_url, containers.invoke, region=region, context=_Context)
+    source = SqsEventSource(sqs, res.queue_url, containers.invoke, region=region, context=_Context, max_batches=pollers)
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -153,7 +155,7 @@ def serve(
     signal.signal(signal.SIGTERM, interrupt)
     threads = [
         threading.Thread(target=source.run, args=(stop,), name=f"sqs-event-source-{i}", daemon=True)
-        for i in range(max(1, pollers))
+        for i in range(RECEIVERS)
     ]
     for poller in threads:
         poller.start()
@@ -171,6 +173,7 @@ def serve(
             server.close()
             for poller in threads:
                 poller.join(timeout=3)
+            source.drain(timeout=1)
             source.close()
             if moto_server is not None:
                 moto_server.stop()

@@ -90,10 +90,8 @@ class Dispatcher:
                 else:
                     out.append(activity_message(iid, exec_id, now, cmd))
             elif isinstance(cmd, ScheduleTimer):
-                delay = max(0, math.ceil((cmd.fire_at - now).total_seconds()))
-                out.append(
-                    TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(min(delay, MAX_DELAY_SECONDS))
-                )
+                delay = timer_delay((cmd.fire_at - now).total_seconds())
+                out.append(TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(delay))
             elif isinstance(cmd, StartChild) and defer_children:
                 out.append(
                     StartChildMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.instance_id).to_out()
@@ -177,6 +175,13 @@ class ActivityRun:
     instance_id: str
     task_id: int
     input: str | None
+
+
+def timer_delay(seconds: float) -> int:
+    """The SQS delay of a timer due in ``seconds``: whole seconds, rounded down so that
+    it arrives on time or a little early (the worker waits out the rest), at most
+    SQS's longest delay (a longer timer hops)."""
+    return max(0, min(MAX_DELAY_SECONDS, math.floor(seconds)))
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -47,12 +47,12 @@ from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import Live, LiveCache
-from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
+from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
 from wf.engine.messages import ActivityMessage, EventMessage, Message, StartChildMessage, TimerMessage
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
-from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
+from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError, QueueError
 
@@ -67,6 +67,11 @@ EARLY_RECHECK_AGE = 2.0
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
+#: A timer arriving at most this early is waited for in the invocation (SQS delays in
+#: whole seconds; timers are sent to arrive up to a second early).
+TIMER_WAIT_SECONDS = 1.5
+#: Invocation time kept, beyond such a wait, to record the timer's step.
+TIMER_WAIT_RESERVE_MS = 3_000
 #: Activities of one SQS batch run at once, up to this many (a batch holds at most 10).
 DEFAULT_ACTIVITY_CONCURRENCY = 10
 
@@ -74,6 +79,11 @@ DEFAULT_ACTIVITY_CONCURRENCY = 10
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
 MAX_RETRY_DELAY_SECONDS = 300
+
+
+def _has_time(remaining_ms: Callable[[], int] | None, seconds: float) -> bool:
+    """Whether the invocation can wait ``seconds`` and still record what follows."""
+    return remaining_ms is None or remaining_ms() > seconds * 1000 + TIMER_WAIT_RESERVE_MS
 
 
 def _recorded_before(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> bool:
@@ -277,14 +287,20 @@ class Engine:
         is one), to be recorded with ``advance``; empty when nothing is left to record."""
         now = self.clock()
         if isinstance(msg, TimerMessage):
-            if msg.fire_at > now:
+            early = (msg.fire_at - now).total_seconds()
+            if 0 < early <= TIMER_WAIT_SECONDS and _has_time(remaining_ms, early):
+                # SQS delays in whole seconds, and timers are sent to arrive before they
+                # are due (wf/engine/dispatch.py): wait out the rest here, so that a
+                # timer fires on time, sub-second ones included.
+                self.sleep(early)
+                now = max(self.clock(), msg.fire_at)
+            elif early > 0:
                 # Longer than SQS can delay: hop again, unless nobody waits for it any more.
                 live = self._resolve([msg], receive_count)
                 if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
                     return []
-                delay = min(MAX_DELAY_SECONDS, math.ceil((msg.fire_at - now).total_seconds()))
                 hop = TimerMessage(msg.instance_id, msg.execution_id, now, msg.task_id, msg.fire_at)
-                self.queue.send([hop.to_out(delay)])
+                self.queue.send([hop.to_out(timer_delay(early))])
                 return []
             return [TimerFired(now, msg.task_id)]
         if isinstance(msg, ActivityMessage):
