@@ -183,3 +183,58 @@ def test_custom_status_and_outputs_read_back_as_set_over_http(stack: Stack) -> N
     # A raw HTTP input passes through as given.
     assert stack.post(f"{P}/lists/start", '{"a":1}', query={"instanceID": "l2"})[0] == 202
     assert stack.get("l2")[1]["properties"]["dapr.workflow.input"] == '{"a":1}'
+
+
+@wfr.workflow(name="deterministic")
+def deterministic(ctx: DaprWorkflowContext, _):
+    first = [str(ctx.uuid4()), str(ctx.new_guid()), ctx.now_with_sequence().isoformat()]
+    yield ctx.create_timer(ctx.current_utc_datetime)
+    second = [
+        ctx.now_with_sequence().isoformat(),
+        ctx.random_int(0, 1000),
+        ctx.random_string(8),
+        ctx.random_choice(["a", "b", "c"]),
+    ]
+    return first + second
+
+
+def test_deterministic_helpers_give_the_same_values_on_replay() -> None:
+    """The SDK's context helpers: UUIDs (the SDK's v5 of instance, time and count),
+    sequenced timestamps and seeded randomness, the same when replayed cold."""
+    import uuid as _uuid
+
+    d = Driver(wfr)  # the driver replays every step cold and compares
+    d.start("deterministic", iid="det")
+    d.run()
+    out = json.loads(d.instances["det"].execution.output)
+    t0 = d.instances["det"].history[0].timestamp
+    assert out[0] == str(_uuid.uuid5(_uuid.UUID("9e952958-5e33-4daf-827f-2fa12937b875"), f"det_{t0.isoformat()}_0"))
+    assert out[0] != out[1] and out[2] < out[3]
+    from wf.core.execution import Execution
+
+    cold = Execution(wfr.workflows, "det")
+    cold.replay(d.instances["det"].history)
+    assert json.loads(cold.output) == out
+
+
+@wfr.workflow(name="patched")
+def patched(ctx: DaprWorkflowContext, _):
+    if ctx.is_patched("v2"):
+        return "v2"
+    return "v1"
+
+
+@wfr.workflow(name="other_app")
+def other_app(ctx: DaprWorkflowContext, _):
+    yield ctx.call_activity("remote", app_id="billing")
+
+
+def test_what_is_not_supported_says_so() -> None:
+    d = Driver(wfr)
+    d.start("patched", iid="p")
+    f = d.failure("p")
+    assert f.error_type == "NotImplementedError" and "workflow versioning" in f.message
+    d.start("other_app", iid="o")
+    assert "app_id='billing'" in d.failure("o").message
+    with pytest.raises(NotImplementedError, match="named workflow versions"):
+        wfr.versioned_workflow(name="x", is_latest=True)

@@ -85,6 +85,7 @@ def build_engine(
         activity_margin_ms=settings.activity_margin_ms,
         max_receive_count=settings.max_receive_count,
         activity_concurrency=settings.activity_concurrency,
+        precise_timers=settings.precise_timers,
         sleep=sleep,
         metrics=metrics,
     )

@@ -31,6 +31,9 @@ class Settings:
     max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT
     #: Activities of one SQS batch that run at once (``WF_ACTIVITY_CONCURRENCY``).
     activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY
+    #: Timers to the millisecond (``WF_PRECISE_TIMERS=1``, the local stack): they arrive
+    #: early and the invocation waits; else within SQS's second (sub-second ones exact).
+    precise_timers: bool = False
     #: Powertools' service name (logs, metrics, traces).
     service_name: str = DEFAULT_SERVICE
     #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
@@ -70,6 +73,7 @@ class Settings:
             activity_margin_ms=number("WF_ACTIVITY_MARGIN_MS", DEFAULT_MARGIN_MS),
             max_receive_count=number("WF_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT),
             activity_concurrency=number("WF_ACTIVITY_CONCURRENCY", DEFAULT_ACTIVITY_CONCURRENCY),
+            precise_timers=env.get("WF_PRECISE_TIMERS", "") in ("1", "true", "yes"),
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",

@@ -3,15 +3,23 @@ how user functions are called with them."""
 
 from __future__ import annotations
 
+import string
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from wf.core.deterministic import seeded_random, uuid_v5
 from wf.core.retry import RetryPolicy
 from wf.core.serde import encode
 from wf.core.task import Task
+
+if TYPE_CHECKING:  # the core draws no randomness: wf/core/deterministic.py seeds it
+    import random
+    import uuid
+
+T = TypeVar("T")
 
 
 def registered_name(fn_or_name: Callable[..., Any] | str) -> str:
@@ -57,13 +65,16 @@ class Scheduler(Protocol):
 class DaprWorkflowContext:
     """What a workflow function receives as its first argument."""
 
-    __slots__ = ("_directives", "_instance_id", "_scheduler", "_turn")
+    __slots__ = ("_directives", "_instance_id", "_scheduler", "_timestamps", "_turn", "_uuids")
 
     def __init__(self, instance_id: str, turn: Turn, scheduler: Scheduler, directives: Directives) -> None:
         self._instance_id = instance_id
         self._turn = turn
         self._scheduler = scheduler
         self._directives = directives
+        # Per-call counters, from 0 at every replay (the SDK's): same values each time.
+        self._uuids = 0
+        self._timestamps = 0
 
     @property
     def instance_id(self) -> str:
@@ -78,14 +89,84 @@ class DaprWorkflowContext:
     def is_replaying(self) -> bool:
         return self._turn.replaying
 
+    # -- deterministic helpers (the SDK's ``DeterministicContextMixin``) ----------------
+
+    def now(self) -> datetime:
+        """``current_utc_datetime``."""
+        return self._turn.now
+
+    def now_with_sequence(self) -> datetime:
+        """``current_utc_datetime`` plus one microsecond per earlier call: ordered,
+        unique and the same on replay (for telemetry)."""
+        offset = timedelta(microseconds=self._timestamps)
+        self._timestamps += 1
+        return self._turn.now + offset
+
+    def current_utc_datetime_with_sequence(self) -> datetime:
+        """``now_with_sequence``."""
+        return self.now_with_sequence()
+
+    def random(self) -> random.Random:
+        """A PRNG seeded from the instance ID and the step's time: the same on replay."""
+        return seeded_random(self._instance_id, self._turn.now)
+
+    def uuid4(self) -> uuid.UUID:
+        """A UUID that is the same on replay (the SDK's v5 of instance, time and count)."""
+        value = uuid_v5(self._instance_id, self._turn.now, self._uuids)
+        self._uuids += 1
+        return value
+
+    def new_guid(self) -> uuid.UUID:
+        """``uuid4``."""
+        return self.uuid4()
+
+    def random_string(self, length: int, *, alphabet: str | None = None) -> str:
+        """Random text of ``length`` characters (letters and digits unless ``alphabet``)."""
+        if length < 0:
+            raise ValueError("length must be non-negative")
+        chars = alphabet if alphabet is not None else string.ascii_letters + string.digits
+        if not chars:
+            raise ValueError("alphabet must not be empty")
+        rnd = self.random()
+        return "".join(chars[rnd.randrange(0, len(chars))] for _ in range(length))
+
+    def random_int(self, min_value: int = 0, max_value: int = 2**31 - 1) -> int:
+        """A random integer in ``[min_value, max_value]``."""
+        if min_value > max_value:
+            raise ValueError("min_value must be <= max_value")
+        return self.random().randint(min_value, max_value)
+
+    def random_choice(self, sequence: Sequence[T]) -> T:
+        """A random element of a non-empty sequence."""
+        if not sequence:
+            raise IndexError("Cannot choose from empty sequence")
+        return self.random().choice(sequence)
+
+    def is_patched(self, patch_name: str) -> bool:
+        """Workflow versioning by patches is not supported yet: raises
+        ``NotImplementedError`` rather than guess (README, "Authoring API")."""
+        raise NotImplementedError(
+            f"is_patched({patch_name!r}): workflow versioning (patches and named versions) is not supported yet; "
+            "register the new code under a new workflow name instead"
+        )
+
+    def get_propagated_history(self) -> None:
+        """History propagated by a parent (the SDK's ``PropagationScope``): never here,
+        since no call can ask for it (see ``call_activity``)."""
+        return None
+
     def call_activity(
         self,
         activity: Callable[..., Any] | str,
         *,
         input: Any = None,
         retry_policy: RetryPolicy | None = None,
+        app_id: str | None = None,
+        propagation: Any = None,
     ) -> Task[Any]:
-        """Schedule an activity; ``yield`` the task for its result."""
+        """Schedule an activity; ``yield`` the task for its result. ``app_id`` (another
+        Dapr app) and ``propagation`` (history propagation) are not supported here."""
+        _unsupported(app_id, propagation)
         return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy)
 
     def call_child_workflow(
@@ -95,8 +176,11 @@ class DaprWorkflowContext:
         input: Any = None,
         instance_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
+        app_id: str | None = None,
+        propagation: Any = None,
     ) -> Task[Any]:
         """Start a child workflow (default ID ``f"{parent}:{seq:04x}"``); ``yield`` for its output."""
+        _unsupported(app_id, propagation)
         return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy)
 
     def create_timer(self, fire_at: datetime | timedelta) -> Task[None]:
@@ -134,6 +218,16 @@ class DaprWorkflowContext:
             )
             custom_status = encode(custom_status)
         self._directives.custom_status = custom_status
+
+
+def _unsupported(app_id: str | None, propagation: Any) -> None:
+    if app_id is not None:
+        raise NotImplementedError(
+            f"app_id={app_id!r}: calling another Dapr app's activities or workflows is not supported; "
+            "every workflow and activity runs in this function"
+        )
+    if propagation is not None:
+        raise NotImplementedError("propagation: history propagation (PropagationScope) is not supported yet")
 
 
 class WorkflowActivityContext:

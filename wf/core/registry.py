@@ -80,6 +80,15 @@ class Registry:
 
         return decorate(__fn) if __fn is not None else decorate
 
+    def versioned_workflow(self, *args: Any, **kwargs: Any) -> Any:
+        """Named workflow versions are not supported yet (``NotImplementedError``)."""
+        raise NotImplementedError(
+            "versioned_workflow: named workflow versions are not supported yet; register the new code under a "
+            "new workflow name instead"
+        )
+
+    register_versioned_workflow = versioned_workflow
+
     @property
     def workflows(self) -> Mapping[str, Callable[..., Any]]:
         return self._workflows

@@ -8,6 +8,11 @@
   table's item listing yields only the asked partition, already in key order. Results
   are identical (moto filters that listing by the same hash key and sorts it by range
   key afterwards); index queries and scans are left alone.
+* **Atomic conditional writes.** moto checks a write's condition and then writes, with
+  nothing in between to stop another thread: two containers' conditional puts of the
+  same step item could both succeed, the second overwriting the first (a step, and the
+  events in it, lost). DynamoDB applies each write atomically. Table operations of a
+  process are serialized (reads too, so that none sees half an update).
 * **Atomic receives.** moto's ``ReceiveMessage`` takes no lock, so pollers receiving at
   the same moment are handed the same message (each with a higher receive count): SQS
   hands a visible message to one receiver. Receives of a process are serialized; the
@@ -29,6 +34,7 @@ _state = threading.local()
 _installed = False
 _lock = threading.Lock()
 _receiving = threading.Lock()
+_writing = threading.RLock()  # transactions call the single-item writes
 
 
 def install() -> None:
@@ -38,11 +44,13 @@ def install() -> None:
         if _installed:
             return
         try:
+            from moto.dynamodb.models import DynamoDBBackend
             from moto.dynamodb.models.table import Table
             from moto.sqs.models import SQSBackend
         except ImportError:  # moto is a dev dependency; production never runs this
             return
         _partition_queries(Table)
+        _atomic_table_operations(DynamoDBBackend)
         _atomic_receives(SQSBackend)
         _installed = True
 
@@ -73,6 +81,19 @@ def _partition_queries(table: Any) -> None:
 
     table.query = query
     table.all_items = all_items
+
+
+def _atomic_table_operations(backend: Any) -> None:
+    for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
+        original = getattr(backend, name, None)
+        if original is None:
+            continue
+
+        def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+            with _writing:
+                return __original(*args, **kwargs)
+
+        setattr(backend, name, locked)
 
 
 def _atomic_receives(backend: Any) -> None:

@@ -141,6 +141,7 @@ def serve(
     res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
     os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
     os.environ.setdefault("WF_LOG_FORMAT", "text")
+    os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
     state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
     STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
     stop = threading.Event()

@@ -47,7 +47,9 @@ class Dispatcher:
         budget: ActivityBudget,
         metrics: Metrics,
         start_child: ChildStarter,
+        precise_timers: bool = False,
     ) -> None:
+        self.precise_timers = precise_timers
         self._registry = registry
         self._queue = queue
         self._clock = clock
@@ -90,7 +92,7 @@ class Dispatcher:
                 else:
                     out.append(activity_message(iid, exec_id, now, cmd))
             elif isinstance(cmd, ScheduleTimer):
-                delay = timer_delay((cmd.fire_at - now).total_seconds())
+                delay = timer_delay((cmd.fire_at - now).total_seconds(), self.precise_timers)
                 out.append(TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(delay))
             elif isinstance(cmd, StartChild) and defer_children:
                 out.append(
@@ -177,11 +179,14 @@ class ActivityRun:
     input: str | None
 
 
-def timer_delay(seconds: float) -> int:
-    """The SQS delay of a timer due in ``seconds``: whole seconds, rounded down so that
-    it arrives on time or a little early (the worker waits out the rest), at most
-    SQS's longest delay (a longer timer hops)."""
-    return max(0, min(MAX_DELAY_SECONDS, math.floor(seconds)))
+def timer_delay(seconds: float, precise: bool) -> int:
+    """The SQS delay of a timer due in ``seconds``, in SQS's whole seconds, at most its
+    longest delay (a longer timer hops). Rounded down, so that it arrives on time or a
+    little early and the worker waits out the rest, for sub-second timers (retries)
+    and when ``precise``; else rounded up: late by less than a second, SQS's
+    granularity, and no invocation time spent waiting."""
+    rounded = math.floor(seconds) if precise or seconds < 1 else math.ceil(seconds)
+    return max(0, min(MAX_DELAY_SECONDS, rounded))
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -127,6 +127,7 @@ class Engine:
         activity_margin_ms: int = DEFAULT_MARGIN_MS,
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
         activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY,
+        precise_timers: bool = False,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
     ) -> None:
@@ -141,7 +142,9 @@ class Engine:
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
         self.lives = LiveCache(runtime, store, clock)
-        self.dispatch = Dispatcher(runtime, queue, clock, self.budget, self.metrics, self._start_child)
+        self.dispatch = Dispatcher(
+            runtime, queue, clock, self.budget, self.metrics, self._start_child, precise_timers=precise_timers
+        )
         self.lifecycle = Lifecycle(runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch)
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
@@ -300,7 +303,7 @@ class Engine:
                 if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
                     return []
                 hop = TimerMessage(msg.instance_id, msg.execution_id, now, msg.task_id, msg.fire_at)
-                self.queue.send([hop.to_out(timer_delay(early))])
+                self.queue.send([hop.to_out(timer_delay(early, self.dispatch.precise_timers))])
                 return []
             return [TimerFired(now, msg.task_id)]
         if isinstance(msg, ActivityMessage):
