@@ -217,13 +217,6 @@ def test_deterministic_helpers_give_the_same_values_on_replay() -> None:
     assert json.loads(cold.output) == out
 
 
-@wfr.workflow(name="patched")
-def patched(ctx: DaprWorkflowContext, _):
-    if ctx.is_patched("v2"):
-        return "v2"
-    return "v1"
-
-
 @wfr.workflow(name="other_app")
 def other_app(ctx: DaprWorkflowContext, _):
     yield ctx.call_activity("remote", app_id="billing")
@@ -231,10 +224,60 @@ def other_app(ctx: DaprWorkflowContext, _):
 
 def test_what_is_not_supported_says_so() -> None:
     d = Driver(wfr)
-    d.start("patched", iid="p")
-    f = d.failure("p")
-    assert f.error_type == "NotImplementedError" and "workflow versioning" in f.message
     d.start("other_app", iid="o")
     assert "app_id='billing'" in d.failure("o").message
     with pytest.raises(NotImplementedError, match="named workflow versions"):
         wfr.versioned_workflow(name="x", is_latest=True)
+
+
+def _versions():
+    """The same workflow before and after a patch (two deployments of one name)."""
+    old, new = WorkflowRuntime(), WorkflowRuntime()
+    for rt in (old, new):
+        rt.activity(name="first")(lambda ctx, x: x)
+        rt.activity(name="added")(lambda ctx, x: x * 10)
+
+    @old.workflow(name="versioned")
+    def before(ctx: DaprWorkflowContext, x: int):
+        a = yield ctx.call_activity("first", input=x)
+        yield ctx.wait_for_external_event("go")
+        return ["v1", a]
+
+    @new.workflow(name="versioned")
+    def after(ctx: DaprWorkflowContext, x: int):
+        a = yield ctx.call_activity("first", input=x)
+        if ctx.is_patched("add-step"):
+            a = yield ctx.call_activity("added", input=a)
+            yield ctx.wait_for_external_event("go")
+            return ["v2", a]
+        yield ctx.wait_for_external_event("go")
+        return ["v1", a]
+
+    return old, new
+
+
+def test_is_patched_keeps_running_instances_on_their_old_path() -> None:
+    """Workflow versioning by patches, as the SDK has it: an instance started before the
+    patch replays and finishes on the old path (no non-determinism), one started after
+    takes the new path, and its history records the patch for its replays."""
+    from wf.core.execution import Execution
+    from wf.core.history import EventRaised, TurnStarted
+    from wf.core.serde import encode
+
+    old, new = _versions()
+    d = Driver(old)
+    d.start("versioned", 1, iid="running")
+    d.run()  # waits for "go", recorded by the old code
+    history = list(d.instances["running"].history)
+    upgraded = Execution(new.workflows, "running")
+    upgraded.replay(history)  # the new code replays the old history
+    done = upgraded.step([EventRaised(d.now, "go", encode(None), "g1")], d.now)
+    assert done.failure is None and json.loads(done.output) == ["v1", 1]
+
+    d2 = Driver(new)  # replays every step cold and compares
+    d2.start("versioned", 2, iid="fresh")
+    d2.run()
+    d2.raise_event("fresh", "go")
+    assert d2.output("fresh") == ["v2", 20]
+    recorded = [e.patches for e in d2.instances["fresh"].history if isinstance(e, TurnStarted) and e.patches]
+    assert recorded == [("add-step",)]

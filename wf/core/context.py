@@ -6,7 +6,7 @@ from __future__ import annotations
 import string
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -40,12 +40,26 @@ class Turn:
 
 
 @dataclass(slots=True)
+class Patches:
+    """``is_patched`` decisions (the SDK's): a patch is on for a run of the code that
+    first met it live, and for replays of steps recorded with it; off when replaying a
+    step recorded before it existed. Each decision holds for the whole execution."""
+
+    #: Patches recorded by the steps replayed so far (``TurnStarted.patches``).
+    recorded: set[str] = field(default_factory=set)
+    decided: dict[str, bool] = field(default_factory=dict)
+    #: Applied live in the current step: recorded with it.
+    new: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
 class Directives:
     """What the workflow code asked of its execution besides tasks."""
 
     #: Set by ``continue_as_new``: the new input (encoded) and whether unread events carry over.
     continue_with: tuple[str, bool] | None = None
     custom_status: str | None = None
+    patches: Patches = field(default_factory=Patches)
 
 
 class Scheduler(Protocol):
@@ -143,12 +157,20 @@ class DaprWorkflowContext:
         return self.random().choice(sequence)
 
     def is_patched(self, patch_name: str) -> bool:
-        """Workflow versioning by patches is not supported yet: raises
-        ``NotImplementedError`` rather than guess (README, "Authoring API")."""
-        raise NotImplementedError(
-            f"is_patched({patch_name!r}): workflow versioning (patches and named versions) is not supported yet; "
-            "register the new code under a new workflow name instead"
-        )
+        """Whether to take the patched code path (the SDK's workflow versioning): true
+        for instances that reach this call with new code, false while replaying steps
+        recorded by code from before the patch; the same answer for the rest of the
+        execution. ``if ctx.is_patched("v2"): new else: old``."""
+        patches = self._directives.patches
+        decided = patches.decided.get(patch_name)
+        if decided is not None:
+            return decided
+        applied = patch_name in patches.recorded or not self._turn.replaying
+        patches.decided[patch_name] = applied
+        if applied and patch_name not in patches.recorded:
+            patches.recorded.add(patch_name)
+            patches.new.append(patch_name)
+        return applied
 
     def get_propagated_history(self) -> None:
         """History propagated by a parent (the SDK's ``PropagationScope``): never here,

@@ -229,6 +229,11 @@ class Execution:
             new_generation = True
         if not new_generation and not accepted and len(out) == 1:
             return self._result((), new_generation=False)
+        patches = self._directives.patches
+        if patches.new and isinstance(out[0], TurnStarted):
+            # Recorded with the step whose code first applied them, for replays to follow.
+            out[0] = TurnStarted(out[0].timestamp, tuple(patches.new))
+            patches.new.clear()
         self.history_length = (0 if new_generation else self.history_length) + len(out)
         return self._result(tuple(out), new_generation=new_generation)
 
@@ -347,6 +352,8 @@ class Execution:
         if self._book.actions and not self._outcome.recorded:
             self._raise_unrecorded_action()
         self._turn.now = event.timestamp
+        if event.patches:
+            self._directives.patches.recorded.update(event.patches)
         return True
 
     def _on_started(self, event: WorkflowStarted) -> bool:

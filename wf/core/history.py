@@ -50,9 +50,11 @@ class HistoryEvent:
 
 @dataclass(frozen=True, slots=True)
 class TurnStarted(HistoryEvent):
-    """Opens each step; its timestamp is the workflow's ``current_utc_datetime``."""
+    """Opens each step; its timestamp is the workflow's ``current_utc_datetime``;
+    ``patches`` are the ``is_patched`` names the step's code first applied."""
 
     kind: ClassVar[EventKind] = EventKind.TURN_STARTED
+    patches: tuple[str, ...] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -258,6 +260,8 @@ def event_from_json(data: dict[str, Any]) -> HistoryEvent:
             value = ParentRef(value["instance_id"], value["execution_id"], int(value["task_id"]))
         elif key == "seen":
             value = tuple((str(i), str(t)) for i, t in value)
+        elif key == "patches":
+            value = tuple(str(p) for p in value)
         kwargs[key] = value
     try:
         return cls(**kwargs)

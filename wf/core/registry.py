@@ -83,8 +83,8 @@ class Registry:
     def versioned_workflow(self, *args: Any, **kwargs: Any) -> Any:
         """Named workflow versions are not supported yet (``NotImplementedError``)."""
         raise NotImplementedError(
-            "versioned_workflow: named workflow versions are not supported yet; register the new code under a "
-            "new workflow name instead"
+            "versioned_workflow: named workflow versions are not supported yet; branch on ctx.is_patched(...) "
+            "in one workflow, or register the new code under a new workflow name"
         )
 
     register_versioned_workflow = versioned_workflow
