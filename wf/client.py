@@ -8,6 +8,7 @@ plain HTTP (standard library only) to a ``wf dev`` stack or an API Gateway URL.
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 import urllib.error
@@ -135,10 +136,10 @@ class DaprWorkflowClient:
         aws_region: str | None = None,
     ) -> None:
         """``endpoint`` is a base URL; Dapr's ``host``/``port`` keywords work too.
-        The default is http://127.0.0.1:3500 (``wf dev``).  Requests to an API Gateway URL
+        The default is ``$WF_ENDPOINT``, else http://127.0.0.1:3500 (``wf dev``).  Requests to an API Gateway URL
         are SigV4-signed with the standard AWS credentials (``aws_region`` forces it)."""
         if endpoint is None:
-            endpoint = DEFAULT_ENDPOINT
+            endpoint = os.environ.get("WF_ENDPOINT") or DEFAULT_ENDPOINT
             if host is not None or port is not None:
                 base = host or "127.0.0.1"
                 endpoint = f"{base if '://' in base else 'http://' + base}:{port or 3500}"
@@ -229,12 +230,20 @@ class GetWorkflowResponse:
 class DaprClient:
     """The seed's ``DaprClient`` workflow methods, over HTTP."""
 
-    def __init__(
-        self, endpoint: str = DEFAULT_ENDPOINT, *, timeout: float = 30.0, aws_region: str | None = None
-    ) -> None:
-        self._endpoint = endpoint
+    def __init__(self, endpoint: str | None = None, *, timeout: float = 30.0, aws_region: str | None = None) -> None:
+        """``endpoint`` defaults to ``$WF_ENDPOINT``, else http://127.0.0.1:3500."""
+        self._endpoint = endpoint or os.environ.get("WF_ENDPOINT") or DEFAULT_ENDPOINT
         self._timeout = timeout
         self._aws_region = aws_region
+
+    def __enter__(self) -> DaprClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Nothing to release (one HTTP connection per call); kept for Dapr's ``with DaprClient() as d``."""
 
     def _http(self, component: str) -> _Http:
         return _Http(self._endpoint, component, self._timeout, self._aws_region)

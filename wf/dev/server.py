@@ -11,6 +11,7 @@ invocation, HTTP or SQS, runs in a container of its own (``wf/dev/containers.py`
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -99,6 +100,109 @@ class _Context:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+class LocalStack:
+    """The local stack of one process, started and stopped around the caller's work:
+    ``wf dev`` runs it until a signal; ``WorkflowRuntime.start()`` runs it beside the
+    application's own code (as Dapr's runtime starts its worker beside the app), so a
+    Dapr example runs here unchanged but for its imports."""
+
+    def __init__(
+        self,
+        lambda_handler: Any,
+        port: int,
+        host: str = "127.0.0.1",
+        *,
+        concurrency: int | None = None,
+        pollers: int = DEFAULT_POLLERS,
+        announce: bool = True,
+    ) -> None:
+        factory, limit = app_factory(lambda_handler)
+        self._containers = Containers(factory, concurrency or limit)
+        self._host, self._port, self._pollers, self._announce = host, port, pollers, announce
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self._server: Any = None
+        self._source: SqsEventSource | None = None
+        self._moto: Any = None
+
+    @property
+    def url(self) -> str:
+        return f"http://{self._host}:{self._port}"
+
+    def start(self) -> None:
+        """Bind the port, start the emulator (unless ``AWS_ENDPOINT_URL`` names one),
+        provision the table and queues, and start serving; returns at once."""
+        import boto3
+
+        try:
+            # Bound first: a port in use is reported before anything else starts.
+            self._server = http_server(
+                wsgi_app(self._containers.invoke, _Context), self._host, self._port, threads=HTTP_THREADS
+            )
+        except OSError as exc:
+            raise DevServerError(
+                f"port {self._port} on {self._host} is in use ({exc.strerror}): is another `wf dev` running? "
+                "Use --port N (or WF_ENDPOINT=http://127.0.0.1:N)"
+            ) from exc
+        # The emulator, the API and the SQS event source are threads of this one process;
+        # hand the GIL over promptly so a request does not wait out the default 5 ms slice.
+        sys.setswitchinterval(0.0002)
+        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
+        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
+        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+        if not os.environ.get("AWS_ENDPOINT_URL"):
+            from moto.server import ThreadedMotoServer
+
+            moto_fixes.install()
+            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
+            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+            self._moto.start()
+            moto_host, moto_port = self._moto.get_host_and_port()
+            os.environ["AWS_ENDPOINT_URL"] = f"http://{moto_host}:{moto_port}"
+            log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
+        region = os.environ["AWS_DEFAULT_REGION"]
+        sqs = boto3.client("sqs", region_name=region)
+        res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
+        os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
+        os.environ.setdefault("WF_LOG_FORMAT", "text")
+        os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
+        state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
+        STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
+        self._source = SqsEventSource(
+            sqs, res.queue_url, self._containers.invoke, region=region, context=_Context, max_batches=self._pollers
+        )
+        self._threads = [
+            threading.Thread(target=self._source.run, args=(self._stop,), name=f"sqs-event-source-{i}", daemon=True)
+            for i in range(RECEIVERS)
+        ]
+        self._threads.append(threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True))
+        for thread in self._threads:
+            thread.start()
+        if self._announce:
+            print(f"wf dev: serving on {self.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
+
+    def stop(self) -> None:
+        """Stop serving: the batches in flight get a second to finish; the emulator and
+        its data go with the stack."""
+        self._stop.set()
+        if self._server is not None:
+            server = self._server
+            # In the server's own loop: the listener, open keep-alive connections and the
+            # trigger close, the loop's map empties and its thread ends.
+            server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
+            server.task_dispatcher.shutdown(timeout=1)
+        for thread in self._threads:
+            thread.join(timeout=3)
+        if self._source is not None:
+            self._source.drain(timeout=1)
+            self._source.close()
+        if self._moto is not None:
+            self._moto.stop()
+            os.environ.pop("AWS_ENDPOINT_URL", None)
+            self._moto = None
+        STATE_FILE.unlink(missing_ok=True)
+
+
 def serve(
     handler_file: str,
     port: int,
@@ -107,77 +211,25 @@ def serve(
     concurrency: int | None = None,
     pollers: int = DEFAULT_POLLERS,
 ) -> None:
-    import boto3
-
-    lambda_handler = load_handler(handler_file)
-    factory, limit = app_factory(lambda_handler)
-    containers = Containers(factory, concurrency or limit)
-    try:
-        # Bound first: a port in use is reported before anything else starts.
-        server = http_server(wsgi_app(containers.invoke, _Context), host, port, threads=HTTP_THREADS)
-    except OSError as exc:
-        raise DevServerError(
-            f"port {port} on {host} is in use ({exc.strerror}): is another `wf dev` running? Use --port N"
-        ) from exc
-
-    # The emulator, the API and the SQS event source are threads of this one process;
-    # hand the GIL over promptly so a request does not wait out the default 5 ms slice.
-    sys.setswitchinterval(0.0002)
-    os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-    os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-    os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-    moto_server = None
-    if not os.environ.get("AWS_ENDPOINT_URL"):
-        from moto.server import ThreadedMotoServer
-
-        moto_fixes.install()
-        moto_server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        moto_server.start()
-        moto_host, moto_port = moto_server.get_host_and_port()
-        os.environ["AWS_ENDPOINT_URL"] = f"http://{moto_host}:{moto_port}"
-        log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
-    region = os.environ["AWS_DEFAULT_REGION"]
-    sqs = boto3.client("sqs", region_name=region)
-    res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
-    os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
-    os.environ.setdefault("WF_LOG_FORMAT", "text")
-    os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
-    state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
-    STATE_FILE.write_text(json.dumps({**state, "api": f"http://{host}:{port}"}))
-    stop = threading.Event()
-    source = SqsEventSource(sqs, res.queue_url, containers.invoke, region=region, context=_Context, max_batches=pollers)
+    """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM."""
+    stack = LocalStack(load_handler(handler_file), port, host, concurrency=concurrency, pollers=pollers, announce=False)
+    stopped = threading.Event()
 
     def interrupt(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
+        stopped.set()
 
     # Stop cleanly on Ctrl-C and on SIGTERM, also when started where SIGINT is ignored
     # (a background job of a script).
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
-    threads = [
-        threading.Thread(target=source.run, args=(stop,), name=f"sqs-event-source-{i}", daemon=True)
-        for i in range(RECEIVERS)
-    ]
-    for poller in threads:
-        poller.start()
-    print(
-        f"wf dev: serving {handler_file} on http://{host}:{port} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True
-    )
+    stack.start()
+    print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
     try:
-        server.run()  # returns on Ctrl-C / SIGTERM (waitress closes itself)
+        while not stopped.wait(0.2):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         print("wf dev: stopping", flush=True)
-        try:
-            stop.set()
-            server.close()
-            for poller in threads:
-                poller.join(timeout=3)
-            source.drain(timeout=1)
-            source.close()
-            if moto_server is not None:
-                moto_server.stop()
-        except KeyboardInterrupt:
-            pass  # a second Ctrl-C: stop now
-        STATE_FILE.unlink(missing_ok=True)
+        with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop now
+            stack.stop()

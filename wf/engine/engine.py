@@ -412,9 +412,12 @@ class Engine:
         *,
         receive_count: int = 1,
         remaining_ms: Callable[[], int] | None = None,
+        allow_inline: bool = True,
     ) -> None:
         """Record ``events``, brought by ``msgs`` (one instance and execution), in one
-        step, and carry out what follows; ``receive_count`` is the highest of theirs."""
+        step, and carry out what follows; ``receive_count`` is the highest of theirs.
+        ``allow_inline=False`` hands inline activities to the queue (an API request
+        must answer at once)."""
         msg = msgs[0]
         rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -440,7 +443,7 @@ class Engine:
                     # died before carrying out what followed.
                     self._repair(live)
                 return
-            self._after_commit(live, result, remaining_ms)
+            self._after_commit(live, result, remaining_ms, allow_inline)
             return
         self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
 
@@ -501,9 +504,13 @@ class Engine:
         self.metrics.count(Metric.STEPS_COMMITTED)
         return result
 
-    def _after_commit(self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None) -> None:
+    def _after_commit(
+        self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None, allow_inline: bool = True
+    ) -> None:
         while True:
-            inline_events = self.dispatch.carry_out(live, result.commands, allow_inline=True, remaining_ms=remaining_ms)
+            inline_events = self.dispatch.carry_out(
+                live, result.commands, allow_inline=allow_inline, remaining_ms=remaining_ms
+            )
             self._sync_meta(live, result)
             if not inline_events:
                 return

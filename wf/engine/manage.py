@@ -4,6 +4,7 @@ decides their HTTP answers."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from enum import Enum
@@ -21,8 +22,19 @@ from wf.core.history import (
 from wf.core.status import WorkflowStatus
 from wf.engine.dispatch import event_message
 from wf.engine.engine import Engine
+from wf.engine.messages import EventMessage
 from wf.engine.store import InstanceMeta
-from wf.errors import ConflictError, FailureDetails, InstanceNotFoundError, InvalidStateError, Operation
+from wf.errors import (
+    ConflictError,
+    FailureDetails,
+    InstanceNotFoundError,
+    InvalidStateError,
+    Operation,
+    QueueError,
+    StoreError,
+)
+
+log = logging.getLogger("wf.engine")
 
 
 class Signal(Enum):
@@ -82,7 +94,9 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
 
 
 def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", data: str | None = None) -> None:
-    """Queue an inbound event for the instance; the worker records it (at least once)."""
+    """Queue an inbound event for the instance; the worker records it (at least once).
+    A pause or resume is recorded before the call returns, as Dapr's runtime does (a get
+    right after a pause reads SUSPENDED); only if that cannot be done now is it queued."""
     meta = _meta(engine, instance_id)
     status, _ = engine.status_of(meta)
     now = engine.clock()
@@ -98,6 +112,15 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         event = Suspended(now, engine.new_id()) if kind is Signal.PAUSE else Resumed(now, engine.new_id())
     else:
         event = EventRaised(now, name, data, engine.new_id())
+    if isinstance(event, (Suspended, Resumed)):
+        try:
+            # Inline activities a resume releases go to the queue: the request answers now.
+            engine.advance([EventMessage(instance_id, None, now, event)], [event], allow_inline=False)
+            return
+        except (StoreError, QueueError) as exc:
+            # Recorded or not, the worker settles it: the event's ID makes a second
+            # recording impossible.
+            log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
     engine.queue.send([event_message(instance_id, None, now, event)])
 
 

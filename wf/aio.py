@@ -1,0 +1,64 @@
+"""``DaprWorkflowClient`` for asyncio code (``dapr.ext.workflow.aio`` names): the same
+calls as ``wf.client.DaprWorkflowClient``, awaited; each runs in a worker thread so that
+the event loop is never blocked on HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import Any
+
+from wf.client import DaprWorkflowClient as _SyncClient
+from wf.core.status import WorkflowState
+
+__all__ = ["DaprWorkflowClient"]
+
+
+class DaprWorkflowClient:
+    """Manage workflow instances from asyncio code; arguments as the synchronous client's."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self._sync = _SyncClient(*args, **kwargs)
+
+    async def schedule_new_workflow(
+        self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
+    ) -> str:
+        return await asyncio.to_thread(self._sync.schedule_new_workflow, workflow, input=input, instance_id=instance_id)
+
+    async def get_workflow_state(self, instance_id: str, *, fetch_payloads: bool = True) -> WorkflowState | None:
+        return await asyncio.to_thread(self._sync.get_workflow_state, instance_id, fetch_payloads=fetch_payloads)
+
+    async def wait_for_workflow_start(
+        self, instance_id: str, *, fetch_payloads: bool = False, timeout_in_seconds: float = 60
+    ) -> WorkflowState | None:
+        return await asyncio.to_thread(
+            self._sync.wait_for_workflow_start,
+            instance_id,
+            fetch_payloads=fetch_payloads,
+            timeout_in_seconds=timeout_in_seconds,
+        )
+
+    async def wait_for_workflow_completion(
+        self, instance_id: str, *, fetch_payloads: bool = True, timeout_in_seconds: float = 60
+    ) -> WorkflowState | None:
+        return await asyncio.to_thread(
+            self._sync.wait_for_workflow_completion,
+            instance_id,
+            fetch_payloads=fetch_payloads,
+            timeout_in_seconds=timeout_in_seconds,
+        )
+
+    async def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
+        await asyncio.to_thread(self._sync.raise_workflow_event, instance_id, event_name, data=data)
+
+    async def terminate_workflow(self, instance_id: str, *, output: Any = None) -> None:
+        await asyncio.to_thread(self._sync.terminate_workflow, instance_id, output=output)
+
+    async def pause_workflow(self, instance_id: str) -> None:
+        await asyncio.to_thread(self._sync.pause_workflow, instance_id)
+
+    async def resume_workflow(self, instance_id: str) -> None:
+        await asyncio.to_thread(self._sync.resume_workflow, instance_id)
+
+    async def purge_workflow(self, instance_id: str) -> None:
+        await asyncio.to_thread(self._sync.purge_workflow, instance_id)
