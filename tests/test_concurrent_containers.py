@@ -236,7 +236,7 @@ def _continued_by_b(workflow: str) -> tuple[list[datetime], MemoryStore, MemoryQ
     a.start(workflow, "wf", encode(0))
     assert b.load("wf") is not None  # b is warm too, at the same step
     old = store.metas["wf"].execution_id
-    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))
+    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))  # continues as new: queued
     b.handle(_take(queue, "event"))
     assert store.metas["wf"].execution_id != old  # continued as new
     return clock, store, queue, a, b, old

@@ -28,19 +28,25 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from wf.core.commands import StartChild
+from wf.core.commands import Command, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
 from wf.core.history import (
     ActivityCompleted,
     ActivityFailed,
+    ActivityScheduled,
     ChildCompleted,
+    ChildCreated,
     ChildFailed,
     HistoryEvent,
+    TimerCreated,
     TimerFired,
+    TurnStarted,
+    WorkflowCompleted,
     WorkflowFailed,
+    WorkflowTerminated,
 )
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
@@ -60,6 +66,9 @@ log = logging.getLogger("wf.engine")
 
 #: A message for an execution newer than the stored one may have overtaken the write
 #: that creates it; it is retried for this long before being dropped.
+#: Sees a step after it is computed, before it is written (``Engine.advance``).
+BeforeCommit = Callable[[Live, StepResult], None]
+
 EARLY_GRACE = timedelta(seconds=60)
 EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
 #: Only a message this young is rechecked in place; an older one is just sent again.
@@ -101,6 +110,43 @@ def _identity(event: HistoryEvent) -> tuple[type, object] | None:
     if isinstance(event, (ActivityCompleted, ActivityFailed, TimerFired, ChildCompleted, ChildFailed)):
         return (type(event), event.task_id)
     return None
+
+
+def _step_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
+    """The recorded step (from its ``TurnStarted`` to the next) that holds one of
+    ``events`` itself (see ``_recorded_before``), if any."""
+    wanted = {_identity(e) for e in events} - {None}
+    if not wanted:
+        return None
+    start = 0
+    for i, event in enumerate(history):
+        if isinstance(event, TurnStarted):
+            start = i
+        elif _identity(event) in wanted:
+            end = next((j for j in range(i + 1, len(history)) if isinstance(history[j], TurnStarted)), len(history))
+            return list(history[start:end])
+    return None
+
+
+def owed_by(step: Sequence[HistoryEvent], owed: Iterable[Command]) -> Iterator[Command]:
+    """Of the commands history still owes, those that ``step`` gave rise to: the tasks it
+    scheduled, the children its termination stops, its outcome's word to the parent."""
+    scheduled = {e.task_id for e in step if isinstance(e, (ActivityScheduled, TimerCreated, ChildCreated))}
+    ended = any(isinstance(e, (WorkflowCompleted, WorkflowFailed, WorkflowTerminated)) for e in step)
+    terminated = any(isinstance(e, WorkflowTerminated) for e in step)
+    for cmd in owed:
+        if isinstance(cmd, (ScheduleActivity, ScheduleTimer, StartChild)):
+            if cmd.task_id in scheduled:
+                yield cmd
+        elif isinstance(cmd, TerminateChild):
+            if terminated:
+                yield cmd
+        elif ended:
+            yield cmd
+
+
+def _safety_copy(msgs: Sequence[Message]) -> bool:
+    return all(isinstance(m, EventMessage) and m.safety for m in msgs)
 
 
 def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
@@ -399,10 +445,14 @@ class Engine:
         self.metrics.count(Metric.ACTIVITIES_DEFERRED)
         return []
 
-    def _repair(self, live: Live) -> None:
-        """Carry out again what the recorded history still owes (a redelivery after a crash)."""
+    def _repair(self, live: Live, step: Sequence[HistoryEvent] | None = None) -> None:
+        """Carry out again what the recorded history still owes (a redelivery after a
+        crash): of ``step`` alone, when the crash is known to have followed that step."""
         self.metrics.count(Metric.REDELIVERY_REPAIRS)
-        self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
+        owed = live.execution.pending_commands()
+        if step is not None:
+            owed = tuple(owed_by(step, owed))
+        self.dispatch.carry_out(live, owed, allow_inline=False)
         self._sync_meta(live, None)
 
     def advance(
@@ -413,11 +463,13 @@ class Engine:
         receive_count: int = 1,
         remaining_ms: Callable[[], int] | None = None,
         allow_inline: bool = True,
+        before_commit: BeforeCommit | None = None,
     ) -> None:
         """Record ``events``, brought by ``msgs`` (one instance and execution), in one
         step, and carry out what follows; ``receive_count`` is the highest of theirs.
         ``allow_inline=False`` hands inline activities to the queue (an API request
-        must answer at once)."""
+        must answer at once); ``before_commit`` sees each step about to be written, and
+        may raise to have it not written."""
         msg = msgs[0]
         rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
@@ -425,7 +477,7 @@ class Engine:
             if live is None:
                 return
             try:
-                result = self._step_and_commit(live, events)
+                result = self._step_and_commit(live, events, before_commit)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
@@ -438,7 +490,13 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                if _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
+                step = _step_recording(live.history, events) if _safety_copy(msgs) else None
+                if step is not None:
+                    # The management call recorded the event and may have died before
+                    # carrying out what its step scheduled (it ran no inline activity,
+                    # so that one step is all it could owe).
+                    self._repair(live, step)
+                elif _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
                     # A duplicate of what an earlier delivery recorded, which may have
                     # died before carrying out what followed.
                     self._repair(live)
@@ -447,7 +505,9 @@ class Engine:
             return
         self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
 
-    def _step_and_commit(self, live: Live, events: list[HistoryEvent]) -> StepResult | None:
+    def _step_and_commit(
+        self, live: Live, events: list[HistoryEvent], before_commit: BeforeCommit | None = None
+    ) -> StepResult | None:
         now = self.clock()
         try:
             result = live.execution.step(events, now)
@@ -471,6 +531,8 @@ class Engine:
             return None
         meta = live.meta
         try:
+            if before_commit is not None:
+                before_commit(live, result)
             if result.new_generation:
                 new_meta = self.lifecycle.prune(meta, now).with_(
                     execution_id=self.new_id(),

@@ -5,7 +5,7 @@ decides their HTTP answers."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from enum import Enum
 
@@ -20,7 +20,8 @@ from wf.core.history import (
     WorkflowTerminated,
 )
 from wf.core.status import WorkflowStatus
-from wf.engine.dispatch import event_message
+from wf.core.step import StepResult
+from wf.engine.cache import Live
 from wf.engine.engine import Engine
 from wf.engine.messages import EventMessage
 from wf.engine.store import InstanceMeta
@@ -93,10 +94,27 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
     )
 
 
+class _Queued(Exception):
+    """A step a management call leaves to the worker (see ``signal``)."""
+
+
+#: How long after a management call its safety copy arrives: the queue's visibility
+#: timeout, so that a crash of the API call is repaired as soon as one of the worker.
+SAFETY_DELAY_SECONDS = 180
+
+
 def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", data: str | None = None) -> None:
-    """Queue an inbound event for the instance; the worker records it (at least once).
-    A pause or resume is recorded before the call returns, as Dapr's runtime does (a get
-    right after a pause reads SUSPENDED); only if that cannot be done now is it queued."""
+    """Record an inbound event in the instance's history before returning, as Dapr's
+    runtime does: a get right after a pause reads SUSPENDED, and events one client raises
+    one after the other reach the workflow in that order (SQS would not keep it).
+
+    The API call may die between writing the step and carrying out what it schedules,
+    and nothing would deliver the call again. So a step that schedules work (or changes
+    the status) is preceded by a delayed safety copy of the event: when it arrives, the
+    event is recorded, and the worker re-sends what that step still owes (nothing, if
+    the call lived; ``Engine.advance``). A step that continues the workflow as new, one
+    that loses five races with other containers, or an AWS error, leaves the event to
+    the worker instead (its ID makes a second recording impossible)."""
     meta = _meta(engine, instance_id)
     status, _ = engine.status_of(meta)
     now = engine.clock()
@@ -112,16 +130,27 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         event = Suspended(now, engine.new_id()) if kind is Signal.PAUSE else Resumed(now, engine.new_id())
     else:
         event = EventRaised(now, name, data, engine.new_id())
-    if isinstance(event, (Suspended, Resumed)):
-        try:
-            # Inline activities a resume releases go to the queue: the request answers now.
-            engine.advance([EventMessage(instance_id, None, now, event)], [event], allow_inline=False)
-            return
-        except (StoreError, QueueError) as exc:
-            # Recorded or not, the worker settles it: the event's ID makes a second
-            # recording impossible.
-            log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
-    engine.queue.send([event_message(instance_id, None, now, event)])
+    msg = EventMessage(instance_id, None, now, event)
+    safe = False
+
+    def before_commit(live: Live, result: StepResult) -> None:
+        nonlocal safe
+        if result.new_generation:
+            raise _Queued  # the worker's path keeps a continue-as-new's dispatch safe
+        if not safe and (result.commands or result.status is not live.meta.status):
+            engine.queue.send([replace(msg, safety=True).to_out(delay_seconds=SAFETY_DELAY_SECONDS)])
+            safe = True
+
+    try:
+        # Inline activities the step schedules go to the queue: the request answers now.
+        # Lost races end in Engine.advance handing the event to the queue.
+        engine.advance([msg], [event], allow_inline=False, before_commit=before_commit)
+        return
+    except _Queued:
+        pass
+    except (StoreError, QueueError) as exc:
+        log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
+    engine.queue.send([msg.to_out()])
 
 
 def purge(engine: Engine, instance_id: str) -> None:
