@@ -236,8 +236,7 @@ def _continued_by_b(workflow: str) -> tuple[list[datetime], MemoryStore, MemoryQ
     a.start(workflow, "wf", encode(0))
     assert b.load("wf") is not None  # b is warm too, at the same step
     old = store.metas["wf"].execution_id
-    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))  # continues as new: queued
-    b.handle(_take(queue, "event"))
+    signal(b, "wf", Signal.RAISE, name="next", data=encode(None))  # b records it at once
     assert store.metas["wf"].execution_id != old  # continued as new
     return clock, store, queue, a, b, old
 
@@ -291,3 +290,72 @@ def test_a_step_racing_a_continue_as_new_cannot_commit_to_the_old_execution() ->
             signal(a, "wf", Signal.RAISE, name="next", data=encode(None))
     assert "after the work of generation 0" not in effects
     assert store.metas["wf"].status.value == "COMPLETED"
+
+
+# -- a management call that dies after recording its step ------------------------------
+
+api_rt = WorkflowRuntime()
+
+
+@api_rt.activity(name="stamp")
+def stamp(ctx: WorkflowActivityContext, value: str) -> str:
+    effects.append(f"stamp {value}")
+    return value.upper()
+
+
+@api_rt.workflow(name="approval")
+def approval(ctx: DaprWorkflowContext, gen: int):
+    ctx.create_timer(timedelta(days=1))  # open all along: no repair may send it again
+    token = yield ctx.wait_for_external_event("go")
+    if gen == 0 and token == "again":
+        ctx.continue_as_new(1)
+        return None
+    return (yield ctx.call_activity(stamp, input=f"{gen}-{token}"))
+
+
+class _DiesAtDispatch(MemoryQueue):
+    """A queue whose next send after ``arm()`` kills the container: the step is written,
+    what it schedules never leaves."""
+
+    armed = False
+
+    def arm(self) -> None:
+        self.armed = True
+
+    def send(self, messages):  # type: ignore[no-untyped-def]
+        if self.armed and not any(m.body.get("safety") for m in messages):
+            self.armed = False
+            raise KeyboardInterrupt("the API call's container died")
+        super().send(messages)
+
+
+@pytest.mark.parametrize("token", ["yes", "again"], ids=["plain-step", "continue-as-new"])
+def test_an_api_call_that_dies_after_recording_its_step_is_repaired_by_its_safety_copy(token: str) -> None:
+    """A raise is recorded by the API call itself, which dies before sending what its
+    step scheduled (an activity; or, continuing as new, the new generation's timer). The
+    delayed safety copy, sent before the write, finds the event recorded and sends what
+    that step owes and nothing else (not the day-long timer of an earlier step)."""
+    effects.clear()
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), _DiesAtDispatch()
+    engine = containers_for(store, queue, clock, api_rt)
+    engine().start("approval", "wf", encode(0))
+    queue.messages.clear()  # the first step's day-long timer, sent
+    queue.arm()
+    with pytest.raises(KeyboardInterrupt):
+        signal(engine(), "wf", Signal.RAISE, name="go", data=encode(token))
+    [(_, safety)] = queue.messages  # nothing but the safety copy left the call
+    assert safety.body["safety"] and safety.delay_seconds == 180
+    queue.messages.clear()
+    clock[0] += timedelta(seconds=180)
+    engine().handle(WorkMessage.parse(safety.body))
+    assert [out.body["k"] for _, out in queue.messages] == (["activity"] if token == "yes" else ["timer"])
+    if token == "again":
+        queue.messages.clear()
+        signal(engine(), "wf", Signal.RAISE, name="go", data=encode("yes"))  # to generation 1
+    while queue.messages:
+        _, out = queue.messages.pop(0)
+        if out.body["k"] == "activity":
+            engine().handle(WorkMessage.parse(out.body))
+    assert store.metas["wf"].status.value == "COMPLETED"
+    assert effects == ["stamp 0-yes"] if token == "yes" else ["stamp 1-yes"]

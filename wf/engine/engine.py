@@ -46,6 +46,7 @@ from wf.core.history import (
     TurnStarted,
     WorkflowCompleted,
     WorkflowFailed,
+    WorkflowStarted,
     WorkflowTerminated,
 )
 from wf.core.registry import Registry
@@ -126,6 +127,21 @@ def _step_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEve
             end = next((j for j in range(i + 1, len(history)) if isinstance(history[j], TurnStarted)), len(history))
             return list(history[start:end])
     return None
+
+
+def _step_owing(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
+    """The step whose follow-up a management event's safety copy vouches for: the one
+    that recorded it, or, when it continued the workflow as new, this generation's first
+    step (which lists the event among those its predecessors ``seen``)."""
+    step = _step_recording(history, events)
+    if step is not None:
+        return step
+    ids = {getattr(e, "event_id", None) for e in events} - {None}
+    started = next((e for e in history if isinstance(e, WorkflowStarted)), None)
+    if started is None or not started.seen or not ids & {seen_id for seen_id, _ in started.seen}:
+        return None
+    end = next((j for j in range(1, len(history)) if isinstance(history[j], TurnStarted)), len(history))
+    return list(history[:end])
 
 
 def owed_by(step: Sequence[HistoryEvent], owed: Iterable[Command]) -> Iterator[Command]:
@@ -490,7 +506,7 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                step = _step_recording(live.history, events) if _safety_copy(msgs) else None
+                step = _step_owing(live.history, events) if _safety_copy(msgs) else None
                 if step is not None:
                     # The management call recorded the event and may have died before
                     # carrying out what its step scheduled (it ran no inline activity,

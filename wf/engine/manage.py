@@ -94,10 +94,6 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
     )
 
 
-class _Queued(Exception):
-    """A step a management call leaves to the worker (see ``signal``)."""
-
-
 #: How long after a management call its safety copy arrives: the queue's visibility
 #: timeout, so that a crash of the API call is repaired as soon as one of the worker.
 SAFETY_DELAY_SECONDS = 180
@@ -135,9 +131,7 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
 
     def before_commit(live: Live, result: StepResult) -> None:
         nonlocal safe
-        if result.new_generation:
-            raise _Queued  # the worker's path keeps a continue-as-new's dispatch safe
-        if not safe and (result.commands or result.status is not live.meta.status):
+        if not safe and (result.commands or result.new_generation or result.status is not live.meta.status):
             engine.queue.send([replace(msg, safety=True).to_out(delay_seconds=SAFETY_DELAY_SECONDS)])
             safe = True
 
@@ -146,8 +140,6 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         # Lost races end in Engine.advance handing the event to the queue.
         engine.advance([msg], [event], allow_inline=False, before_commit=before_commit)
         return
-    except _Queued:
-        pass
     except (StoreError, QueueError) as exc:
         log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
     engine.queue.send([msg.to_out()])
