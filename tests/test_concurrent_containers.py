@@ -20,7 +20,7 @@ from wf.aws.app import make_handler
 from wf.core.history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
 from wf.core.serde import decode, encode
 from wf.engine.engine import Engine
-from wf.engine.manage import Signal, signal
+from wf.engine.manage import Signal, describe, signal
 from wf.engine.messages import WorkMessage
 from wf.errors import ConflictError
 from wf.testing import MemoryQueue, MemoryStore
@@ -359,3 +359,23 @@ def test_an_api_call_that_dies_after_recording_its_step_is_repaired_by_its_safet
             engine().handle(WorkMessage.parse(out.body))
     assert store.metas["wf"].status.value == "COMPLETED"
     assert effects == ["stamp 0-yes"] if token == "yes" else ["stamp 1-yes"]
+
+
+def test_a_get_racing_a_continue_as_new_reads_the_new_execution() -> None:
+    """A get reads the instance record just before a continue-as-new commits, then the
+    old execution's last step: the seal, which records nothing. It reads the record
+    again and reports the new execution (this was an IndexError, a 500)."""
+    effects.clear()
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = containers_for(store, queue, clock, loop_rt)
+    a = engine()
+    a.start("loop", "wf", encode(0))
+    before = store.metas["wf"]
+    signal(a, "wf", Signal.RAISE, name="next", data=encode(None))  # continues as new
+    assert store.metas["wf"].execution_id != before.execution_id
+    reads = [before]
+    real_get_meta = store.get_meta
+    store.get_meta = lambda iid: reads.pop() if reads else real_get_meta(iid)  # type: ignore[method-assign]
+    view = describe(engine(), "wf")
+    assert view.status.value == "RUNNING" and not reads

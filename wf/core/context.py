@@ -205,6 +205,27 @@ class DaprWorkflowContext:
         _unsupported(app_id, propagation)
         return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy)
 
+    def call_sub_orchestrator(
+        self,
+        orchestrator: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        retry_policy: RetryPolicy | None = None,
+        app_id: str | None = None,
+        propagation: Any = None,
+    ) -> Task[Any]:
+        """durabletask's name for ``call_child_workflow``, which Dapr's context reaches
+        through its pass-through to the durabletask context."""
+        return self.call_child_workflow(
+            orchestrator,
+            input=input,
+            instance_id=instance_id,
+            retry_policy=retry_policy,
+            app_id=app_id,
+            propagation=propagation,
+        )
+
     def create_timer(self, fire_at: datetime | timedelta) -> Task[None]:
         """A durable timer; naive datetimes are taken as UTC."""
         if isinstance(fire_at, timedelta):

@@ -130,6 +130,9 @@ def http_server(app: Callable[..., Iterable[bytes]], host: str, port: int, threa
     """Bind the API's server (SO_REUSEADDR: a restart reuses the port at once)."""
     server = create_server(
         app,
+        # A map of its own: waitress's default is one per process, which would tie the
+        # loops of successive stacks of one process (WorkflowRuntime.start) together.
+        map={},
         host=host,
         port=port,
         threads=threads,

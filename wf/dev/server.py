@@ -124,6 +124,7 @@ class LocalStack:
         self._server: Any = None
         self._source: SqsEventSource | None = None
         self._moto: Any = None
+        self._environ: dict[str, str] = {}
 
     @property
     def url(self) -> str:
@@ -134,6 +135,9 @@ class LocalStack:
         provision the table and queues, and start serving; returns at once."""
         import boto3
 
+        # Given back at stop: a stack started inside an application (WorkflowRuntime.start)
+        # leaves its process's environment as it found it.
+        self._environ = dict(os.environ)
         try:
             # Bound first: a port in use is reported before anything else starts.
             self._server = http_server(
@@ -186,11 +190,7 @@ class LocalStack:
         its data go with the stack."""
         self._stop.set()
         if self._server is not None:
-            server = self._server
-            # In the server's own loop: the listener, open keep-alive connections and the
-            # trigger close, the loop's map empties and its thread ends.
-            server.trigger.pull_trigger(lambda: [channel.close() for channel in list(server._map.values())])
-            server.task_dispatcher.shutdown(timeout=1)
+            self._close_server(self._server)
         for thread in self._threads:
             thread.join(timeout=3)
         if self._source is not None:
@@ -198,9 +198,28 @@ class LocalStack:
             self._source.close()
         if self._moto is not None:
             self._moto.stop()
-            os.environ.pop("AWS_ENDPOINT_URL", None)
             self._moto = None
         STATE_FILE.unlink(missing_ok=True)
+        os.environ.clear()
+        os.environ.update(self._environ)
+
+    @staticmethod
+    def _close_server(server: Any) -> None:
+        """Stop taking connections, let the requests in flight finish (a second at
+        most), then close what is left; each close runs in the server's own loop (its
+        trigger), whose thread then ends, its map empty."""
+        import waitress.wasyncore
+
+        def close_all() -> None:
+            for channel in list(server._map.values()):
+                channel.close()
+
+        try:
+            server.trigger.pull_trigger(lambda: waitress.wasyncore.dispatcher.close(server))
+            server.task_dispatcher.shutdown(timeout=1)
+            server.trigger.pull_trigger(close_all)
+        except OSError:  # its loop has gone already
+            close_all()
 
 
 def serve(

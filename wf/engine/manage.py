@@ -69,8 +69,15 @@ def _meta(engine: Engine, instance_id: str) -> InstanceMeta:
 
 def describe(engine: Engine, instance_id: str) -> InstanceView:
     """The instance as it stands (the record lags its last step while it runs)."""
-    meta = _meta(engine, instance_id)
-    status, last = engine.status_of(meta)
+    for _ in range(3):
+        meta = _meta(engine, instance_id)
+        status, last = engine.status_of(meta)
+        if last is None or last.events:
+            break
+        # The seal of a continue-as-new that committed after the record was read (the
+        # new execution's record was written with it): read the record again.
+    else:
+        status, last = meta.status, None
     output, failure, updated, custom = meta.output, meta.failure, meta.updated_at, meta.custom_status
     if last is not None:
         updated = max(updated, last.events[0].timestamp)
