@@ -11,12 +11,17 @@ Run: python bench/cost.py
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import math
 import os
 import sys
+import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent), str(HERE)]
@@ -32,6 +37,9 @@ from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, wh
 from wf.aws.app import build_engine, make_handler  # noqa: E402
 from wf.aws.settings import Settings  # noqa: E402
 from wf.dev.provision import ensure_resources  # noqa: E402
+from wf.engine import manage  # noqa: E402
+from wf.engine.engine import Engine  # noqa: E402
+from wf.errors import StoreError  # noqa: E402
 
 PRICES = {"invocations": 0.20, "sqs": 0.40, "wru": 0.625, "rru": 0.125}
 STEP_FUNCTIONS = 25.20
@@ -88,6 +96,15 @@ def fan(ctx: DaprWorkflowContext, n: int):
     return sum((yield when_all([ctx.call_activity(work, input=i) for i in range(n)])))
 
 
+@wfr.workflow(name="approvals")
+def approvals(ctx: DaprWorkflowContext, n: int):
+    x = 0
+    for _ in range(n):
+        yield ctx.wait_for_external_event("go")
+        x = yield ctx.call_activity(work, input=x)
+    return x
+
+
 KINDS = ("invocations", "sqs", "wru", "rru")
 LABELS = {
     "seq": "sequential, queued",
@@ -95,6 +112,7 @@ LABELS = {
     "seq_big": "queued, 4 KB input",
     "seq_inline": "sequential, inline",
     "fan": "fan-out",
+    "approvals": "event, then an activity",
 }
 
 
@@ -103,7 +121,12 @@ def usd(counts: dict[str, float]) -> float:
 
 
 def run(
-    shape: str, n: int, containers: int = 1, workflows: int = 1, snapshots: dict[int, Counter[str]] | None = None
+    shape: str,
+    n: int,
+    containers: int = 1,
+    workflows: int = 1,
+    snapshots: dict[int, Counter[str]] | None = None,
+    events: int = 0,
 ) -> Counter[str]:
     """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
@@ -111,7 +134,8 @@ def run(
     With several ``containers`` (each its own engine and warm cache), SQS batches go to
     them in turn, as Lambda spreads them over its warm containers under load. Several
     ``workflows`` run at once share the poller's batches. ``snapshots`` maps step
-    numbers to the counts taken right after that history step was written."""
+    numbers to the counts taken right after that history step was written. ``events``
+    raise-event calls are made one at a time, each after the queue has drained."""
     counts: Counter[str] = Counter()
     with mock_aws():
         sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"), counts)
@@ -139,10 +163,21 @@ def run(
                 counts["invocations"] += 1
                 assert handler(event, None)["statusCode"] == 202
             record_tpl = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
+            raises = events
             while True:
                 msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
                     "Messages", []
                 )
+                if not msgs and raises:
+                    raises -= 1
+                    event = json.loads((HERE.parent / "events" / "raise_event.json").read_text())
+                    event["path"] = f"/v1.0/workflows/dapr/{shape}-{n}-0/raiseEvent/go"
+                    counts["invocations"] += 1
+                    assert handler(event, None)["statusCode"] == 202
+                    continue
+                if not msgs and _delayed(sqs._client, res.queue_url):
+                    time.sleep(0.2)  # a safety copy still on its way (outside the meter)
+                    continue
                 if not msgs:
                     break
                 records = [
@@ -170,6 +205,33 @@ def run(
             meta = engines[0].store.get_meta(f"{shape}-{n}-{k}")  # outside the metered window
             assert meta is not None and meta.status.value == "COMPLETED", meta
     return counts
+
+
+def _delayed(client: Any, queue_url: str) -> int:
+    attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
+    return int(attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"])
+
+
+@contextlib.contextmanager
+def _signals_queued(queued: bool) -> Iterator[None]:
+    """With ``queued``, management calls hand their events to the queue, as before they
+    recorded them themselves (the fallback path of ``wf.engine.manage.signal``). The
+    safety copies arrive after a second instead of three minutes, so that the run does
+    not wait: as in production, after the work of their step is done."""
+    original, delay = Engine.advance, manage.SAFETY_DELAY_SECONDS
+
+    def advance(self: Engine, msgs: Any, events: Any, **kw: Any) -> None:
+        if queued and kw.get("before_commit") is not None:
+            raise StoreError("the bench's queued path")
+        original(self, msgs, events, **kw)
+
+    Engine.advance, manage.SAFETY_DELAY_SECONDS = advance, 1  # type: ignore[method-assign]
+    logging.disable(logging.WARNING)
+    try:
+        yield
+    finally:
+        Engine.advance, manage.SAFETY_DELAY_SECONDS = original, delay  # type: ignore[method-assign]
+        logging.disable(logging.NOTSET)
 
 
 def per_activity(totals: Counter[str], n: int) -> dict[str, float]:
@@ -216,6 +278,12 @@ def main() -> int:
     # Many workflows at once: the poller's receives and deletes carry up to 10 messages.
     r = per_activity(run("seq", 10, workflows=20), 10 * 20)
     print(f"{'20 x sequential x10 at once':<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
+    # Raise-event calls, each to a waiting workflow whose next step schedules an activity:
+    # per event (with its activity), as the call records it now, and as the worker did.
+    for label, queued in (("event recorded by the call", False), ("event queued for the worker", True)):
+        with _signals_queued(queued):
+            r = per_activity(run("approvals", 10, events=10), 10)
+        print(f"{label:<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")

@@ -498,7 +498,9 @@ class Engine:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
                 continue
-            if result is None and not rechecked:
+            # A safety copy whose event this view holds: the view is not behind on it.
+            owing = _step_owing(live.history, events) if result is None and _safety_copy(msgs) else None
+            if result is None and owing is None and not rechecked:
                 # Nothing to record, says this view; but a warm view may be behind the
                 # store (another container moved on) and not know the task yet. Ask the
                 # store before letting the message go.
@@ -506,12 +508,11 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                step = _step_owing(live.history, events) if _safety_copy(msgs) else None
-                if step is not None:
+                if owing is not None:
                     # The management call recorded the event and may have died before
                     # carrying out what its step scheduled (it ran no inline activity,
                     # so that one step is all it could owe).
-                    self._repair(live, step)
+                    self._repair(live, owing)
                 elif _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
                     # A duplicate of what an earlier delivery recorded, which may have
                     # died before carrying out what followed.
