@@ -237,6 +237,7 @@ def _continued_by_b(workflow: str) -> tuple[list[datetime], MemoryStore, MemoryQ
     assert b.load("wf") is not None  # b is warm too, at the same step
     old = store.metas["wf"].execution_id
     signal(b, "wf", Signal.RAISE, name="next", data=encode(None))  # b records it at once
+    b.handle(_take(queue, "event"))  # and carries out what follows, from its follow-up message
     assert store.metas["wf"].execution_id != old  # continued as new
     return clock, store, queue, a, b, old
 
@@ -313,49 +314,67 @@ def approval(ctx: DaprWorkflowContext, gen: int):
     return (yield ctx.call_activity(stamp, input=f"{gen}-{token}"))
 
 
-class _DiesAtDispatch(MemoryQueue):
-    """A queue whose next send after ``arm()`` kills the container: the step is written,
-    what it schedules never leaves."""
+class _DiesAtWrite(MemoryStore):
+    """A store whose next step write after ``arm()`` kills the container, before or
+    after the write takes effect."""
 
-    armed = False
+    armed: str | None = None
 
-    def arm(self) -> None:
-        self.armed = True
+    def append_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self._dies(super().append_step, *args, **kwargs)
 
-    def send(self, messages):  # type: ignore[no-untyped-def]
-        if self.armed and not any(m.body.get("safety") for m in messages):
-            self.armed = False
+    def continue_as_new(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        return self._dies(super().continue_as_new, *args, **kwargs)
+
+    def _dies(self, write, *args, **kwargs):  # type: ignore[no-untyped-def]
+        when, self.armed = self.armed, None
+        if when == "before":
             raise KeyboardInterrupt("the API call's container died")
-        super().send(messages)
+        result = write(*args, **kwargs)
+        if when == "after":
+            raise KeyboardInterrupt("the API call's container died")
+        return result
 
 
+@pytest.mark.parametrize("dies", [None, "before", "after"], ids=["lives", "dies-before-its-write", "dies-after"])
 @pytest.mark.parametrize("token", ["yes", "again"], ids=["plain-step", "continue-as-new"])
-def test_an_api_call_that_dies_after_recording_its_step_is_repaired_by_its_safety_copy(token: str) -> None:
-    """A raise is recorded by the API call itself, which dies before sending what its
-    step scheduled (an activity; or, continuing as new, the new generation's timer). The
-    delayed safety copy, sent before the write, finds the event recorded and sends what
-    that step owes and nothing else (not the day-long timer of an earlier step)."""
+def test_a_management_call_leaves_exactly_its_steps_follow_up_to_its_message(token: str, dies: str | None) -> None:
+    """A raise is recorded by the API call itself; what its step sets going (an
+    activity; or, continuing as new, the new generation's timer) is left to the
+    follow-up message sent just before the write. Whether the call lives or dies before
+    or after writing, the worker that takes that message carries out what that step
+    owes and nothing else (not the day-long timer of an earlier step)."""
     effects.clear()
     clock = [datetime(2026, 1, 1, tzinfo=UTC)]
-    store, queue = MemoryStore(), _DiesAtDispatch()
+    store, queue = _DiesAtWrite(), MemoryQueue()
     engine = containers_for(store, queue, clock, api_rt)
     engine().start("approval", "wf", encode(0))
     queue.messages.clear()  # the first step's day-long timer, sent
-    queue.arm()
-    with pytest.raises(KeyboardInterrupt):
+    store.armed = dies
+    if dies:
+        with pytest.raises(KeyboardInterrupt):
+            signal(engine(), "wf", Signal.RAISE, name="go", data=encode(token))
+    else:
         signal(engine(), "wf", Signal.RAISE, name="go", data=encode(token))
-    [(_, safety)] = queue.messages  # nothing but the safety copy left the call
-    assert safety.body["safety"] and safety.delay_seconds == 180
+    [(_, follow_up)] = queue.messages  # the call sent its follow-up and nothing else
+    assert follow_up.body["follow_up"] and follow_up.delay_seconds == 0
     queue.messages.clear()
-    clock[0] += timedelta(seconds=180)
-    engine().handle(WorkMessage.parse(safety.body))
+    engine().handle(WorkMessage.parse(follow_up.body))
+    if dies == "before":
+        # The event is not recorded: the message waits for the call's write a while,
+        # and then records the event itself.
+        [(_, again)] = queue.messages
+        assert again.body["follow_up"] and again.delay_seconds == 1
+        queue.messages.clear()
+        clock[0] += timedelta(seconds=11)
+        engine().handle(WorkMessage.parse(again.body))
     assert [out.body["k"] for _, out in queue.messages] == (["activity"] if token == "yes" else ["timer"])
     if token == "again":
         queue.messages.clear()
         signal(engine(), "wf", Signal.RAISE, name="go", data=encode("yes"))  # to generation 1
     while queue.messages:
         _, out = queue.messages.pop(0)
-        if out.body["k"] == "activity":
+        if out.body["k"] in ("activity", "event"):
             engine().handle(WorkMessage.parse(out.body))
     assert store.metas["wf"].status.value == "COMPLETED"
     assert effects == ["stamp 0-yes"] if token == "yes" else ["stamp 1-yes"]

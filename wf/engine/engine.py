@@ -74,6 +74,9 @@ EARLY_GRACE = timedelta(seconds=60)
 EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
 #: Only a message this young is rechecked in place; an older one is just sent again.
 EARLY_RECHECK_AGE = 2.0
+#: How long a management call's follow-up message waits for the call's own write
+#: (``_await_call``) before it records the event itself.
+FOLLOW_UP_GRACE_SECONDS = 10.0
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
@@ -110,6 +113,8 @@ def _identity(event: HistoryEvent) -> tuple[type, object] | None:
         return (type(event), event_id)
     if isinstance(event, (ActivityCompleted, ActivityFailed, TimerFired, ChildCompleted, ChildFailed)):
         return (type(event), event.task_id)
+    if isinstance(event, WorkflowTerminated):
+        return (WorkflowTerminated, None)  # an execution is terminated once at most
     return None
 
 
@@ -130,7 +135,7 @@ def _step_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEve
 
 
 def _step_owing(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
-    """The step whose follow-up a management event's safety copy vouches for: the one
+    """The step whose follow-up a management call left to its message: the one
     that recorded it, or, when it continued the workflow as new, this generation's first
     step (which lists the event among those its predecessors ``seen``)."""
     step = _step_recording(history, events)
@@ -161,8 +166,8 @@ def owed_by(step: Sequence[HistoryEvent], owed: Iterable[Command]) -> Iterator[C
             yield cmd
 
 
-def _safety_copy(msgs: Sequence[Message]) -> bool:
-    return all(isinstance(m, EventMessage) and m.safety for m in msgs)
+def _follow_up(msgs: Sequence[Message]) -> bool:
+    return all(isinstance(m, EventMessage) and m.follow_up for m in msgs)
 
 
 def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
@@ -461,14 +466,40 @@ class Engine:
         self.metrics.count(Metric.ACTIVITIES_DEFERRED)
         return []
 
-    def _repair(self, live: Live, step: Sequence[HistoryEvent] | None = None) -> None:
-        """Carry out again what the recorded history still owes (a redelivery after a
-        crash): of ``step`` alone, when the crash is known to have followed that step."""
+    def _await_call(
+        self, live: Live, msgs: Sequence[Message], events: list[HistoryEvent]
+    ) -> tuple[Live, list[HistoryEvent]] | None:
+        """For a management call's follow-up message: the execution and the step in which
+        the call recorded its event, once the call's write has landed (the message is
+        sent just before it). While the message is young, the write is waited for
+        (briefly, then by sending the message again): recording the event here as well
+        would run the workflow's code for it twice and race the call's write. ``None``:
+        sent again (or the instance is gone); an empty step: old enough that the call
+        must have died or given up, so the event is to be recorded here."""
+        msg = msgs[0]
+        age = (self.clock() - msg.sent_at).total_seconds()
+        current: Live | None = live
+        for pause in (0.0, *EARLY_RECHECKS) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
+            if pause:
+                self.sleep(pause)
+                self.forget(msg.instance_id)
+                current = self.load(msg.instance_id)
+            if current is None:
+                return None
+            owing = _step_owing(current.history, events)
+            if owing is not None:
+                return current, owing
+            if current.execution.is_terminal:
+                return current, []  # nothing will record it now (a step too large failed it)
+        if age < FOLLOW_UP_GRACE_SECONDS:
+            self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
+            return None
+        return live, []
+
+    def _repair(self, live: Live) -> None:
+        """Carry out again what the recorded history still owes (a redelivery after a crash)."""
         self.metrics.count(Metric.REDELIVERY_REPAIRS)
-        owed = live.execution.pending_commands()
-        if step is not None:
-            owed = tuple(owed_by(step, owed))
-        self.dispatch.carry_out(live, owed, allow_inline=False)
+        self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
         self._sync_meta(live, None)
 
     def advance(
@@ -478,29 +509,38 @@ class Engine:
         *,
         receive_count: int = 1,
         remaining_ms: Callable[[], int] | None = None,
-        allow_inline: bool = True,
         before_commit: BeforeCommit | None = None,
+        follow_up: bool = True,
     ) -> None:
         """Record ``events``, brought by ``msgs`` (one instance and execution), in one
         step, and carry out what follows; ``receive_count`` is the highest of theirs.
-        ``allow_inline=False`` hands inline activities to the queue (an API request
-        must answer at once); ``before_commit`` sees each step about to be written, and
-        may raise to have it not written."""
+        ``before_commit`` sees each step about to be written, and may raise to have it
+        not written. ``follow_up=False`` only records: what the step schedules, or what
+        a duplicate's step still owes, is left to a message the caller has sent."""
         msg = msgs[0]
         rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve(msgs, receive_count)
             if live is None:
                 return
+            if _follow_up(msgs):
+                awaited = self._await_call(live, msgs, events)
+                if awaited is None:
+                    return  # sent again for later
+                live, owing = awaited
+                if owing:
+                    # The call recorded its event and left what that one step set going
+                    # to this message.
+                    self._after_commit(live, tuple(owed_by(owing, live.execution.pending_commands())), remaining_ms)
+                    return
+                # The call died before writing (or gave up): record its event here.
             try:
                 result = self._step_and_commit(live, events, before_commit)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
                 continue
-            # A safety copy whose event this view holds: the view is not behind on it.
-            owing = _step_owing(live.history, events) if result is None and _safety_copy(msgs) else None
-            if result is None and owing is None and not rechecked:
+            if result is None and not rechecked:
                 # Nothing to record, says this view; but a warm view may be behind the
                 # store (another container moved on) and not know the task yet. Ask the
                 # store before letting the message go.
@@ -508,17 +548,15 @@ class Engine:
                 self.forget(msg.instance_id)
                 continue
             if result is None:
-                if owing is not None:
-                    # The management call recorded the event and may have died before
-                    # carrying out what its step scheduled (it ran no inline activity,
-                    # so that one step is all it could owe).
-                    self._repair(live, owing)
-                elif _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
+                if not follow_up:
+                    return
+                if _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
                     # A duplicate of what an earlier delivery recorded, which may have
                     # died before carrying out what followed.
                     self._repair(live)
                 return
-            self._after_commit(live, result, remaining_ms, allow_inline)
+            if follow_up:
+                self._after_commit(live, result.commands, remaining_ms)
             return
         self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
 
@@ -583,14 +621,12 @@ class Engine:
         self.metrics.count(Metric.STEPS_COMMITTED)
         return result
 
-    def _after_commit(
-        self, live: Live, result: StepResult, remaining_ms: Callable[[], int] | None, allow_inline: bool = True
-    ) -> None:
+    def _after_commit(self, live: Live, commands: Sequence[Command], remaining_ms: Callable[[], int] | None) -> None:
+        """Carry out a committed step's ``commands``, running and checkpointing inline
+        activities while the invocation has time."""
         while True:
-            inline_events = self.dispatch.carry_out(
-                live, result.commands, allow_inline=allow_inline, remaining_ms=remaining_ms
-            )
-            self._sync_meta(live, result)
+            inline_events = self.dispatch.carry_out(live, commands, allow_inline=True, remaining_ms=remaining_ms)
+            self._sync_meta(live, None)
             if not inline_events:
                 return
             # Checkpoint the inline results, then carry on in this same invocation.
@@ -609,7 +645,7 @@ class Engine:
                 return
             if next_result is None:
                 return
-            result = next_result
+            commands = next_result.commands
 
     def _sync_meta(self, live: Live, result: StepResult | None) -> None:
         """Keep the instance record's summary in step when its status changes (the

@@ -101,23 +101,19 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
     )
 
 
-#: How long after a management call its safety copy arrives: the queue's visibility
-#: timeout, so that a crash of the API call is repaired as soon as one of the worker.
-SAFETY_DELAY_SECONDS = 180
-
-
 def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", data: str | None = None) -> None:
     """Record an inbound event in the instance's history before returning, as Dapr's
     runtime does: a get right after a pause reads SUSPENDED, and events one client raises
     one after the other reach the workflow in that order (SQS would not keep it).
 
-    The API call may die between writing the step and carrying out what it schedules,
-    and nothing would deliver the call again. So a step that schedules work (or changes
-    the status) is preceded by a delayed safety copy of the event: when it arrives, the
-    event is recorded, and the worker re-sends what that step still owes (nothing, if
-    the call lived; ``Engine.advance``). A step that continues the workflow as new, one
-    that loses five races with other containers, or an AWS error, leaves the event to
-    the worker instead (its ID makes a second recording impossible)."""
+    What the step sets going (activities, timers, children's termination, the status
+    record) is left to a *follow-up* message, sent just before the write: the worker
+    that takes it finds the event recorded and carries out what that one step owes, or,
+    if the call died before writing, records the event itself. So the call's last AWS
+    call is its write (a call that dies after it is as rare as one that dies after a
+    plain send), and nothing it recorded waits on a call that may not finish. A step
+    that sets nothing going sends nothing. If the write loses five races, or an AWS
+    call fails, the event goes to the worker (its ID keeps it recorded once)."""
     meta = _meta(engine, instance_id)
     status, _ = engine.status_of(meta)
     now = engine.clock()
@@ -134,22 +130,21 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
     else:
         event = EventRaised(now, name, data, engine.new_id())
     msg = EventMessage(instance_id, None, now, event)
-    safe = False
+    sent = False
 
     def before_commit(live: Live, result: StepResult) -> None:
-        nonlocal safe
-        if not safe and (result.commands or result.new_generation or result.status is not live.meta.status):
-            engine.queue.send([replace(msg, safety=True).to_out(delay_seconds=SAFETY_DELAY_SECONDS)])
-            safe = True
+        nonlocal sent
+        if not sent and (result.commands or result.new_generation or result.status is not live.meta.status):
+            engine.queue.send([replace(msg, follow_up=True).to_out()])
+            sent = True
 
     try:
-        # Inline activities the step schedules go to the queue: the request answers now.
-        # Lost races end in Engine.advance handing the event to the queue.
-        engine.advance([msg], [event], allow_inline=False, before_commit=before_commit)
+        engine.advance([msg], [event], before_commit=before_commit, follow_up=False)
         return
     except (StoreError, QueueError) as exc:
         log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
-    engine.queue.send([msg.to_out()])
+    if not sent:
+        engine.queue.send([msg.to_out()])
 
 
 def purge(engine: Engine, instance_id: str) -> None:

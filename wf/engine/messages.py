@@ -75,7 +75,7 @@ class WorkMessage:
         elif kind is MessageKind.START_CHILD:
             msg = StartChildMessage(*head, int(body["task"]), body["name"], body.get("input"), body["child"])
         else:
-            msg = EventMessage(*head, event_from_json(body["event"]), safety=bool(body.get("safety")))
+            msg = EventMessage(*head, event_from_json(body["event"]), follow_up=bool(body.get("follow_up")))
         return replace(msg, attempt=attempt, crashes=crashes) if attempt or crashes else msg
 
 
@@ -116,14 +116,15 @@ class StartChildMessage(WorkMessage):
 class EventMessage(WorkMessage):
     kind: ClassVar[MessageKind] = MessageKind.EVENT
     event: HistoryEvent
-    #: A management call's delayed safety copy (``wf/engine/manage.py:signal``): when
-    #: the call recorded the event itself, only what that one step still owes goes again.
-    safety: bool = field(default=False, kw_only=True)
+    #: Sent by a management call that records the event itself
+    #: (``wf/engine/manage.py:signal``): the worker carries out what that one step owes
+    #: (and records the event, if the call died before it could).
+    follow_up: bool = field(default=False, kw_only=True)
 
     def _fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"event": event_to_json(self.event)}
-        if self.safety:
-            fields["safety"] = True
+        if self.follow_up:
+            fields["follow_up"] = True
         return fields
 
 
