@@ -534,3 +534,34 @@ def test_pause_and_resume_apply_in_the_order_issued_not_delivered() -> None:
     d.deliver("wf1", Resumed(d.now, "0004"))
     d.deliver("wf1", EventRaised(d.now, "a", encode(2), "e2"))
     assert d.output() == [1, 2]
+
+
+seen_live: list[str] = []
+
+
+@wfr.workflow(name="noted")
+def noted(ctx: DaprWorkflowContext, _):
+    token = yield ctx.wait_for_external_event("go")
+    if not ctx.is_replaying:
+        seen_live.append(token)  # a side effect the SDK's docs guard with is_replaying
+    new_path = ctx.is_patched("v2")
+    return [token, new_path]
+
+
+def test_a_step_tried_again_after_a_lost_write_race_is_replaying_for_the_code() -> None:
+    """A step lost its write race and is stepped again from the recorded history: the
+    code already ran for its event, so it sees ``is_replaying`` and its guarded side
+    effect is not repeated; a patch first met there still takes the new path."""
+    seen_live.clear()
+    d = Driver(wfr)
+    d.start("noted")
+    history = list(d.instances["wf1"].history)
+    event = EventRaised(d.now, "go", encode("t"), "e1")
+    first = Execution(wfr.workflows, "wf1")
+    first.replay(history)
+    first.step([event], d.now)  # its write is refused: another container moved first
+    again = Execution(wfr.workflows, "wf1")
+    again.replay(history)
+    result = again.step([event], d.now, replaying=True)
+    assert seen_live == ["t"]
+    assert again.output == encode(["t", True]) and result.events

@@ -37,6 +37,10 @@ class Turn:
 
     now: datetime
     replaying: bool = False
+    #: The step's code already ran for its new events once, in a step that was not
+    #: recorded (a lost write race): ``is_replaying`` is true for the user's code, while
+    #: patch decisions still follow what history recorded.
+    rerun: bool = False
 
 
 @dataclass(slots=True)
@@ -101,7 +105,7 @@ class DaprWorkflowContext:
 
     @property
     def is_replaying(self) -> bool:
-        return self._turn.replaying
+        return self._turn.replaying or self._turn.rerun
 
     # -- deterministic helpers (the SDK's ``DeterministicContextMixin``) ----------------
 

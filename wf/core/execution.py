@@ -201,11 +201,15 @@ class Execution:
             self._turn.replaying = False
             self._commands.clear()
 
-    def step(self, new_events: Sequence[HistoryEvent], now: datetime) -> StepResult:
-        """Apply new events at time ``now``; returns what to append and to do."""
+    def step(self, new_events: Sequence[HistoryEvent], now: datetime, *, replaying: bool = False) -> StepResult:
+        """Apply new events at time ``now``; returns what to append and to do.
+        ``replaying``: the code already ran for these events, in a step that was not
+        recorded (it lost a write race and is tried again); it sees ``is_replaying``, so
+        that what it does only when not replaying is not done twice."""
         if self._outcome.recorded:
             return self._result((), new_generation=False)
         self._turn.replaying = False
+        self._turn.rerun = replaying
         self._commands = []
         out: list[HistoryEvent] = [TurnStarted(now)]
         self._turn.now = now

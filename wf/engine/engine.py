@@ -518,7 +518,7 @@ class Engine:
         not written. ``follow_up=False`` only records: what the step schedules, or what
         a duplicate's step still owes, is left to a message the caller has sent."""
         msg = msgs[0]
-        rechecked = False
+        rechecked = stepped = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve(msgs, receive_count)
             if live is None:
@@ -535,10 +535,11 @@ class Engine:
                     return
                 # The call died before writing (or gave up): record its event here.
             try:
-                result = self._step_and_commit(live, events, before_commit)
+                result = self._step_and_commit(live, events, before_commit, replaying=stepped)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
+                stepped = True  # the workflow's code has run for these events once
                 continue
             if result is None and not rechecked:
                 # Nothing to record, says this view; but a warm view may be behind the
@@ -561,11 +562,16 @@ class Engine:
         self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
 
     def _step_and_commit(
-        self, live: Live, events: list[HistoryEvent], before_commit: BeforeCommit | None = None
+        self,
+        live: Live,
+        events: list[HistoryEvent],
+        before_commit: BeforeCommit | None = None,
+        *,
+        replaying: bool = False,
     ) -> StepResult | None:
         now = self.clock()
         try:
-            result = live.execution.step(events, now)
+            result = live.execution.step(events, now, replaying=replaying)
             too_large = oversize(result)
             if too_large is not None:
                 # Storing or sending this step would fail on every retry: fail the
