@@ -17,7 +17,6 @@ import logging
 import math
 import os
 import sys
-import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,7 +36,6 @@ from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, wh
 from wf.aws.app import build_engine, make_handler  # noqa: E402
 from wf.aws.settings import Settings  # noqa: E402
 from wf.dev.provision import ensure_resources  # noqa: E402
-from wf.engine import manage  # noqa: E402
 from wf.engine.engine import Engine  # noqa: E402
 from wf.errors import StoreError  # noqa: E402
 
@@ -175,9 +173,6 @@ def run(
                     counts["invocations"] += 1
                     assert handler(event, None)["statusCode"] == 202
                     continue
-                if not msgs and _delayed(sqs._client, res.queue_url):
-                    time.sleep(0.2)  # a safety copy still on its way (outside the meter)
-                    continue
                 if not msgs:
                     break
                 records = [
@@ -207,30 +202,23 @@ def run(
     return counts
 
 
-def _delayed(client: Any, queue_url: str) -> int:
-    attrs = client.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessagesDelayed"])
-    return int(attrs["Attributes"]["ApproximateNumberOfMessagesDelayed"])
-
-
 @contextlib.contextmanager
 def _signals_queued(queued: bool) -> Iterator[None]:
     """With ``queued``, management calls hand their events to the queue, as before they
-    recorded them themselves (the fallback path of ``wf.engine.manage.signal``). The
-    safety copies arrive after a second instead of three minutes, so that the run does
-    not wait: as in production, after the work of their step is done."""
-    original, delay = Engine.advance, manage.SAFETY_DELAY_SECONDS
+    recorded them themselves (the fallback path of ``wf.engine.manage.signal``)."""
+    original = Engine.advance
 
     def advance(self: Engine, msgs: Any, events: Any, **kw: Any) -> None:
         if queued and kw.get("before_commit") is not None:
             raise StoreError("the bench's queued path")
         original(self, msgs, events, **kw)
 
-    Engine.advance, manage.SAFETY_DELAY_SECONDS = advance, 1  # type: ignore[method-assign]
+    Engine.advance = advance  # type: ignore[method-assign]
     logging.disable(logging.WARNING)
     try:
         yield
     finally:
-        Engine.advance, manage.SAFETY_DELAY_SECONDS = original, delay  # type: ignore[method-assign]
+        Engine.advance = original  # type: ignore[method-assign]
         logging.disable(logging.NOTSET)
 
 

@@ -374,8 +374,17 @@ class Chaos:
     def raise_event(self, iid: str, token: str) -> None:
         def once(engine: Engine) -> None:
             self.raises[token] += 1
+            before = set(self.queue.messages)
             try:
                 signal(engine, iid, Signal.RAISE, name="approve", data=json.dumps(token))
+            except Crash:
+                # The call died after sending its follow-up message (which records the
+                # event if the call could not): it took effect, as a send that then
+                # failed to answer did. Only a call that died before is retried.
+                if any(self._follows(m, iid, token) for mid, m in self.queue.messages.items() if mid not in before):
+                    self.ambiguous += 1
+                    return
+                raise
             except QueueError as exc:
                 # The client cannot tell a send that failed from one that took effect
                 # and then reported an error (retrying that one raises the event twice:
@@ -386,6 +395,12 @@ class Chaos:
                 self.ambiguous += 1
 
         self._client(once)
+
+    @staticmethod
+    def _follows(msg: Msg, iid: str, token: str) -> bool:
+        body = json.loads(msg.body)
+        event = body.get("event", {})
+        return bool(body.get("follow_up")) and body.get("iid") == iid and event.get("data") == json.dumps(token)
 
     def manage(self, iid: str, kind: Signal) -> None:
         def once(engine: Engine) -> None:
