@@ -22,7 +22,7 @@ from wf.core.serde import decode, encode
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, describe, signal
 from wf.engine.messages import WorkMessage
-from wf.errors import ConflictError
+from wf.errors import ConflictError, StoreError
 from wf.testing import MemoryQueue, MemoryStore
 
 
@@ -398,3 +398,40 @@ def test_a_get_racing_a_continue_as_new_reads_the_new_execution() -> None:
     store.get_meta = lambda iid: reads.pop() if reads else real_get_meta(iid)  # type: ignore[method-assign]
     view = describe(engine(), "wf")
     assert view.status.value == "RUNNING" and not reads
+
+
+class _RefusesNextWrite(MemoryStore):
+    refuse = False
+
+    def append_step(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if self.refuse:
+            self.refuse = False
+            raise StoreError("throttled")
+        return super().append_step(*args, **kwargs)
+
+
+def test_follow_ups_delivered_together_each_stand_for_their_own_call() -> None:
+    """A pause is recorded by its call; a raise made while paused fails to write, so
+    only its follow-up message carries it. SQS hands both follow-ups over in one batch:
+    the pause's step is found recorded, and that must not stand for the raise, which is
+    recorded in its own right (found by chaos: the event was lost, the workflow stuck)."""
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = _RefusesNextWrite(), MemoryQueue()
+    engine = containers_for(store, queue, clock, api_rt)
+    engine().start("approval", "wf", encode(0))
+    queue.messages.clear()
+    signal(engine(), "wf", Signal.PAUSE)
+    store.refuse = True
+    signal(engine(), "wf", Signal.RAISE, name="go", data=encode("yes"))
+    follow_ups = [out for _, out in queue.messages]
+    assert [out.body["event"]["k"] for out in follow_ups] == ["Suspended", "EventRaised"]
+    queue.messages.clear()
+    clock[0] += timedelta(seconds=11)  # the raise's call is long gone
+    batch = {"Records": [sqs_record(f"m{i}", out, 1) for i, out in enumerate(follow_ups)]}
+    make_handler(engine(), SETTINGS)(batch, None)
+    signal(engine(), "wf", Signal.RESUME)
+    while queue.messages:
+        _, out = queue.messages.pop(0)
+        if out.body["k"] in ("activity", "event"):
+            engine().handle(WorkMessage.parse(out.body))
+    assert store.metas["wf"].status.value == "COMPLETED"

@@ -518,6 +518,17 @@ class Engine:
         not written. ``follow_up=False`` only records: what the step schedules, or what
         a duplicate's step still owes, is left to a message the caller has sent."""
         msg = msgs[0]
+        if (
+            len(msgs) > 1
+            and all(isinstance(m, EventMessage) for m in msgs)
+            and any(isinstance(m, EventMessage) and m.follow_up for m in msgs)
+        ):
+            # Each follow-up vouches for its own call's step (recorded or not): taken
+            # together, one already recorded would stand for all of them.
+            for one in msgs:
+                if isinstance(one, EventMessage):
+                    self.advance([one], [one.event], receive_count=receive_count, remaining_ms=remaining_ms)
+            return
         rechecked = stepped = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve(msgs, receive_count)
