@@ -66,7 +66,7 @@ class WorkflowRuntime(Registry):
             return
         from wf.dev.server import LocalStack
 
-        stack = LocalStack(self.lambda_handler, endpoint.port or 80, endpoint.hostname or "127.0.0.1", announce=False)
+        stack = LocalStack(self.lambda_handler, endpoint.port or 80, endpoint.hostname or "127.0.0.1")
         stack.start()
         self._stack = stack
 

@@ -114,11 +114,11 @@ class LocalStack:
         *,
         concurrency: int | None = None,
         pollers: int = DEFAULT_POLLERS,
-        announce: bool = True,
+        publish: bool = False,
     ) -> None:
         factory, limit = app_factory(lambda_handler)
         self._containers = Containers(factory, concurrency or limit)
-        self._host, self._port, self._pollers, self._announce = host, port, pollers, announce
+        self._host, self._port, self._pollers, self._publish = host, port, pollers, publish
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: Any = None
@@ -171,7 +171,8 @@ class LocalStack:
         os.environ.setdefault("WF_LOG_FORMAT", "text")
         os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
         state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
-        STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
+        if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
+            STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
             sqs, res.queue_url, self._containers.invoke, region=region, context=_Context, max_batches=self._pollers
         )
@@ -182,8 +183,6 @@ class LocalStack:
         self._threads.append(threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True))
         for thread in self._threads:
             thread.start()
-        if self._announce:
-            print(f"wf dev: serving on {self.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
 
     def stop(self) -> None:
         """Stop serving: the batches in flight get a second to finish; the emulator and
@@ -199,7 +198,8 @@ class LocalStack:
         if self._moto is not None:
             self._moto.stop()
             self._moto = None
-        STATE_FILE.unlink(missing_ok=True)
+        if self._publish:
+            STATE_FILE.unlink(missing_ok=True)
         os.environ.clear()
         os.environ.update(self._environ)
 
@@ -231,7 +231,7 @@ def serve(
     pollers: int = DEFAULT_POLLERS,
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM."""
-    stack = LocalStack(load_handler(handler_file), port, host, concurrency=concurrency, pollers=pollers, announce=False)
+    stack = LocalStack(load_handler(handler_file), port, host, concurrency=concurrency, pollers=pollers, publish=True)
     stopped = threading.Event()
 
     def interrupt(signum: int, frame: object) -> None:

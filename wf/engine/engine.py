@@ -28,26 +28,17 @@ import contextlib
 import logging
 import math
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from wf.core.commands import Command, ScheduleActivity, ScheduleTimer, StartChild, TerminateChild
+from wf.core.commands import Command, StartChild
 from wf.core.history import (
-    ActivityCompleted,
     ActivityFailed,
-    ActivityScheduled,
-    ChildCompleted,
-    ChildCreated,
     ChildFailed,
     HistoryEvent,
-    TimerCreated,
     TimerFired,
-    TurnStarted,
-    WorkflowCompleted,
     WorkflowFailed,
-    WorkflowStarted,
-    WorkflowTerminated,
 )
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
@@ -59,6 +50,7 @@ from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
 from wf.engine.messages import ActivityMessage, EventMessage, Message, StartChildMessage, TimerMessage
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
+from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError, QueueError
@@ -97,83 +89,6 @@ MAX_RETRY_DELAY_SECONDS = 300
 def _has_time(remaining_ms: Callable[[], int] | None, seconds: float) -> bool:
     """Whether the invocation can wait ``seconds`` and still record what follows."""
     return remaining_ms is None or remaining_ms() > seconds * 1000 + TIMER_WAIT_RESERVE_MS
-
-
-def _recorded_before(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> bool:
-    """Whether any of ``events`` is itself in ``history`` (the same result of the same
-    task, or the same management event): not merely late, like a timeout's timer
-    after the event it guarded, but a duplicate."""
-    wanted = {_identity(e) for e in events} - {None}
-    return bool(wanted) and any(_identity(e) in wanted for e in history)
-
-
-def _identity(event: HistoryEvent) -> tuple[type, object] | None:
-    event_id = getattr(event, "event_id", None)
-    if event_id is not None:
-        return (type(event), event_id)
-    if isinstance(event, (ActivityCompleted, ActivityFailed, TimerFired, ChildCompleted, ChildFailed)):
-        return (type(event), event.task_id)
-    if isinstance(event, WorkflowTerminated):
-        return (WorkflowTerminated, None)  # an execution is terminated once at most
-    return None
-
-
-def _step_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
-    """The recorded step (from its ``TurnStarted`` to the next) that holds one of
-    ``events`` itself (see ``_recorded_before``), if any."""
-    wanted = {_identity(e) for e in events} - {None}
-    if not wanted:
-        return None
-    start = 0
-    for i, event in enumerate(history):
-        if isinstance(event, TurnStarted):
-            start = i
-        elif _identity(event) in wanted:
-            end = next((j for j in range(i + 1, len(history)) if isinstance(history[j], TurnStarted)), len(history))
-            return list(history[start:end])
-    return None
-
-
-def _step_owing(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
-    """The step whose follow-up a management call left to its message: the one
-    that recorded it, or, when it continued the workflow as new, this generation's first
-    step (which lists the event among those its predecessors ``seen``)."""
-    step = _step_recording(history, events)
-    if step is not None:
-        return step
-    ids = {getattr(e, "event_id", None) for e in events} - {None}
-    started = next((e for e in history if isinstance(e, WorkflowStarted)), None)
-    if started is None or not started.seen or not ids & {seen_id for seen_id, _ in started.seen}:
-        return None
-    end = next((j for j in range(1, len(history)) if isinstance(history[j], TurnStarted)), len(history))
-    return list(history[:end])
-
-
-def owed_by(step: Sequence[HistoryEvent], owed: Iterable[Command]) -> Iterator[Command]:
-    """Of the commands history still owes, those that ``step`` gave rise to: the tasks it
-    scheduled, the children its termination stops, its outcome's word to the parent."""
-    scheduled = {e.task_id for e in step if isinstance(e, (ActivityScheduled, TimerCreated, ChildCreated))}
-    ended = any(isinstance(e, (WorkflowCompleted, WorkflowFailed, WorkflowTerminated)) for e in step)
-    terminated = any(isinstance(e, WorkflowTerminated) for e in step)
-    for cmd in owed:
-        if isinstance(cmd, (ScheduleActivity, ScheduleTimer, StartChild)):
-            if cmd.task_id in scheduled:
-                yield cmd
-        elif isinstance(cmd, TerminateChild):
-            if terminated:
-                yield cmd
-        elif ended:
-            yield cmd
-
-
-def _follow_up(msgs: Sequence[Message]) -> bool:
-    return all(isinstance(m, EventMessage) and m.follow_up for m in msgs)
-
-
-def _redelivered(msgs: Sequence[Message], receive_count: int) -> bool:
-    """Whether this work was tried before (a delivery died, or an AWS call failed): what
-    it caused may be recorded but not carried out."""
-    return receive_count > 1 or any(m.attempt > 0 or m.crashes > 0 for m in msgs)
 
 
 class Engine:
@@ -276,7 +191,7 @@ class Engine:
                 log.info("%s %s: execution not recorded yet, retrying in %ds", msg.instance_id, msg.execution_id, delay)
                 self.queue.send([m.to_out(delay_seconds=delay) for m in msgs])
                 return None
-        if not newer and live is not None and _redelivered(msgs, receive_count):
+        if not newer and live is not None and redelivered(msgs, receive_count):
             # A stale message came back after a crash: the crash may have been between a
             # continue-as-new commit and its dispatch, so re-send what is owed.
             self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
@@ -436,7 +351,7 @@ class Engine:
             return []
         settled = live.execution.is_settled(msg.task_id)
         if live.execution.is_terminal or settled:
-            if settled or _redelivered([msg], receive_count):
+            if settled or redelivered([msg], receive_count):
                 # Its result is recorded, so this is a duplicate, perhaps delivered at
                 # once (receive count 1) while the delivery that recorded it died before
                 # carrying out what followed: do that now, without running it again.
@@ -486,7 +401,7 @@ class Engine:
                 current = self.load(msg.instance_id)
             if current is None:
                 return None
-            owing = _step_owing(current.history, events)
+            owing = step_owing(current.history, events)
             if owing is not None:
                 return current, owing
             if current.execution.is_terminal:
@@ -534,7 +449,7 @@ class Engine:
             live = self._resolve(msgs, receive_count)
             if live is None:
                 return
-            if _follow_up(msgs):
+            if are_follow_ups(msgs):
                 awaited = self._await_call(live, msgs, events)
                 if awaited is None:
                     return  # sent again for later
@@ -562,7 +477,7 @@ class Engine:
             if result is None:
                 if not follow_up:
                     return
-                if _redelivered(msgs, receive_count) or _recorded_before(live.history, events):
+                if redelivered(msgs, receive_count) or recorded_before(live.history, events):
                     # A duplicate of what an earlier delivery recorded, which may have
                     # died before carrying out what followed.
                     self._repair(live)
