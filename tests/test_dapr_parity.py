@@ -8,15 +8,17 @@ import asyncio
 import json
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import pytest
 from pydantic import BaseModel
 
+import wf
 from tests.aws_stack import Stack
 from tests.driver import Driver
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.history import ActivityScheduled
+from wf.core.status import WorkflowStatus
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -226,8 +228,113 @@ def test_what_is_not_supported_says_so() -> None:
     d = Driver(wfr)
     d.start("other_app", iid="o")
     assert "app_id='billing'" in d.failure("o").message
-    with pytest.raises(NotImplementedError, match="named workflow versions"):
-        wfr.versioned_workflow(name="x", is_latest=True)
+
+
+def _redeploy(d: Driver, runtime: WorkflowRuntime) -> None:
+    """New code, as a new deployment has it: every instance rebuilt cold from history."""
+    from wf.core.execution import Execution
+
+    d.wfr = runtime
+    for inst in d.instances.values():
+        inst.execution = Execution(runtime.workflows, inst.iid)
+        inst.execution.replay(inst.history)
+
+
+def _versioned(*versions: str, latest: str | None) -> WorkflowRuntime:
+    rt = WorkflowRuntime()
+    rt.activity(name="say")(lambda ctx, x: x)
+    for v in versions:
+
+        def body(ctx: DaprWorkflowContext, _: Any, v: str = v):
+            first = yield ctx.call_activity("say", input=f"{v} started")
+            yield ctx.wait_for_external_event("go")
+            return [first, f"{v} finished"]
+
+        body.__name__ = v
+        rt.versioned_workflow(body, name="flow", is_latest=v == latest)
+    return rt
+
+
+def test_named_versions_keep_an_instance_on_the_version_it_started_with() -> None:
+    """``versioned_workflow`` as in the SDK: a new instance runs the latest version, and
+    one started on an older version replays and finishes on it; with that version gone
+    it stalls (``STALLED``, events still recorded) and carries on once it is back."""
+    from wf.core.history import StallReason, TurnStarted
+
+    d = Driver(_versioned("v1", latest="v1"))
+    d.start("flow", iid="old")
+    d.run()
+    assert [e.version for e in d.instances["old"].history if isinstance(e, TurnStarted)] == ["v1", None]
+
+    _redeploy(d, _versioned("v1", "v2", latest="v2"))
+    d.start("flow", iid="new")
+    d.run()
+    d.raise_event("old", "go")
+    d.raise_event("new", "go")
+    assert d.output("old") == ["v1 started", "v1 finished"]
+    assert d.output("new") == ["v2 started", "v2 finished"]
+
+    d.start("flow", iid="stranded")
+    d.run()  # on v2
+    _redeploy(d, _versioned("v3", latest="v3"))
+    assert d.status("stranded") is WorkflowStatus.STALLED  # replaying needs v2
+    stalled = d.raise_event("stranded", "go")
+    assert d.status("stranded") is WorkflowStatus.STALLED and stalled.commands == ()
+    assert d.instances["stranded"].execution.stall is not None
+    assert d.instances["stranded"].execution.stall[0] is StallReason.VERSION_NOT_AVAILABLE
+    assert "version 'v2' of workflow 'flow' is not registered (registered: v3)" in stalled.events[-1].description
+    assert d.raise_event("stranded", "other").events[-1].kind.value == "Stalled"  # recorded, still stalled
+
+    _redeploy(d, _versioned("v2", "v3", latest="v3"))
+    assert d.status("stranded") is WorkflowStatus.STALLED
+    d.deliver("stranded")  # a retry: no new event, the code now replays
+    assert d.status("stranded") is WorkflowStatus.COMPLETED
+    assert d.output("stranded") == ["v2 started", "v2 finished"]
+
+    no_latest = _versioned("v1", latest=None)
+    d2 = Driver(no_latest)
+    d2.start("flow", iid="none")
+    assert d2.status("none") is WorkflowStatus.FAILED
+    assert "none is registered with is_latest=True" in d2.failure("none").message
+    with pytest.raises(ValueError, match="already exists"):
+        no_latest.versioned_workflow(lambda ctx: None, name="flow", version_name="v1", is_latest=False)
+
+
+def test_a_patch_removed_from_running_code_stalls_until_it_is_back() -> None:
+    """Dapr's rule: the patches history recorded must lead those the code applies, in
+    order. Code that dropped one stalls, its events kept, and carries on with them
+    once code applying the patch is deployed again."""
+    from wf.core.history import StallReason
+
+    def runtime(with_patch: bool, reorder: bool = False) -> WorkflowRuntime:
+        rt = WorkflowRuntime()
+
+        @rt.workflow(name="patched")
+        def patched(ctx: DaprWorkflowContext, _: Any):
+            names = ["p2", "p1"] if reorder else ["p1", "p2"]
+            if with_patch:
+                for n in names:
+                    ctx.is_patched(n)
+            got = yield ctx.wait_for_external_event("go")
+            return got
+
+        return rt
+
+    d = Driver(runtime(True))
+    d.start("patched", iid="p")
+    _redeploy(d, runtime(False))
+    stalled = d.raise_event("p", "go", 7)
+    assert d.status("p") is WorkflowStatus.STALLED
+    assert d.instances["p"].execution.stall[0] is StallReason.PATCH_MISMATCH
+    assert stalled.events[-1].description == "Patch mismatch. History patches: [p1, p2], current patches: []. "
+    _redeploy(d, runtime(True, reorder=True))
+    again = d.deliver("p")  # still a mismatch: a new one, so recorded (as Dapr does)
+    assert again.events[-1].description.endswith("current patches: [p2, p1]. ")
+    assert d.deliver("p").events == ()  # the same mismatch, nothing new: no write
+    assert d.status("p") is WorkflowStatus.STALLED
+    _redeploy(d, runtime(True))
+    d.deliver("p")
+    assert d.status("p") is WorkflowStatus.COMPLETED and d.output("p") == 7
 
 
 def _versions():
@@ -281,3 +388,103 @@ def test_is_patched_keeps_running_instances_on_their_old_path() -> None:
     assert d2.output("fresh") == ["v2", 20]
     recorded = [e.patches for e in d2.instances["fresh"].history if isinstance(e, TurnStarted) and e.patches]
     assert recorded == [("add-step",)]
+
+
+# -- history propagation, through the engine (children and activities on the queue) ----
+
+prop = WorkflowRuntime()
+
+
+@prop.activity(name="check")
+def check(ctx: WorkflowActivityContext, x: int) -> int:
+    return x + 1
+
+
+@prop.activity(name="audit")
+def audit(ctx: WorkflowActivityContext, _: Any) -> Any:
+    history = ctx.get_propagated_history()
+    if history is None:
+        return None
+    return [w.name for w in history.get_workflows()]
+
+
+@prop.workflow(name="grandchild")
+def grandchild(ctx: DaprWorkflowContext, _: Any):
+    history = ctx.get_propagated_history()
+    names = [w.name for w in history.get_workflows()] if history else None
+    seen = yield ctx.call_activity("audit", propagation=wf.PropagationScope.LINEAGE)
+    return {"names": names, "activity_saw": seen}
+
+
+@prop.workflow(name="middle")
+def middle(ctx: DaprWorkflowContext, scope_name: str):
+    history = ctx.get_propagated_history()
+    top = history.get_last_workflow_by_name("top")
+    checked = top.get_last_activity_by_name("check")
+    with pytest.raises(wf.PropagationNotFoundError, match="no activity named 'missing'"):
+        top.get_last_activity_by_name("missing")
+    deeper = yield ctx.call_child_workflow("grandchild", propagation=wf.PropagationScope[scope_name])
+    return {"check": [checked.completed, checked.input, checked.output], "scope": history.scope.name, **deeper}
+
+
+@prop.workflow(name="top")
+def top(ctx: DaprWorkflowContext, scope_name: str):
+    yield ctx.call_activity("check", input=41)
+    plain = yield ctx.call_activity("audit")
+    below = yield ctx.call_child_workflow("middle", input=scope_name, propagation=wf.PropagationScope.OWN_HISTORY)
+    return {"plain_activity_saw": plain, **below}
+
+
+@pytest.mark.parametrize(
+    ("scope", "chain"),
+    [("LINEAGE", ["top", "middle"]), ("OWN_HISTORY", ["middle"])],
+)
+def test_history_propagation_reaches_children_and_activities(aws: Any, scope: str, chain: list[str]) -> None:
+    """The SDK's ``PropagationScope``: a child sees what its parent recorded before the
+    call (an activity's input and output); ``LINEAGE`` hands on the ancestors too,
+    ``OWN_HISTORY`` only the caller; an activity called without it sees nothing."""
+    stack = Stack(prop)
+    assert stack.post(f"{P}/top/start", json.dumps(scope), query={"instanceID": f"t-{scope}"})[0] == 202
+    stack.pump()
+    body = stack.get(f"t-{scope}")[1]
+    assert body["runtimeStatus"] == "COMPLETED", body
+    out = json.loads(body["properties"]["dapr.workflow.output"])
+    assert out == {
+        "plain_activity_saw": None,
+        "check": [True, "41", "42"],
+        "scope": "OWN_HISTORY",
+        "names": chain,
+        "activity_saw": [*chain, "grandchild"],
+    }
+
+
+def test_a_stalled_instance_waits_for_its_version_and_a_retry_carries_it_on(aws: Any) -> None:
+    """Over the engine: a deployment without the version an instance started on leaves it
+    ``STALLED`` (HTTP and the status index say so, the raise that found it so is kept);
+    the deployment that brings the version back carries it on when a retry message
+    comes (``wf dev`` sends one per stalled instance when it starts, as Dapr's runtime
+    retries stalled workflows on restart), and so does its next event."""
+    from wf.engine.messages import RetryMessage
+
+    first = Stack(_versioned("v1", latest="v1"))
+    assert first.post(f"{P}/flow/start", query={"instanceID": "s1"})[0] == 202
+    assert first.post(f"{P}/flow/start", query={"instanceID": "s2"})[0] == 202
+    first.pump()
+
+    without = Stack(_versioned("v2", latest="v2"))
+    for iid in ("s1", "s2"):
+        assert without.post(f"{P}/{iid}/raiseEvent/go", "1")[0] == 202
+    without.pump()
+    assert without.status("s1") == "STALLED" and without.status("s2") == "STALLED"
+    stalled = {s.instance_id for s in without.engine.store.list_instances(WorkflowStatus.STALLED)}
+    assert stalled == {"s1", "s2"}
+
+    back = Stack(_versioned("v1", "v2", latest="v2"))
+    back.engine.queue.send([RetryMessage("s1", None, back.now).to_out()])
+    back.pump()
+    assert back.status("s1") == "COMPLETED"
+    assert json.loads(back.get("s1")[1]["properties"]["dapr.workflow.output"]) == ["v1 started", "v1 finished"]
+    assert back.status("s2") == "STALLED"  # no retry yet: its next event is one
+    assert back.post(f"{P}/s2/raiseEvent/other", "2")[0] == 202
+    back.pump()
+    assert back.status("s2") == "COMPLETED"

@@ -15,6 +15,9 @@ def test_all_is_pinned() -> None:
         "FailureDetails",
         "NonDeterminismError",
         "NonRetryableError",
+        "PropagatedHistory",
+        "PropagationNotFoundError",
+        "PropagationScope",
         "RetryPolicy",
         "Task",
         "TaskFailedError",
@@ -37,10 +40,12 @@ def _sig(fn: object) -> str:
 def test_context_signatures_match_dapr() -> None:
     assert (
         _sig(DaprWorkflowContext.call_activity)
-        == "(self, activity: 'Callable[..., Any] | str', *, input: 'Any' = None, retry_policy: 'RetryPolicy | None' = None, app_id: 'str | None' = None, propagation: 'Any' = None) -> 'Task[Any]'"
+        == "(self, activity: 'Callable[..., Any] | str', *, input: 'Any' = None, retry_policy: 'RetryPolicy | None' = None, app_id: 'str | None' = None, propagation: 'PropagationScope | None' = None) -> 'Task[Any]'"
     )
     assert "instance_id: 'str | None' = None" in _sig(DaprWorkflowContext.call_child_workflow)
-    assert "app_id: 'str | None' = None, propagation: 'Any' = None" in _sig(DaprWorkflowContext.call_child_workflow)
+    assert "app_id: 'str | None' = None, propagation: 'PropagationScope | None' = None" in _sig(
+        DaprWorkflowContext.call_child_workflow
+    )
     for helper in ("now_with_sequence", "uuid4", "new_guid", "random", "random_int", "random_string", "is_patched"):
         assert callable(getattr(DaprWorkflowContext, helper))
     assert _sig(DaprWorkflowContext.continue_as_new).endswith("*, save_events: 'bool' = False) -> 'None'")

@@ -9,6 +9,8 @@ The package's layers and where each kind of change goes: ``docs/architecture.md`
 
 from wf.client import DaprWorkflowClient
 from wf.core.context import DaprWorkflowContext, WorkflowActivityContext
+from wf.core.history import PropagationScope
+from wf.core.propagation import PropagatedHistory, PropagationNotFoundError
 from wf.core.retry import RetryPolicy
 from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.task import Task, when_all, when_any
@@ -21,6 +23,9 @@ __all__ = [
     "FailureDetails",
     "NonDeterminismError",
     "NonRetryableError",
+    "PropagatedHistory",
+    "PropagationNotFoundError",
+    "PropagationScope",
     "RetryPolicy",
     "Task",
     "TaskFailedError",

@@ -132,6 +132,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="function containers at most, shared by HTTP requests and SQS batches (default: 48)",
     )
     dev.add_argument(
+        "--state",
+        metavar="FILE",
+        default=None,
+        help="keep instances across restarts: the table and queues are saved to FILE on stop and loaded on "
+        "start (default: $WF_STATE, else .wf/state.json in the working directory; 'off' to start empty)",
+    )
+    dev.add_argument(
         "--pollers",
         type=int,
         default=DEFAULT_POLLERS,
@@ -187,7 +194,7 @@ def main(argv: list[str] | None = None) -> int:
         from wf.dev.server import serve
 
         try:
-            serve(args.handler, args.port, concurrency=args.concurrency, pollers=args.pollers)
+            serve(args.handler, args.port, concurrency=args.concurrency, pollers=args.pollers, state=args.state)
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.usage else EXIT_UNREACHABLE

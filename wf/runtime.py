@@ -65,8 +65,17 @@ class WorkflowRuntime(Registry):
             log.info("WorkflowRuntime.start: the workflows run where %s is served; nothing to start here", endpoint)
             return
         from wf.dev.server import LocalStack
+        from wf.dev.state import state_file
 
-        stack = LocalStack(self.lambda_handler, endpoint.port or 80, endpoint.hostname or "127.0.0.1")
+        # Kept across restarts (as a Dapr sidecar's state store keeps them), and each
+        # step runs the code registered now: an application may change it as it runs.
+        stack = LocalStack(
+            self.lambda_handler,
+            endpoint.port or 80,
+            endpoint.hostname or "127.0.0.1",
+            state_file=state_file(None),
+            replay_each_step=True,
+        )
         stack.start()
         self._stack = stack
 

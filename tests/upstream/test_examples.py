@@ -16,8 +16,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
 from tests.dev_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -107,11 +105,20 @@ EXPECTED_HUMAN_APPROVAL_TIMED_OUT = ["*** Workflow timed out!"]
 EXPECTED_CHILD_WORKFLOW = ["*** Calling child workflow", "*** Child workflow", "called"]
 
 
-def run(example: str, *args: str, timeout: float = 90, stdin: str | None = None) -> str:
+def run(
+    example: str,
+    *args: str,
+    timeout: float = 90,
+    stdin: str | None = None,
+    state: Path | None = None,
+    port: int | None = None,
+) -> str:
     """``python3 example.py`` in the examples folder, its stack on a port of its own;
-    returns what it printed (stdout and stderr, as ``dapr run`` shows both)."""
+    returns what it printed (stdout and stderr, as ``dapr run`` shows both). ``state``:
+    the stack's state file, for runs that pick up where another left off (else none)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
-    env["WF_ENDPOINT"] = f"http://127.0.0.1:{free_port()}"
+    env["WF_ENDPOINT"] = f"http://127.0.0.1:{port or free_port()}"
+    env["WF_STATE"] = str(state) if state is not None else "off"
     env["PYTHONPATH"] = str(ROOT)
     proc = subprocess.run(
         [sys.executable, example, *args],
@@ -152,10 +159,6 @@ def test_simple_workflow_with_the_asyncio_client():
         assert line in output, f"Missing in output: {line}"
 
 
-@pytest.mark.skip(
-    reason="history propagation (PropagationScope, ctx.get_propagated_history) is not supported: Dapr's HTTP "
-    "workflow API has no way to carry a caller's history, and it raises NotImplementedError here"
-)
 def test_history_propagation():
     output = run("history_propagation.py")
     for line in EXPECTED_HISTORY_PROPAGATION:
@@ -189,10 +192,44 @@ def test_human_approval_approved_and_timed_out():
         assert line in output, f"Missing in output: {line}"
 
 
-@pytest.mark.skip(
-    reason="named workflow versions (wfr.versioned_workflow) are not supported yet; versioning by "
-    "ctx.is_patched is, and tests/test_dapr_parity.py covers it"
-)
-def test_versioning():
-    output = run("versioning.py", "part1")
-    assert "test1: Finished workflow for version1" in output
+# Upstream's expected lines (examples/workflow/README.md, "Run the versioning example").
+EXPECTED_VERSIONING_PART1 = [
+    "test1: triggering workflow",
+    "test1: Received workflow call for version1",
+    "test1: Finished workflow for version1",
+    "test2: triggering workflow",
+    "test2: Received workflow call for version1",
+    "test2: Finished workflow for version1",
+    "test3: triggering workflow",
+    "test3: Received workflow call for version2",
+    "test3: Finished workflow for version2",
+    "test4: start",
+    "test4: patch1 is patched",
+    "test5: start",
+    "test5: patch1 is not patched",
+    "test5: patch2 is patched",
+    "test6: start",
+    "test6: patch1 is patched",
+    "test6: patch2 is patched",
+    "test7: Received workflow call for version1",
+    "test7: Workflow is stalled",
+    "test8: Workflow is stalled",
+]
+EXPECTED_VERSIONING_PART2 = [
+    "test100: part2",
+    "test100: Finished stalled version1 workflow",
+    "test100: Finished stalled patching workflow",
+]
+
+
+def test_versioning(tmp_path: Path):
+    """Two processes, as upstream runs it (``dapr run ... part1``, then ``part2``): the
+    second restarts the runtime on the first one's state, with the code that fixes its
+    stalled workflows, and they finish."""
+    state, port = tmp_path / "state.json", free_port()
+    output = run("versioning.py", "part1", state=state, port=port)
+    for line in EXPECTED_VERSIONING_PART1:
+        assert line in output, f"Missing in output: {line}"
+    output = run("versioning.py", "part2", state=state, port=port)
+    for line in EXPECTED_VERSIONING_PART2:
+        assert line in output, f"Missing in output: {line}"

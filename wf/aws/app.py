@@ -86,6 +86,8 @@ def build_engine(
         max_receive_count=settings.max_receive_count,
         activity_concurrency=settings.activity_concurrency,
         precise_timers=settings.precise_timers,
+        replay_each_step=settings.replay_each_step,
+        app_id=settings.service_name,
         sleep=sleep,
         metrics=metrics,
     )

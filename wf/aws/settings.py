@@ -34,6 +34,9 @@ class Settings:
     #: Timers to the millisecond (``WF_PRECISE_TIMERS=1``, the local stack): they arrive
     #: early and the invocation waits; else within SQS's second (sub-second ones exact).
     precise_timers: bool = False
+    #: Run each step's code afresh from the history held (``WF_REPLAY_EACH_STEP=1``, set
+    #: by ``WorkflowRuntime.start()``): code that changes while the process runs is used.
+    replay_each_step: bool = False
     #: Powertools' service name (logs, metrics, traces).
     service_name: str = DEFAULT_SERVICE
     #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
@@ -74,6 +77,7 @@ class Settings:
             max_receive_count=number("WF_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT),
             activity_concurrency=number("WF_ACTIVITY_CONCURRENCY", DEFAULT_ACTIVITY_CONCURRENCY),
             precise_timers=env.get("WF_PRECISE_TIMERS", "") in ("1", "true", "yes"),
+            replay_each_step=env.get("WF_REPLAY_EACH_STEP", "") in ("1", "true", "yes"),
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from wf.core.history import ParentRef
+from wf.core.history import ParentRef, PropagationScope
 from wf.errors import FailureDetails
 
 
@@ -14,6 +14,8 @@ class ScheduleActivity:
     task_id: int
     name: str
     input: str | None
+    #: History to propagate to it (``call_activity(propagation=...)``).
+    propagation: PropagationScope | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +30,8 @@ class StartChild:
     name: str
     instance_id: str
     input: str | None
+    #: History to propagate to it (``call_child_workflow(propagation=...)``).
+    propagation: PropagationScope | None = None
 
 
 @dataclass(frozen=True, slots=True)

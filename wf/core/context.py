@@ -11,6 +11,8 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from wf.core.deterministic import seeded_random, uuid_v5
+from wf.core.history import Propagated, PropagationScope
+from wf.core.propagation import PropagatedHistory
 from wf.core.retry import RetryPolicy
 from wf.core.serde import encode
 from wf.core.task import Task
@@ -51,7 +53,11 @@ class Patches:
 
     #: Patches recorded by the steps replayed so far (``TurnStarted.patches``).
     recorded: set[str] = field(default_factory=set)
+    #: The same, in the order history recorded them.
+    history: list[str] = field(default_factory=list)
     decided: dict[str, bool] = field(default_factory=dict)
+    #: The patches this run of the code applied, in order: history's must lead them.
+    applied: list[str] = field(default_factory=list)
     #: Applied live in the current step: recorded with it.
     new: list[str] = field(default_factory=list)
 
@@ -69,10 +75,17 @@ class Directives:
 class Scheduler(Protocol):
     """Where the context schedules tasks (the execution's task book)."""
 
-    def schedule_activity(self, name: str, input: Any, retry_policy: RetryPolicy | None) -> Task[Any]: ...
+    def schedule_activity(
+        self, name: str, input: Any, retry_policy: RetryPolicy | None, propagation: PropagationScope | None = None
+    ) -> Task[Any]: ...
 
     def schedule_child(
-        self, name: str, input: Any, instance_id: str | None, retry_policy: RetryPolicy | None
+        self,
+        name: str,
+        input: Any,
+        instance_id: str | None,
+        retry_policy: RetryPolicy | None,
+        propagation: PropagationScope | None = None,
     ) -> Task[Any]: ...
 
     def schedule_timer(self, fire_at: datetime) -> Task[None]: ...
@@ -83,9 +96,11 @@ class Scheduler(Protocol):
 class DaprWorkflowContext:
     """What a workflow function receives as its first argument."""
 
-    __slots__ = ("_directives", "_instance_id", "_scheduler", "_timestamps", "_turn", "_uuids")
+    __slots__ = ("_directives", "_instance_id", "_scheduler", "_timestamps", "_turn", "_uuids", "propagated")
 
     def __init__(self, instance_id: str, turn: Turn, scheduler: Scheduler, directives: Directives) -> None:
+        #: What the parent propagated (its ``WorkflowStarted``), set before the code runs.
+        self.propagated: Propagated | None = None
         self._instance_id = instance_id
         self._turn = turn
         self._scheduler = scheduler
@@ -171,15 +186,18 @@ class DaprWorkflowContext:
             return decided
         applied = patch_name in patches.recorded or not self._turn.replaying
         patches.decided[patch_name] = applied
+        if applied:
+            patches.applied.append(patch_name)
         if applied and patch_name not in patches.recorded:
             patches.recorded.add(patch_name)
             patches.new.append(patch_name)
         return applied
 
-    def get_propagated_history(self) -> None:
-        """History propagated by a parent (the SDK's ``PropagationScope``): never here,
-        since no call can ask for it (see ``call_activity``)."""
-        return None
+    def get_propagated_history(self) -> PropagatedHistory | None:
+        """The history the parent propagated (``call_child_workflow(propagation=...)``);
+        ``None`` if it propagated none. Part of this workflow's history, so the same
+        on every replay."""
+        return None if self.propagated is None else PropagatedHistory(self.propagated)
 
     def call_activity(
         self,
@@ -188,12 +206,13 @@ class DaprWorkflowContext:
         input: Any = None,
         retry_policy: RetryPolicy | None = None,
         app_id: str | None = None,
-        propagation: Any = None,
+        propagation: PropagationScope | None = None,
     ) -> Task[Any]:
-        """Schedule an activity; ``yield`` the task for its result. ``app_id`` (another
-        Dapr app) and ``propagation`` (history propagation) are not supported here."""
+        """Schedule an activity; ``yield`` the task for its result. ``propagation``:
+        let it read this workflow's history (``ctx.get_propagated_history()``).
+        ``app_id`` (another Dapr app) is not supported here."""
         _unsupported(app_id, propagation)
-        return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy)
+        return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy, propagation)
 
     def call_child_workflow(
         self,
@@ -203,11 +222,12 @@ class DaprWorkflowContext:
         instance_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         app_id: str | None = None,
-        propagation: Any = None,
+        propagation: PropagationScope | None = None,
     ) -> Task[Any]:
-        """Start a child workflow (default ID ``f"{parent}:{seq:04x}"``); ``yield`` for its output."""
+        """Start a child workflow (default ID ``f"{parent}:{seq:04x}"``); ``yield`` for its
+        output. ``propagation``: let it read this workflow's history."""
         _unsupported(app_id, propagation)
-        return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy)
+        return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy, propagation)
 
     def call_sub_orchestrator(
         self,
@@ -217,7 +237,7 @@ class DaprWorkflowContext:
         instance_id: str | None = None,
         retry_policy: RetryPolicy | None = None,
         app_id: str | None = None,
-        propagation: Any = None,
+        propagation: PropagationScope | None = None,
     ) -> Task[Any]:
         """durabletask's name for ``call_child_workflow``, which Dapr's context reaches
         through its pass-through to the durabletask context."""
@@ -273,18 +293,23 @@ def _unsupported(app_id: str | None, propagation: Any) -> None:
             f"app_id={app_id!r}: calling another Dapr app's activities or workflows is not supported; "
             "every workflow and activity runs in this function"
         )
-    if propagation is not None:
-        raise NotImplementedError("propagation: history propagation (PropagationScope) is not supported yet")
+    if propagation is not None and not isinstance(propagation, PropagationScope):
+        raise TypeError(f"propagation must be a PropagationScope or None, not {propagation!r}")
 
 
 class WorkflowActivityContext:
     """What an activity function receives as its first argument."""
 
-    __slots__ = ("_task_id", "_workflow_id")
+    __slots__ = ("_propagated", "_task_id", "_workflow_id")
 
-    def __init__(self, workflow_id: str, task_id: int) -> None:
+    def __init__(self, workflow_id: str, task_id: int, propagated: Propagated | None = None) -> None:
         self._workflow_id = workflow_id
         self._task_id = task_id
+        self._propagated = propagated
+
+    def get_propagated_history(self) -> PropagatedHistory | None:
+        """The calling workflow's history, if it called with ``propagation=...``."""
+        return None if self._propagated is None else PropagatedHistory(self._propagated)
 
     @property
     def workflow_id(self) -> str:

@@ -29,6 +29,8 @@ from wf.core.history import (
     EventRaised,
     HistoryEvent,
     ParentRef,
+    Stalled,
+    StallReason,
     TimerCreated,
     TurnStarted,
     WorkflowCompleted,
@@ -44,6 +46,7 @@ from wf.core.step import StepResult
 from wf.core.task import Task
 from wf.core.tasks import TaskBook, describe, matches, scheduled_event
 from wf.core.typed import call_user
+from wf.core.versions import VersionNotAvailable, WorkflowEntry, WorkflowVersions
 from wf.errors import (
     FailureDetails,
     NonDeterminismError,
@@ -53,6 +56,18 @@ from wf.errors import (
 from wf.errors import WorkflowTerminated as ChildTerminated
 
 WorkflowFn = Callable[..., Any]
+#: The kinds whose handling needs the workflow code: without it (its version is not
+#: registered) they are recorded as they come, for the code to meet once it is back.
+_HELD_WITHOUT_CODE = (
+    EventKind.ACTIVITY_COMPLETED,
+    EventKind.ACTIVITY_FAILED,
+    EventKind.TIMER_FIRED,
+    EventKind.CHILD_COMPLETED,
+    EventKind.CHILD_FAILED,
+    EventKind.EVENT_RAISED,
+    EventKind.SUSPENDED,
+    EventKind.RESUMED,
+)
 
 #: The kinds a caller may pass to ``step`` (everything else the executor records itself).
 NEW_EVENT_KINDS = frozenset(
@@ -82,7 +97,7 @@ SEEN_EVENTS_HORIZON = timedelta(days=1)
 class Execution:
     """The live state of one workflow execution (one generation of one instance)."""
 
-    def __init__(self, workflows: Mapping[str, WorkflowFn], instance_id: str) -> None:
+    def __init__(self, workflows: Mapping[str, WorkflowEntry], instance_id: str) -> None:
         self._workflows = workflows
         self.instance_id = instance_id
         self._handlers: dict[EventKind, Callable[[Any], bool]] = {
@@ -92,10 +107,8 @@ class Execution:
             EventKind.WORKFLOW_FAILED: self._on_recorded_terminal,
             EventKind.WORKFLOW_TERMINATED: self._on_terminated,
             EventKind.CONTINUED_AS_NEW: self._on_recorded_terminal,
-            EventKind.ACTIVITY_SCHEDULED: self._on_scheduled,
-            EventKind.TIMER_CREATED: self._on_scheduled,
-            EventKind.CHILD_CREATED: self._on_scheduled,
             EventKind.CUSTOM_STATUS: self._on_custom_status,
+            EventKind.STALLED: self._on_stalled,
         }
         self._reset()
 
@@ -120,6 +133,9 @@ class Execution:
                 EventKind.EVENT_RAISED: inbound,
                 EventKind.SUSPENDED: self._gate.on_suspended,
                 EventKind.RESUMED: self._gate.on_resumed,
+                EventKind.ACTIVITY_SCHEDULED: self._on_scheduled,
+                EventKind.TIMER_CREATED: self._on_scheduled,
+                EventKind.CHILD_CREATED: self._on_scheduled,
             }
         )
         self._ctx = DaprWorkflowContext(self.instance_id, self._turn, self._book, self._directives)
@@ -129,6 +145,18 @@ class Execution:
         self._started: WorkflowStarted | None = None
         self._commands: list[Command] = []
         self.history_length = 0
+        #: The named version this execution runs (recorded by its first step), and
+        #: whether the current step is the one that chose it (and records it).
+        self._version: str | None = None
+        self._version_chosen = False
+        #: Why the execution is stalled, as its last step recorded (or this one found).
+        self._stall: tuple[StallReason, str] | None = None
+        #: The version history names is not registered: the code cannot even start.
+        self._missing_version: tuple[StallReason, str] | None = None
+        #: The code cannot run (its version is missing, or it ran into a stall and its
+        #: state is no longer that of history): events are recorded as they come.
+        self._without_code = False
+        self._identities: set[tuple[EventKind, object]] = set()
 
     @property
     def now(self) -> datetime:
@@ -141,9 +169,16 @@ class Execution:
     @property
     def status(self) -> WorkflowStatus:
         status = self._outcome.status
+        if self.stall is not None:
+            return WorkflowStatus.STALLED
         if self._gate.suspended and status is WorkflowStatus.RUNNING:
             return WorkflowStatus.SUSPENDED
         return status
+
+    @property
+    def stall(self) -> tuple[StallReason, str] | None:
+        """Why the execution is stalled (``STALLED``), if it is."""
+        return None if self._outcome.recorded else self._missing_version or self._stall
 
     @property
     def is_terminal(self) -> bool:
@@ -190,8 +225,9 @@ class Execution:
             for event in history:
                 count += 1
                 handlers[event.kind](event)
-            if self._book.actions and not self._outcome.recorded:
-                self._raise_unrecorded_action()
+            # Actions the code takes at the end of history that history does not have
+            # (new code, or code back after a stall) are this execution's next step's:
+            # kept, as durabletask keeps them, and recorded by the next ``step``.
         except NonDeterminismError as exc:
             self._outcome.fail(FailureDetails.of(NonDeterminismError, str(exc)))
             self._gen = None
@@ -224,6 +260,12 @@ class Execution:
             if recorded:
                 out.append(event)
                 accepted = True
+        stall = self._find_stall()
+        if stall is not None:
+            return self._stalled(out, stall, accepted)
+        # Back from a stall: recorded even if nothing else is, for the status to follow.
+        accepted = accepted or (self._stall is not None and not self._outcome.recorded)
+        self._stall = None
         self._flush(out)
         new_generation = False
         generations = 0
@@ -234,10 +276,14 @@ class Execution:
         if not new_generation and not accepted and len(out) == 1:
             return self._result((), new_generation=False)
         patches = self._directives.patches
-        if patches.new and isinstance(out[0], TurnStarted):
+        if (patches.new or self._version_chosen) and isinstance(out[0], TurnStarted):
             # Recorded with the step whose code first applied them, for replays to follow.
-            out[0] = TurnStarted(out[0].timestamp, tuple(patches.new))
+            out[0] = TurnStarted(
+                out[0].timestamp, tuple(patches.new) or None, self._version if self._version_chosen else None
+            )
+            patches.history.extend(patches.new)
             patches.new.clear()
+            self._version_chosen = False
         self.history_length = (0 if new_generation else self.history_length) + len(out)
         return self._result(tuple(out), new_generation=new_generation)
 
@@ -247,7 +293,8 @@ class Execution:
         if self._outcome.status is WorkflowStatus.TERMINATED:
             cmds.extend(TerminateChild(i) for i in self.child_instance_ids())
         else:
-            cmds.extend(o.action for o in self._book.open.values())
+            unrecorded = self._book.actions
+            cmds.extend(o.action for o in self._book.open.values() if o.action.task_id not in unrecorded)
         if self._outcome.recorded and self.parent is not None:
             cmds.append(self._notify_parent())
         return tuple(cmds)
@@ -265,12 +312,69 @@ class Execution:
             new_generation=new_generation,
         )
 
-    def _raise_unrecorded_action(self) -> None:
-        action = next(iter(self._book.actions.values()))
-        raise NonDeterminismError(
-            f"the workflow code scheduled {describe(action)} at task {action.task_id}, "
-            "but the history has no record of it"
-        )
+    def _find_stall(self) -> tuple[StallReason, str] | None:
+        """Why this step cannot be recorded as the code ran it, if it cannot: the code
+        is missing, or it no longer applies the patches history recorded, in their
+        order (Dapr's rule: history's patches are a prefix of the run's)."""
+        if self._outcome.recorded:
+            return None
+        if self._missing_version is not None:
+            return self._missing_version
+        if self._without_code:
+            return self._stall
+        patches = self._directives.patches
+        history = patches.history
+        if history and patches.applied[: len(history)] != history:
+            return (
+                StallReason.PATCH_MISMATCH,
+                f"Patch mismatch. History patches: [{', '.join(history)}], "
+                f"current patches: [{', '.join(patches.applied)}]. ",
+            )
+        return None
+
+    def _stalled(self, out: list[HistoryEvent], stall: tuple[StallReason, str], accepted: bool) -> StepResult:
+        """Record the step's events and the stall, and nothing the code did with them:
+        the code that can replay them will act on them. The code's state is now past
+        what history holds, so this execution runs no more code (rebuild it to retry)."""
+        if not self._without_code:
+            self._without_code = True
+            self._hold_without_code()
+        self._book.actions.clear()
+        self._directives.continue_with = None
+        self._directives.custom_status = self._recorded_custom_status
+        outcome = self._outcome
+        outcome.status, outcome.output, outcome.failure = WorkflowStatus.RUNNING, None, None
+        if not accepted and self._stall == stall:
+            return self._result((), new_generation=False)
+        self._stall = stall
+        out.append(Stalled(self._turn.now, *stall))
+        self._directives.patches.new.clear()
+        self.history_length += len(out)
+        return self._result(tuple(out), new_generation=False)
+
+    def _hold_without_code(self) -> None:
+        for kind in _HELD_WITHOUT_CODE:
+            self._handlers[kind] = self._hold
+        self._handlers[EventKind.ACTIVITY_SCHEDULED] = self._handlers[EventKind.TIMER_CREATED] = self._handlers[
+            EventKind.CHILD_CREATED
+        ] = self._on_scheduled_without_code
+
+    def _hold(self, event: HistoryEvent) -> bool:
+        """Without the code, an event is recorded unless it is a second delivery of one
+        recorded already (the same result of the same task, the same management event)."""
+        key = getattr(event, "event_id", None)
+        if key is None:
+            key = getattr(event, "task_id", None)
+        if key is None:
+            return True
+        identity = (event.kind, key)
+        if identity in self._identities:
+            return False
+        self._identities.add(identity)
+        return True
+
+    def _on_scheduled_without_code(self, event: HistoryEvent) -> bool:
+        return True
 
     def _flush(self, out: list[HistoryEvent]) -> None:
         """Record what the code did in this step: its actions, a changed custom status,
@@ -353,22 +457,30 @@ class Execution:
     # -- event handlers (return whether the event is recorded) --------------------
 
     def _on_turn(self, event: TurnStarted) -> bool:
-        if self._book.actions and not self._outcome.recorded:
-            self._raise_unrecorded_action()
         self._turn.now = event.timestamp
+        self._stall = None  # a stalled step ends with its Stalled event
         if event.patches:
-            self._directives.patches.recorded.update(event.patches)
+            patches = self._directives.patches
+            patches.recorded.update(event.patches)
+            patches.history.extend(p for p in event.patches if p not in patches.history)
+        if event.version is not None and self._version is None:
+            self._version = event.version
+        return True
+
+    def _on_stalled(self, event: Stalled) -> bool:
+        self._stall = (event.reason, event.description)
         return True
 
     def _on_started(self, event: WorkflowStarted) -> bool:
         if self._started is not None:
             return False
         self._started = event
+        self._ctx.propagated = event.propagated
         if event.seen:
             self._gate.inherit(event.seen)
         self._outcome.status = WorkflowStatus.RUNNING
-        fn = self._workflows.get(event.name)
-        if fn is None:
+        entry = self._workflows.get(event.name)
+        if entry is None:
             known = ", ".join(sorted(self._workflows)) or "none"
             self._fail(
                 FailureDetails.of(
@@ -376,6 +488,21 @@ class Execution:
                 )
             )
             return True
+        if isinstance(entry, WorkflowVersions):
+            try:
+                version, fn = entry.resolve(self._version)
+            except VersionNotAvailable as exc:
+                self._missing_version = (StallReason.VERSION_NOT_AVAILABLE, str(exc))
+                self._without_code = True
+                self._hold_without_code()
+                return True
+            except WorkflowNotRegisteredError as exc:
+                self._fail(FailureDetails.from_exception(exc))
+                return True
+            if self._version is None:
+                self._version, self._version_chosen = version, True
+        else:
+            fn = entry
         try:
             result = call_user(fn, self._ctx, decode(event.input))
         except Exception as exc:
@@ -487,7 +614,7 @@ class Execution:
 
 
 def run_step(
-    workflows: Mapping[str, WorkflowFn],
+    workflows: Mapping[str, WorkflowEntry],
     instance_id: str,
     history: Iterable[HistoryEvent],
     new_events: Sequence[HistoryEvent],

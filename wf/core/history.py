@@ -19,6 +19,16 @@ from wf.errors import FailureDetails, HistoryFormatError
 HISTORY_VERSION = 1
 
 
+class PropagationScope(Enum):
+    """How much of a workflow's history goes with an activity or child it calls (the
+    SDK's ``PropagationScope``): ``OWN_HISTORY``, the caller's own events only (a trust
+    boundary); ``LINEAGE``, those and whatever its own callers propagated to it."""
+
+    NONE = 0
+    OWN_HISTORY = 1
+    LINEAGE = 2
+
+
 class EventKind(Enum):
     TURN_STARTED = "TurnStarted"
     WORKFLOW_STARTED = "WorkflowStarted"
@@ -38,6 +48,7 @@ class EventKind(Enum):
     SUSPENDED = "Suspended"
     RESUMED = "Resumed"
     CUSTOM_STATUS = "CustomStatus"
+    STALLED = "Stalled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,10 +62,13 @@ class HistoryEvent:
 @dataclass(frozen=True, slots=True)
 class TurnStarted(HistoryEvent):
     """Opens each step; its timestamp is the workflow's ``current_utc_datetime``;
-    ``patches`` are the ``is_patched`` names the step's code first applied."""
+    ``patches`` are the ``is_patched`` names the step's code first applied; ``version``
+    is the named version of the workflow the execution's first step ran (registered
+    with ``versioned_workflow``), which its replays must run too."""
 
     kind: ClassVar[EventKind] = EventKind.TURN_STARTED
     patches: tuple[str, ...] | None = None
+    version: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +76,46 @@ class ParentRef:
     instance_id: str
     execution_id: str
     task_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryChunk:
+    """One workflow's history as propagated to what it called."""
+
+    app_id: str
+    instance_id: str
+    workflow_name: str
+    events: tuple[HistoryEvent, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "app": self.app_id,
+            "iid": self.instance_id,
+            "name": self.workflow_name,
+            "events": [event_to_json(e) for e in self.events],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> HistoryChunk:
+        return cls(data["app"], data["iid"], data["name"], tuple(event_from_json(e) for e in data["events"]))
+
+
+@dataclass(frozen=True, slots=True)
+class Propagated:
+    """The history a caller propagated: its chunks, oldest ancestor first."""
+
+    scope: PropagationScope
+    chunks: tuple[HistoryChunk, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {"scope": self.scope.value, "chunks": [c.to_json() for c in self.chunks]}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Propagated:
+        try:
+            return cls(PropagationScope(data["scope"]), tuple(HistoryChunk.from_json(c) for c in data["chunks"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise HistoryFormatError(f"malformed propagated history: {exc!r}") from exc
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +127,8 @@ class WorkflowStarted(HistoryEvent):
     #: After a continue-as-new: the IDs of management events the previous generations
     #: recorded (with when), so that a late duplicate is not recorded again here.
     seen: tuple[tuple[str, str], ...] | None = None
+    #: The history the parent propagated (``call_child_workflow(propagation=...)``).
+    propagated: Propagated | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +242,26 @@ class CustomStatusSet(HistoryEvent):
     status: str | None = None
 
 
+class StallReason(Enum):
+    """Why an execution stalled (Dapr's ``StalledReason``)."""
+
+    PATCH_MISMATCH = "PATCH_MISMATCH"
+    VERSION_NOT_AVAILABLE = "VERSION_NOT_AVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class Stalled(HistoryEvent):
+    """Closes a step whose code could not run as history requires: the version it
+    started with is not registered, or it no longer applies the patches history
+    recorded (Dapr's ``ExecutionStalled``). The step's events are recorded, what the
+    code did with them is not: the execution waits, ``STALLED``, for code that can
+    replay it, and then carries on from those events."""
+
+    kind: ClassVar[EventKind] = EventKind.STALLED
+    reason: StallReason
+    description: str
+
+
 _CLASSES: dict[str, type[HistoryEvent]] = {
     cls.kind.value: cls
     for cls in (
@@ -207,6 +283,7 @@ _CLASSES: dict[str, type[HistoryEvent]] = {
         Suspended,
         Resumed,
         CustomStatusSet,
+        Stalled,
     )
 }
 
@@ -224,6 +301,10 @@ def _field_to_json(value: Any) -> Any:
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, FailureDetails):
+        return value.to_json()
+    if isinstance(value, StallReason):
+        return value.value
+    if isinstance(value, Propagated):
         return value.to_json()
     if isinstance(value, ParentRef):
         return {"instance_id": value.instance_id, "execution_id": value.execution_id, "task_id": value.task_id}
@@ -262,6 +343,13 @@ def event_from_json(data: dict[str, Any]) -> HistoryEvent:
             value = tuple((str(i), str(t)) for i, t in value)
         elif key == "patches":
             value = tuple(str(p) for p in value)
+        elif key == "propagated":
+            value = Propagated.from_json(value)
+        elif key == "reason":
+            try:
+                value = StallReason(value)
+            except ValueError as exc:
+                raise HistoryFormatError(f"unknown stall reason {value!r}") from exc
         kwargs[key] = value
     try:
         return cls(**kwargs)

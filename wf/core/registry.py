@@ -12,9 +12,10 @@ from datetime import datetime
 from typing import Any, TypeVar, overload
 
 from wf.core.context import WorkflowActivityContext, registered_name
-from wf.core.history import ActivityCompleted, ActivityFailed
+from wf.core.history import ActivityCompleted, ActivityFailed, Propagated
 from wf.core.serde import decode, encode
 from wf.core.typed import call_user
+from wf.core.versions import WorkflowEntry, WorkflowVersions
 from wf.errors import FailureDetails, WorkflowNotRegisteredError
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -31,7 +32,7 @@ class Registry:
     """Registry of the workflows and activities of one application."""
 
     def __init__(self) -> None:
-        self._workflows: dict[str, Callable[..., Any]] = {}
+        self._workflows: dict[str, WorkflowEntry] = {}
         self._activities: dict[str, ActivitySpec] = {}
 
     # -- registration -------------------------------------------------------------
@@ -42,6 +43,22 @@ class Registry:
         if name:
             fn.__dict__["_dapr_alternate_name"] = name
         self._workflows[wf_name] = fn
+
+    def register_versioned_workflow(
+        self, fn: Callable[..., Any], *, name: str, version_name: str | None = None, is_latest: bool
+    ) -> None:
+        """Register ``fn`` as version ``version_name`` (default: the function's name) of
+        workflow ``name``; ``is_latest=True`` makes new instances run it. Instances run
+        the version they started with until they end (``STALLED`` while it is missing)."""
+        if not name:
+            raise ValueError("versioned_workflow needs the workflow's name (name=...)")
+        entry = self._workflows.get(name)
+        if entry is None or not isinstance(entry, WorkflowVersions):
+            if entry is not None:
+                raise ValueError(f"workflow '{name}' is registered without versions; it cannot also have versions")
+            entry = self._workflows[name] = WorkflowVersions(name)
+        entry.add(version_name if version_name is not None else fn.__name__, fn, is_latest=is_latest)
+        fn.__dict__["_dapr_alternate_name"] = name
 
     def register_activity(self, fn: Callable[..., Any], *, name: str | None = None, inline: bool = False) -> None:
         """Register an activity; ``inline=True`` runs it in the invocation that schedules it."""
@@ -80,17 +97,20 @@ class Registry:
 
         return decorate(__fn) if __fn is not None else decorate
 
-    def versioned_workflow(self, *args: Any, **kwargs: Any) -> Any:
-        """Named workflow versions are not supported yet (``NotImplementedError``)."""
-        raise NotImplementedError(
-            "versioned_workflow: named workflow versions are not supported yet; branch on ctx.is_patched(...) "
-            "in one workflow, or register the new code under a new workflow name"
-        )
+    def versioned_workflow(
+        self, __fn: F | None = None, *, name: str, version_name: str | None = None, is_latest: bool
+    ) -> Any:
+        """Decorator registering a named version of workflow ``name`` (see
+        ``register_versioned_workflow``); returns the function unchanged."""
 
-    register_versioned_workflow = versioned_workflow
+        def decorate(fn: F) -> F:
+            self.register_versioned_workflow(fn, name=name, version_name=version_name, is_latest=is_latest)
+            return fn
+
+        return decorate(__fn) if __fn is not None else decorate
 
     @property
-    def workflows(self) -> Mapping[str, Callable[..., Any]]:
+    def workflows(self) -> Mapping[str, WorkflowEntry]:
         return self._workflows
 
     @property
@@ -100,16 +120,23 @@ class Registry:
     # -- execution ---------------------------------------------------------------
 
     def run_activity(
-        self, name: str, workflow_id: str, task_id: int, input: str | None, now: datetime
+        self,
+        name: str,
+        workflow_id: str,
+        task_id: int,
+        input: str | None,
+        now: datetime,
+        propagated: Propagated | None = None,
     ) -> ActivityCompleted | ActivityFailed:
-        """Run one activity and turn its outcome into the history event that records it."""
+        """Run one activity and turn its outcome into the history event that records it;
+        ``propagated``: the caller's history, if it asked for it to go along."""
         spec = self._activities.get(name)
         if spec is None:
             known = ", ".join(sorted(self._activities)) or "none"
             exc = WorkflowNotRegisteredError(f"activity '{name}' is not registered (registered: {known})")
             return ActivityFailed(now, task_id, FailureDetails.from_exception(exc))
         try:
-            result = call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id), decode(input))
+            result = call_user(spec.fn, WorkflowActivityContext(workflow_id, task_id, propagated), decode(input))
             if inspect.isawaitable(result):
                 # An ``async def`` activity: run to completion on a loop of its own (each
                 # activity runs in a thread of its own, see wf/engine/budget.py).

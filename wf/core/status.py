@@ -20,6 +20,9 @@ class WorkflowStatus(Enum):
     TERMINATED = "TERMINATED"
     PENDING = "PENDING"
     SUSPENDED = "SUSPENDED"
+    #: Waiting for code that can replay it (a workflow version or patch it needs is
+    #: missing); see ``wf.core.history.Stalled``.
+    STALLED = "STALLED"
 
     @property
     def is_terminal(self) -> bool:

@@ -20,6 +20,7 @@ from wf.core.history import (
     ChildFailed,
     EventRaised,
     HistoryEvent,
+    PropagationScope,
     TimerCreated,
     TimerFired,
 )
@@ -72,6 +73,7 @@ class Retry:
     input: str | None
     instance_id: str | None
     first_attempt_at: datetime
+    propagation: PropagationScope | None = None
     attempt: int = 0
 
 
@@ -206,33 +208,50 @@ class TaskBook:
         self.actions[entry.action.task_id] = entry.action
         self.open[entry.action.task_id] = entry
 
-    def _action(self, child: bool, name: str, input: str | None, instance_id: str | None) -> Scheduled:
+    def _action(
+        self, child: bool, name: str, input: str | None, instance_id: str | None, propagation: PropagationScope | None
+    ) -> Scheduled:
         task_id = self._new_id()
         if child:
-            return StartChild(task_id, name, instance_id or f"{self.instance_id}:{task_id:04x}", input)
-        return ScheduleActivity(task_id, name, input)
+            return StartChild(task_id, name, instance_id or f"{self.instance_id}:{task_id:04x}", input, propagation)
+        return ScheduleActivity(task_id, name, input, propagation)
 
     def _attempt(self, retry: Retry) -> None:
         retry.attempt += 1
-        action = self._action(retry.child, retry.name, retry.input, retry.instance_id)
+        action = self._action(retry.child, retry.name, retry.input, retry.instance_id, retry.propagation)
         self._add(Attempt(retry.task, action, retry))
 
-    def schedule_activity(self, name: str, input: Any, retry_policy: RetryPolicy | None) -> Task[Any]:
-        return self._schedule(False, name, input, None, retry_policy)
+    def schedule_activity(
+        self, name: str, input: Any, retry_policy: RetryPolicy | None, propagation: PropagationScope | None = None
+    ) -> Task[Any]:
+        return self._schedule(False, name, input, None, retry_policy, propagation)
 
     def schedule_child(
-        self, name: str, input: Any, instance_id: str | None, retry_policy: RetryPolicy | None
+        self,
+        name: str,
+        input: Any,
+        instance_id: str | None,
+        retry_policy: RetryPolicy | None,
+        propagation: PropagationScope | None = None,
     ) -> Task[Any]:
-        return self._schedule(True, name, input, instance_id, retry_policy)
+        return self._schedule(True, name, input, instance_id, retry_policy, propagation)
 
     def _schedule(
-        self, child: bool, name: str, input: Any, instance_id: str | None, policy: RetryPolicy | None
+        self,
+        child: bool,
+        name: str,
+        input: Any,
+        instance_id: str | None,
+        policy: RetryPolicy | None,
+        propagation: PropagationScope | None,
     ) -> Task[Any]:
+        if propagation is PropagationScope.NONE:
+            propagation = None
         task: Task[Any] = Task()
         if policy is not None:
-            self._attempt(Retry(task, policy, child, name, encode(input), instance_id, self._turn.now))
+            self._attempt(Retry(task, policy, child, name, encode(input), instance_id, self._turn.now, propagation))
         else:
-            self._add(Plain(task, self._action(child, name, encode(input), instance_id)))
+            self._add(Plain(task, self._action(child, name, encode(input), instance_id, propagation)))
         return task
 
     def schedule_timer(self, fire_at: datetime) -> Task[None]:

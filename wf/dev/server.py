@@ -21,6 +21,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from wf.dev.containers import Containers, app_factory
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.front import http_server, wsgi_app
 from wf.dev.provision import ensure_resources
+from wf.dev.state import load_state, save_state, state_file
 from wf.errors import DevServerError
 
 log = logging.getLogger("wf.dev")
@@ -115,8 +117,15 @@ class LocalStack:
         concurrency: int | None = None,
         pollers: int = DEFAULT_POLLERS,
         publish: bool = False,
+        state_file: Path | None = None,
+        replay_each_step: bool = False,
     ) -> None:
         factory, limit = app_factory(lambda_handler)
+        #: Where the embedded emulator's table and queues are kept across restarts.
+        self._state_file = state_file
+        self._replay_each_step = replay_each_step
+        self._region = "us-east-1"
+        self._resources: Any = None
         self._containers = Containers(factory, concurrency or limit)
         self._host, self._port, self._pollers, self._publish = host, port, pollers, publish
         self._stop = threading.Event()
@@ -170,6 +179,16 @@ class LocalStack:
         os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
         os.environ.setdefault("WF_LOG_FORMAT", "text")
         os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
+        if self._replay_each_step:
+            os.environ.setdefault("WF_REPLAY_EACH_STEP", "1")
+        self._region, self._resources = region, res
+        if self._moto is not None and self._state_file is not None:
+            dynamodb = boto3.client("dynamodb", region_name=region)
+            urls = {url.rsplit("/", 1)[-1]: url for url in (res.queue_url, res.dlq_url)}
+            items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls)
+            if items or messages:
+                log.info("restored %d items and %d messages from %s", items, messages, self._state_file)
+            self._retry_stalled(dynamodb, sqs, res)
         state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
             STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
@@ -184,9 +203,31 @@ class LocalStack:
         for thread in self._threads:
             thread.start()
 
+    def _retry_stalled(self, dynamodb: Any, sqs: Any, res: Any) -> None:
+        """Have each ``STALLED`` instance try again with the code loaded now, as Dapr's
+        runtime retries stalled workflows when it restarts."""
+        from wf.engine.messages import RetryMessage
+
+        now = datetime.now(UTC)
+        pages = dynamodb.get_paginator("scan").paginate(
+            TableName=res.table_name,
+            FilterExpression="sk = :meta AND wf_status = :stalled",
+            ExpressionAttributeValues={":meta": {"S": "META"}, ":stalled": {"S": "STALLED"}},
+            ProjectionExpression="pk",
+        )
+        ids = [item["pk"]["S"] for page in pages for item in page["Items"]]
+        for start in range(0, len(ids), 10):
+            entries = [
+                {"Id": str(i), "MessageBody": json.dumps(RetryMessage(iid, None, now).to_out().body)}
+                for i, iid in enumerate(ids[start : start + 10])
+            ]
+            sqs.send_message_batch(QueueUrl=res.queue_url, Entries=entries)
+        if ids:
+            log.info("retrying %d stalled instance(s) with the code loaded now", len(ids))
+
     def stop(self) -> None:
-        """Stop serving: the batches in flight get a second to finish; the emulator and
-        its data go with the stack."""
+        """Stop serving: the batches in flight get a second to finish. The emulator's
+        table and queues are saved to the state file (if there is one), then go."""
         self._stop.set()
         if self._server is not None:
             self._close_server(self._server)
@@ -196,12 +237,37 @@ class LocalStack:
             self._source.drain(timeout=1)
             self._source.close()
         if self._moto is not None:
+            self._save_and_reset()
             self._moto.stop()
             self._moto = None
         if self._publish:
             STATE_FILE.unlink(missing_ok=True)
         os.environ.clear()
         os.environ.update(self._environ)
+
+    def _save_and_reset(self) -> None:
+        """Save the emulator's data, then drop it: its backends are the process's, and a
+        stack started again here must find what a new process would (the file's)."""
+        import urllib.request
+
+        import boto3
+
+        res = self._resources
+        if self._state_file is not None and res is not None:
+            try:
+                items, messages = save_state(
+                    self._state_file,
+                    boto3.client("dynamodb", region_name=self._region),
+                    res.table_name,
+                    [url.rsplit("/", 1)[-1] for url in (res.queue_url, res.dlq_url)],
+                    self._region,
+                )
+                log.info("saved %d items and %d messages to %s", items, messages, self._state_file)
+            except Exception as exc:  # a failed save must not keep the stack from stopping
+                log.error("saving the local stack's state to %s failed: %s", self._state_file, exc)
+        host, port = self._moto.get_host_and_port()
+        with contextlib.suppress(OSError):
+            urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
 
     @staticmethod
     def _close_server(server: Any) -> None:
@@ -229,9 +295,19 @@ def serve(
     *,
     concurrency: int | None = None,
     pollers: int = DEFAULT_POLLERS,
+    state: str | None = None,
 ) -> None:
-    """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM."""
-    stack = LocalStack(load_handler(handler_file), port, host, concurrency=concurrency, pollers=pollers, publish=True)
+    """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM;
+    ``state``: the ``--state`` option (see ``wf/dev/state.py``)."""
+    stack = LocalStack(
+        load_handler(handler_file),
+        port,
+        host,
+        concurrency=concurrency,
+        pollers=pollers,
+        publish=True,
+        state_file=state_file(state),
+    )
     stopped = threading.Event()
 
     def interrupt(signum: int, frame: object) -> None:

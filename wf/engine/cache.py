@@ -23,6 +23,7 @@ from datetime import datetime, timedelta
 from wf.core.execution import Execution
 from wf.core.history import HistoryEvent
 from wf.core.registry import Registry
+from wf.core.status import WorkflowStatus
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 
 CACHE_SIZE = 512
@@ -55,8 +56,16 @@ def chain(first: Iterable[HistoryEvent], steps: Iterable[StepRecord]) -> Iterabl
 
 
 class LiveCache:
-    def __init__(self, runtime: Registry, store: InstanceStore, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        runtime: Registry,
+        store: InstanceStore,
+        clock: Callable[[], datetime],
+        *,
+        replay_each_step: bool = False,
+    ) -> None:
         self._runtime = runtime
+        self._replay_each_step = replay_each_step
         self._store = store
         self._clock = clock
         self._warm: OrderedDict[str, Live] = OrderedDict()
@@ -92,14 +101,14 @@ class LiveCache:
         live = self._warm.get(instance_id)
         now = self._clock()
         if live is not None and now - live.confirmed_at <= VALIDATE_AFTER:
-            return live
+            return self._current_code(live)
         meta = self._store.get_meta(instance_id)
         if meta is None:
             self.forget(instance_id)
             return None
         if live is not None and live.meta.execution_id == meta.execution_id:
             live.confirmed_at = now
-            return live
+            return self._current_code(live)
         known = self._known.get(instance_id)
         if known is not None and known.meta.execution_id == meta.execution_id:
             steps = self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
@@ -113,4 +122,15 @@ class LiveCache:
         execution.replay(history)
         live = Live(meta, execution, next_seq, history, now)
         self.remember(live)
+        return live
+
+    def _current_code(self, live: Live) -> Live:
+        """A warm execution runs the code it was built with. A stalled one waits for other
+        code, and with ``replay_each_step`` (an application running its stack in
+        process, whose code may change under it, as Dapr's SDK replays every step) each
+        step's code is the code registered now: rebuilt from the history held (no I/O)."""
+        if self._replay_each_step or live.execution.status is WorkflowStatus.STALLED:
+            execution = Execution(self._runtime.workflows, live.meta.instance_id)
+            execution.replay(live.history)
+            live.execution = execution
         return live

@@ -16,8 +16,10 @@ from wf.core.history import (
     ChildCompleted,
     ChildFailed,
     HistoryEvent,
+    Propagated,
     WorkflowTerminated,
 )
+from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
 from wf.engine.cache import Live
@@ -48,8 +50,10 @@ class Dispatcher:
         metrics: Metrics,
         start_child: ChildStarter,
         precise_timers: bool = False,
+        app_id: str = DEFAULT_APP_ID,
     ) -> None:
         self.precise_timers = precise_timers
+        self.app_id = app_id
         self._registry = registry
         self._queue = queue
         self._clock = clock
@@ -96,7 +100,9 @@ class Dispatcher:
                 out.append(TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(delay))
             elif isinstance(cmd, StartChild) and defer_children:
                 out.append(
-                    StartChildMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.instance_id).to_out()
+                    StartChildMessage(
+                        iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.instance_id, cmd.propagation
+                    ).to_out()
                 )
             elif isinstance(cmd, StartChild):
                 failure = self._start_child(live, cmd)
@@ -119,7 +125,9 @@ class Dispatcher:
         for c in inline:
             # Decided one at a time: each run uses up the invocation's time.
             if self._budget.may_start(c.name, remaining_ms):
-                results.append(self.run_activity(c.name, iid, c.task_id, c.input, remaining_ms))
+                propagated = propagate(c.propagation, live.history, c.task_id, app_id=self.app_id, instance_id=iid)
+                run = ActivityRun(c.name, iid, c.task_id, c.input, propagated)
+                results.append(self.run_activities([run], remaining_ms)[0])
             else:
                 late.append(activity_message(iid, exec_id, self._clock(), c))
         if late:
@@ -142,7 +150,10 @@ class Dispatcher:
         self._metrics.count(Metric.ACTIVITIES_RUN, len(runs))
         now = self._clock
         calls = [
-            (r.name, lambda r=r: self._registry.run_activity(r.name, r.instance_id, r.task_id, r.input, now()))
+            (
+                r.name,
+                lambda r=r: self._registry.run_activity(r.name, r.instance_id, r.task_id, r.input, now(), r.propagated),
+            )
             for r in runs
         ]
         if len(calls) == 1 and remaining_ms is None:
@@ -177,6 +188,8 @@ class ActivityRun:
     instance_id: str
     task_id: int
     input: str | None
+    #: The caller's history, if it propagated it.
+    propagated: Propagated | None = None
 
 
 def timer_delay(seconds: float, precise: bool) -> int:
@@ -190,7 +203,7 @@ def timer_delay(seconds: float, precise: bool) -> int:
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:
-    return ActivityMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input).to_out()
+    return ActivityMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.propagation).to_out()
 
 
 def event_message(iid: str, exec_id: str | None, now: datetime, event: HistoryEvent) -> OutMessage:

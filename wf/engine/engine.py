@@ -40,6 +40,7 @@ from wf.core.history import (
     TimerFired,
     WorkflowFailed,
 )
+from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
@@ -48,7 +49,14 @@ from wf.engine.cache import Live, LiveCache
 from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
-from wf.engine.messages import ActivityMessage, EventMessage, Message, StartChildMessage, TimerMessage
+from wf.engine.messages import (
+    ActivityMessage,
+    EventMessage,
+    Message,
+    RetryMessage,
+    StartChildMessage,
+    TimerMessage,
+)
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing
 from wf.engine.queue import OutMessage, WorkQueue
@@ -110,6 +118,8 @@ class Engine:
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
         activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY,
         precise_timers: bool = False,
+        replay_each_step: bool = False,
+        app_id: str = DEFAULT_APP_ID,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
     ) -> None:
@@ -123,11 +133,18 @@ class Engine:
         self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
-        self.lives = LiveCache(runtime, store, clock)
+        self.lives = LiveCache(runtime, store, clock, replay_each_step=replay_each_step)
         self.dispatch = Dispatcher(
-            runtime, queue, clock, self.budget, self.metrics, self._start_child, precise_timers=precise_timers
+            runtime,
+            queue,
+            clock,
+            self.budget,
+            self.metrics,
+            self._start_child,
+            precise_timers=precise_timers,
+            app_id=app_id,
         )
-        self.lifecycle = Lifecycle(runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch)
+        self.lifecycle = Lifecycle(runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id)
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -290,11 +307,16 @@ class Engine:
             return [TimerFired(now, msg.task_id)]
         if isinstance(msg, ActivityMessage):
             return self._activity_events(msg, now, receive_count, remaining_ms)
+        if isinstance(msg, RetryMessage):
+            self.retry(msg.instance_id, remaining_ms=remaining_ms)
+            return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)
             if live is None:
                 return []
-            failure = self._start_child(live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input))
+            failure = self._start_child(
+                live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input, msg.propagation)
+            )
             return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
         return [msg.event]
 
@@ -304,7 +326,7 @@ class Engine:
         prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
         if isinstance(prepared, list):
             return prepared
-        return [self.dispatch.run_activity(msg.name, msg.instance_id, msg.task_id, msg.input, remaining_ms)]
+        return self.dispatch.run_activities([self._run_of(msg)], remaining_ms)
 
     def activities_events(
         self, deliveries: Sequence[tuple[ActivityMessage, int]], *, remaining_ms: Callable[[], int] | None = None
@@ -334,10 +356,22 @@ class Engine:
                     wave.remove(i)
                     with contextlib.suppress(QueueError):  # else events_for defers it, alone
                         brought[i] = self._defer(deliveries[i][0])
-            runs = [ActivityRun(m.name, m.instance_id, m.task_id, m.input) for m in (deliveries[i][0] for i in wave)]
+            runs = [self._run_of(deliveries[i][0]) for i in wave]
             for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
                 brought[i] = [event]
         return brought
+
+    def _run_of(self, msg: ActivityMessage) -> ActivityRun:
+        """The run of an activity message; with the caller's history, if it propagates it
+        (read from the execution, which ``_prepare_activity`` has just loaded)."""
+        propagated = None
+        if msg.propagation is not None:
+            live = self.load(msg.instance_id)
+            if live is not None:
+                propagated = propagate(
+                    msg.propagation, live.history, msg.task_id, app_id=self.dispatch.app_id, instance_id=msg.instance_id
+                )
+        return ActivityRun(msg.name, msg.instance_id, msg.task_id, msg.input, propagated)
 
     def _prepare_activity(
         self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
@@ -410,6 +444,25 @@ class Engine:
             self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
             return None
         return live, []
+
+    def retry(self, instance_id: str, *, remaining_ms: Callable[[], int] | None = None) -> None:
+        """Step a stalled instance with no new event: if the code registered now replays
+        it, it carries on with the events it stalled on; else it stays ``STALLED``."""
+        for _ in range(MAX_CONFLICT_RETRIES):
+            live = self.load(instance_id)
+            if live is None or live.execution.status is not WorkflowStatus.STALLED:
+                return
+            try:
+                result = self._step_and_commit(live, [])
+            except ConflictError:
+                self.metrics.count(Metric.WRITE_CONFLICTS)
+                self.forget(instance_id)
+                continue
+            if result is None:
+                self._sync_meta(live, None)
+            else:
+                self._after_commit(live, result.commands, remaining_ms)
+            return
 
     def _repair(self, live: Live) -> None:
         """Carry out again what the recorded history still owes (a redelivery after a crash)."""

@@ -10,7 +10,8 @@ from datetime import datetime
 
 from wf.core.commands import StartChild
 from wf.core.execution import Execution
-from wf.core.history import ChildCreated, HistoryEvent, ParentRef, WorkflowFailed, WorkflowStarted
+from wf.core.history import ChildCreated, HistoryEvent, ParentRef, Propagated, WorkflowFailed, WorkflowStarted
+from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
@@ -58,8 +59,10 @@ class Lifecycle:
         new_id: Callable[[], str],
         metrics: Metrics,
         dispatcher: Dispatcher,
+        app_id: str = DEFAULT_APP_ID,
     ) -> None:
         self._registry = registry
+        self._app_id = app_id
         self._dispatcher = dispatcher
         self._store = store
         self._lives = lives
@@ -82,7 +85,10 @@ class Lifecycle:
         if existing is not None and existing.parent == parent:
             return None  # already started by an earlier delivery of this step
         try:
-            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing)
+            propagated = propagate(
+                cmd.propagation, live.history, cmd.task_id, app_id=self._app_id, instance_id=live.meta.instance_id
+            )
+            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing, propagated=propagated)
         except (RequestError, WorkflowNotRegisteredError) as exc:
             # A refusal fails the child's task. An AWS error does not: it propagates, and
             # the step's message comes back to start the child again.
@@ -104,8 +110,10 @@ class Lifecycle:
         *,
         parent: ParentRef | None = None,
         existing: InstanceMeta | None = None,
+        propagated: Propagated | None = None,
     ) -> None:
-        """Start (or restart, if it and its children are terminal) an instance.
+        """Start (or restart, if it and its children are terminal) an instance;
+        ``propagated``: what its parent propagated to it.
 
         A new ID costs no read: the create is conditional, and only when it fails is
         the old instance read to decide between 409 and replacing it.
@@ -116,7 +124,7 @@ class Lifecycle:
             self._check_replaceable(existing)
         now = self._clock()
         execution = Execution(self._registry.workflows, instance_id)
-        started = WorkflowStarted(now, name, input, parent)
+        started = WorkflowStarted(now, name, input, parent, propagated=propagated)
         result = execution.step([started], now)
         too_large = oversize(result)
         if too_large is not None:

@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar, Self
 
-from wf.core.history import HistoryEvent, event_from_json, event_to_json, format_time, parse_time
+from wf.core.history import HistoryEvent, PropagationScope, event_from_json, event_to_json, format_time, parse_time
 from wf.engine.queue import OutMessage
 from wf.errors import UnknownMessageKindError
 
@@ -18,6 +18,7 @@ class MessageKind(Enum):
     TIMER = "timer"  # fire a timer (re-sent while its time has not come)
     EVENT = "event"  # record an inbound event (raise, pause, resume, terminate, child result)
     START_CHILD = "start_child"  # start a child once the parent's execution is recorded
+    RETRY = "retry"  # step a stalled instance again, with the code deployed now
 
 
 @dataclass(frozen=True)
@@ -69,14 +70,22 @@ class WorkMessage:
         attempt, crashes = int(body.get("try", 0)), int(body.get("died", 0))
         msg: Message
         if kind is MessageKind.ACTIVITY:
-            msg = ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"))
+            msg = ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"), _scope(body))
         elif kind is MessageKind.TIMER:
             msg = TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
         elif kind is MessageKind.START_CHILD:
-            msg = StartChildMessage(*head, int(body["task"]), body["name"], body.get("input"), body["child"])
+            msg = StartChildMessage(
+                *head, int(body["task"]), body["name"], body.get("input"), body["child"], _scope(body)
+            )
+        elif kind is MessageKind.RETRY:
+            msg = RetryMessage(*head)
         else:
             msg = EventMessage(*head, event_from_json(body["event"]), follow_up=bool(body.get("follow_up")))
         return replace(msg, attempt=attempt, crashes=crashes) if attempt or crashes else msg
+
+
+def _scope(body: dict[str, Any]) -> PropagationScope | None:
+    return PropagationScope(int(body["prop"])) if "prop" in body else None
 
 
 @dataclass(frozen=True)
@@ -85,9 +94,15 @@ class ActivityMessage(WorkMessage):
     task_id: int
     name: str
     input: str | None
+    #: The caller's history goes along: read from the store when the activity runs,
+    #: not carried in the message (it may be large).
+    propagation: PropagationScope | None = None
 
     def _fields(self) -> dict[str, Any]:
-        return {"task": self.task_id, "name": self.name, "input": self.input}
+        fields: dict[str, Any] = {"task": self.task_id, "name": self.name, "input": self.input}
+        if self.propagation is not None:
+            fields["prop"] = self.propagation.value
+        return fields
 
 
 @dataclass(frozen=True)
@@ -107,9 +122,13 @@ class StartChildMessage(WorkMessage):
     name: str
     input: str | None
     child_id: str
+    propagation: PropagationScope | None = None
 
     def _fields(self) -> dict[str, Any]:
-        return {"task": self.task_id, "name": self.name, "input": self.input, "child": self.child_id}
+        fields: dict[str, Any] = {"task": self.task_id, "name": self.name, "input": self.input, "child": self.child_id}
+        if self.propagation is not None:
+            fields["prop"] = self.propagation.value
+        return fields
 
 
 @dataclass(frozen=True)
@@ -128,4 +147,16 @@ class EventMessage(WorkMessage):
         return fields
 
 
-Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage
+@dataclass(frozen=True)
+class RetryMessage(WorkMessage):
+    """Step a ``STALLED`` instance with no new event: the code deployed now may replay
+    it (the version or patch it was missing is back). Sent by the local stack when it
+    starts, as Dapr's runtime retries stalled workflows when it restarts."""
+
+    kind: ClassVar[MessageKind] = MessageKind.RETRY
+
+    def _fields(self) -> dict[str, Any]:
+        return {}
+
+
+Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage

@@ -1,0 +1,100 @@
+"""``wf dev`` keeps its instances across restarts (``--state``): what is in the table and
+on the queues when it stops, timers still waiting included, is there when it starts
+again, in this process or another; ``off`` starts empty."""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.dev_process import free_port
+from wf import DaprWorkflowClient, DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
+from wf.dev.server import LocalStack
+from wf.dev.state import DEFAULT_STATE_FILE, state_file
+
+wfr = WorkflowRuntime()
+
+
+@wfr.activity(name="double")
+def double(ctx: Any, x: int) -> int:
+    return 2 * x
+
+
+@wfr.workflow(name="sleeper")
+def sleeper(ctx: DaprWorkflowContext, x: int):
+    doubled = yield ctx.call_activity("double", input=x)
+    yield ctx.create_timer(timedelta(seconds=8))
+    approved = yield ctx.wait_for_external_event("approve")
+    return [doubled, approved]
+
+
+def _stack(port: int, state: Path | None) -> LocalStack:
+    stack = LocalStack(wfr.lambda_handler, port, state_file=state)
+    stack.start()
+    return stack
+
+
+def _wait(client: DaprWorkflowClient, iid: str, until: Any, timeout: float = 20) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        state = client.get_workflow_state(iid)
+        if state is not None and until(state):
+            return state
+        time.sleep(0.1)
+    raise AssertionError(f"{iid}: {client.get_workflow_state(iid)}")
+
+
+def test_instances_and_their_timers_survive_a_restart(tmp_path: Path) -> None:
+    path, port = tmp_path / "state.json", free_port()
+    client = DaprWorkflowClient(f"http://127.0.0.1:{port}")
+    stack = _stack(port, path)
+    try:
+        client.schedule_new_workflow("sleeper", input=21, instance_id="kept")
+        client.schedule_new_workflow("sleeper", input=1, instance_id="done")
+        _wait(client, "kept", lambda s: s.runtime_status is WorkflowStatus.RUNNING)
+        time.sleep(1)  # the activity runs; then the 8 s timer waits on the queue
+    finally:
+        stack.stop()
+    saved = json.loads(path.read_text())
+    timers = [m for m in saved["queues"]["wf-work"] if json.loads(m["body"])["k"] == "timer"]
+    assert saved["table"] and len(timers) == 2, "the table and the waiting timers are saved"
+    assert all(0 < m["wait"] <= 8 for m in timers)
+
+    stack = _stack(port, path)  # restarted on the same port at once
+    try:
+        assert client.get_workflow_state("kept").runtime_status is WorkflowStatus.RUNNING
+        client.raise_workflow_event("kept", "approve", data="yes")
+        state = client.wait_for_workflow_completion("kept", timeout_in_seconds=30)
+        assert state.runtime_status is WorkflowStatus.COMPLETED
+        assert json.loads(state.serialized_output) == [42, "yes"]
+    finally:
+        stack.stop()
+
+
+def test_state_off_starts_empty(tmp_path: Path) -> None:
+    port = free_port()
+    client = DaprWorkflowClient(f"http://127.0.0.1:{port}")
+    stack = _stack(port, None)
+    try:
+        client.schedule_new_workflow("sleeper", input=1, instance_id="gone")
+    finally:
+        stack.stop()
+    stack = _stack(port, None)
+    try:
+        assert client.get_workflow_state("gone") is None
+    finally:
+        stack.stop()
+
+
+def test_state_file_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("WF_STATE", raising=False)
+    assert state_file(None) == DEFAULT_STATE_FILE
+    assert state_file("off") is None
+    assert state_file(str(tmp_path / "s.json")) == tmp_path / "s.json"
+    monkeypatch.setenv("WF_STATE", "none")
+    assert state_file(None) is None
