@@ -20,3 +20,10 @@ def aws():
 
     with mock_aws():
         yield
+
+
+@pytest.fixture(autouse=True)
+def _own_local_state(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local stack a test starts (``WorkflowRuntime.start()``, ``wf dev``) keeps its
+    state in a file of that test's own, not in the working directory's ``.wf/``."""
+    monkeypatch.setenv("WF_STATE", str(tmp_path_factory.mktemp("wf-state") / "state.json"))

@@ -32,6 +32,7 @@ def wf_dev(
     port = port or free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
     env["TMPDIR"] = str(tmp)
+    env["WF_STATE"] = str(tmp / "wf-state.json")  # each test's stack starts empty
     proc = subprocess.Popen(
         [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(handler), *args],
         cwd=ROOT,

@@ -181,6 +181,7 @@ def test_wf_dev_uses_an_existing_emulator_from_aws_endpoint_url(tmp_path) -> Non
             **os.environ,
             "AWS_ENDPOINT_URL": endpoint,
             "TMPDIR": str(tmp_path),
+            "WF_STATE": str(tmp_path / "wf-state.json"),
             "AWS_ACCESS_KEY_ID": "x",
             "AWS_SECRET_ACCESS_KEY": "x",
             "AWS_DEFAULT_REGION": "us-east-1",
@@ -221,7 +222,7 @@ def test_wf_dev_uses_an_existing_emulator_from_aws_endpoint_url(tmp_path) -> Non
 
 
 def test_wf_dev_explains_what_stops_it(tmp_path) -> None:
-    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    env = {**os.environ, "TMPDIR": str(tmp_path), "WF_STATE": str(tmp_path / "wf-state.json")}
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()

@@ -1,0 +1,1 @@
+"""``durabletask.aio``: the asyncio client."""
