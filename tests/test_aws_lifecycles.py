@@ -179,6 +179,20 @@ def test_child_workflow_and_recursive_terminate(stack: Stack) -> None:
     assert stack.table_items() == []
 
 
+def test_a_purge_right_after_a_terminate_takes_the_children_too(stack: Stack) -> None:
+    """The parent's termination owes its child one, still on the queue when a client
+    purges at once (upstream's recursive-terminate test does): the purge records it
+    rather than refusing (409), and everything goes; the late message finds nothing."""
+    started(stack, "parent", "p2")
+    stack.pump()
+    assert stack.post(f"{P}/p2/terminate")[0] == 202
+    assert stack.status("p2") == "TERMINATED" and stack.status("p2:0001") == "RUNNING"
+    assert stack.post(f"{P}/p2/purge")[0] == 202
+    stack.pump()
+    assert stack.get("p2")[0] == 404 and stack.get("p2:0001")[0] == 404
+    assert stack.table_items() == []
+
+
 def test_child_completes_into_parent(stack: Stack) -> None:
     started(stack, "parent", "p2")
     stack.pump()

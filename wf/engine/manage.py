@@ -159,6 +159,12 @@ def purge(engine: Engine, instance_id: str) -> None:
     for child_id in engine.lifecycle.child_ids(meta):
         child = engine.store.get_meta(child_id)
         if child is not None and child.parent is not None and child.parent.instance_id == instance_id:
+            if not engine.status_of(child)[0].is_terminal and status is WorkflowStatus.TERMINATED:
+                # The parent's termination owes the child its own, perhaps still in
+                # flight: record it now, as a terminate call would, rather than refuse
+                # a purge right after a terminate.
+                signal(engine, child_id, Signal.TERMINATE)
+                child = engine.store.get_meta(child_id) or child
             if not engine.status_of(child)[0].is_terminal:
                 raise InvalidStateError(Operation.PURGE, f"child workflow {child_id} is still running")
             children.append(child_id)
