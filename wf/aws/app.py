@@ -119,6 +119,7 @@ def make_handler(
             records = folder.order(event["Records"])
             folder.hand_on(records)
             folder.run_activities(records)
+            folder.fire_timers(records)
             response = process_partial_response(
                 event={**event, "Records": records},
                 record_handler=folder.handle,

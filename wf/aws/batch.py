@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -87,6 +88,8 @@ class BatchFolder:
     #: What the activities of the batch brought, run together (``run_activities``).
     _brought: dict[str, list[HistoryEvent]] = field(default_factory=dict)
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
+    #: Message IDs of timers fired side by side (``fire_timers``): done.
+    _fired: set[str] = field(default_factory=set)
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records grouped by execution, groups in order of first appearance, except
@@ -165,14 +168,55 @@ class BatchFolder:
             self.engine.metrics.count(Metric.MESSAGES_POISON)
             return None
 
+    def fire_timers(self, records: list[dict[str, Any]]) -> None:
+        """With precise timers (the local stack), timers arrive a little early and are
+        waited for. Waited for one after another, each batch's later timers would be
+        late by the earlier ones' waits and commits; so the timer-only groups of
+        different instances wait and commit side by side, each in a thread of its own,
+        and ``handle`` then passes over their records (failures are in ``failed``)."""
+        if not self.engine.dispatch.precise_timers:
+            return
+        groups: dict[GroupKey, list[dict[str, Any]]] = {}
+        for record in records:
+            msg = self._parsed.get(record["messageId"])
+            if msg is not None and record["messageId"] not in self._handed:
+                groups.setdefault(_key(msg), []).append(record)
+        timers = [
+            group
+            for group in groups.values()
+            if all(isinstance(self._parsed.get(r["messageId"]), TimerMessage) for r in group)
+        ]
+        if len(timers) < 2:
+            return
+
+        def fire(group: list[dict[str, Any]]) -> None:
+            for record in group:
+                try:
+                    self._handle(SQSRecord(record), no_span)
+                except Exception as exc:
+                    log.warning("timer message %s failed: %s", record["messageId"], exc)
+                    self.failed.add(record["messageId"])
+
+        threads = [threading.Thread(target=fire, args=(g,), name="wf-timer", daemon=True) for g in timers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        self._fired.update(r["messageId"] for g in timers for r in g)
+
     def handle(self, record: SQSRecord) -> None:
+        if record.message_id in self._fired:
+            return  # done by fire_timers
+        self._handle(record, self.span)
+
+    def _handle(self, record: SQSRecord, span: Span) -> None:
         msg = self._read(record)
         if msg is None:
             return
         count = int(record.attributes.approximate_receive_count or 1)
         key = _key(msg)
         error: Exception | None = None
-        with self.span(msg):
+        with span(msg):
             try:
                 if record.message_id in self._handed:
                     events: list[HistoryEvent] = []
