@@ -1,6 +1,7 @@
-"""``wf dev``: the local stack in one process.
+"""``wf dev``: the local stack.
 
-An embedded moto server (DynamoDB, SQS) unless ``AWS_ENDPOINT_URL`` points elsewhere,
+An embedded moto server (DynamoDB, SQS; in a process of its own, ``wf/dev/emulator.py``)
+unless ``AWS_ENDPOINT_URL`` points elsewhere,
 the table and queues of template.yaml, an HTTP server (waitress, ``wf/dev/front.py``)
 that turns each request into an API Gateway (REST, payload v1) proxy event, and an SQS
 event source that long-polls the queue and invokes the function with batches,
@@ -25,12 +26,12 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from wf.dev import moto_fixes
 from wf.dev.containers import Containers, app_factory
+from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.front import http_server, wsgi_app
 from wf.dev.provision import ensure_resources
-from wf.dev.state import load_state, save_state, state_file
+from wf.dev.state import load_state, state_file
 from wf.errors import DevServerError
 
 log = logging.getLogger("wf.dev")
@@ -132,7 +133,7 @@ class LocalStack:
         self._threads: list[threading.Thread] = []
         self._server: Any = None
         self._source: SqsEventSource | None = None
-        self._moto: Any = None
+        self._emulator: Emulator | None = None
         self._environ: dict[str, str] = {}
 
     @property
@@ -164,14 +165,8 @@ class LocalStack:
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
         if not os.environ.get("AWS_ENDPOINT_URL"):
-            from moto.server import ThreadedMotoServer
-
-            moto_fixes.install()
-            logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
-            self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-            self._moto.start()
-            moto_host, moto_port = self._moto.get_host_and_port()
-            os.environ["AWS_ENDPOINT_URL"] = f"http://{moto_host}:{moto_port}"
+            self._emulator = Emulator()
+            os.environ["AWS_ENDPOINT_URL"] = self._emulator.start()
             log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
         region = os.environ["AWS_DEFAULT_REGION"]
         sqs = boto3.client("sqs", region_name=region)
@@ -182,7 +177,7 @@ class LocalStack:
         if self._replay_each_step:
             os.environ.setdefault("WF_REPLAY_EACH_STEP", "1")
         self._region, self._resources = region, res
-        if self._moto is not None and self._state_file is not None:
+        if self._emulator is not None and self._state_file is not None:
             dynamodb = boto3.client("dynamodb", region_name=region)
             urls = {url.rsplit("/", 1)[-1]: url for url in (res.queue_url, res.dlq_url)}
             items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls)
@@ -236,38 +231,26 @@ class LocalStack:
         if self._source is not None:
             self._source.drain(timeout=1)
             self._source.close()
-        if self._moto is not None:
-            self._save_and_reset()
-            self._moto.stop()
-            self._moto = None
+        if self._emulator is not None:
+            self._save()
+            self._emulator.stop()
+            self._emulator = None
         if self._publish:
             STATE_FILE.unlink(missing_ok=True)
         os.environ.clear()
         os.environ.update(self._environ)
 
-    def _save_and_reset(self) -> None:
-        """Save the emulator's data, then drop it: its backends are the process's, and a
-        stack started again here must find what a new process would (the file's)."""
-        import urllib.request
-
-        import boto3
-
+    def _save(self) -> None:
+        """Have the emulator save its table and queues to the state file (if any)."""
         res = self._resources
-        if self._state_file is not None and res is not None:
-            try:
-                items, messages = save_state(
-                    self._state_file,
-                    boto3.client("dynamodb", region_name=self._region),
-                    res.table_name,
-                    [url.rsplit("/", 1)[-1] for url in (res.queue_url, res.dlq_url)],
-                    self._region,
-                )
-                log.info("saved %d items and %d messages to %s", items, messages, self._state_file)
-            except Exception as exc:  # a failed save must not keep the stack from stopping
-                log.error("saving the local stack's state to %s failed: %s", self._state_file, exc)
-        host, port = self._moto.get_host_and_port()
-        with contextlib.suppress(OSError):
-            urllib.request.urlopen(urllib.request.Request(f"http://{host}:{port}/moto-api/reset", method="POST"))
+        if self._state_file is None or res is None or self._emulator is None:
+            return
+        try:
+            queues = [url.rsplit("/", 1)[-1] for url in (res.queue_url, res.dlq_url)]
+            items, messages = self._emulator.save(self._state_file.resolve(), res.table_name, queues, self._region)
+            log.info("saved %d items and %d messages to %s", items, messages, self._state_file)
+        except Exception as exc:  # a failed save must not keep the stack from stopping
+            log.error("saving the local stack's state to %s failed: %s", self._state_file, exc)
 
     @staticmethod
     def _close_server(server: Any) -> None:

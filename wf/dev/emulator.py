@@ -1,0 +1,150 @@
+"""The embedded AWS emulator: moto's server (DynamoDB, SQS), patched as
+``wf/dev/moto_fixes.py`` says, in a process of its own.
+
+Run beside the function's code in one process, every emulated AWS call (HTTP parsing,
+serializing, moto's own work) would share one interpreter lock with the API, the SQS
+event source and the function's containers, and a burst of timers would wait on it.
+In a process of its own it runs on a core of its own, as AWS does.
+
+The parent talks to it over its stdin and stdout, one JSON object per line: it says
+``{"ready": endpoint}`` once it serves; ``{"save": {...}}`` has it write the state file
+(``wf/dev/state.py``: the queues' delayed and in-flight messages can only be read from
+moto's own records, here); closing its stdin stops it (also when the parent dies).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from typing import IO, Any
+
+from wf.errors import DevServerError
+
+log = logging.getLogger("wf.dev")
+
+#: How long the emulator may take to start serving, and to save and stop.
+START_TIMEOUT_SECONDS = 60
+STOP_TIMEOUT_SECONDS = 30
+
+
+class Emulator:
+    """The emulator process, from the parent's side."""
+
+    def __init__(self) -> None:
+        self._proc: subprocess.Popen[str] | None = None
+        self._replies: list[dict[str, Any]] = []
+        self._arrived = threading.Condition()
+        self.endpoint = ""
+
+    def start(self) -> str:
+        """Start it; returns its endpoint once it serves."""
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "wf.dev.emulator"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+        threading.Thread(target=self._read, args=(self._proc.stdout,), name="wf-emulator", daemon=True).start()
+        reply = self._reply("ready", START_TIMEOUT_SECONDS)
+        self.endpoint = str(reply["ready"])
+        return self.endpoint
+
+    def save(self, path: Path, table_name: str, queue_names: list[str], region: str) -> tuple[int, int]:
+        """Have it write its table and queues to ``path``; returns (items, messages)."""
+        self._send({"save": {"path": str(path), "table": table_name, "queues": queue_names, "region": region}})
+        reply = self._reply("saved", STOP_TIMEOUT_SECONDS)
+        items, messages = reply["saved"]
+        return int(items), int(messages)
+
+    def stop(self) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None:
+            return
+        if proc.stdin is not None:
+            proc.stdin.close()
+        try:
+            proc.wait(timeout=STOP_TIMEOUT_SECONDS)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def _send(self, message: dict[str, Any]) -> None:
+        if self._proc is None or self._proc.stdin is None:
+            raise DevServerError("the AWS emulator is not running")
+        self._proc.stdin.write(json.dumps(message) + "\n")
+        self._proc.stdin.flush()
+
+    def _read(self, stream: IO[str]) -> None:
+        for line in stream:
+            try:
+                reply = json.loads(line)
+            except ValueError:
+                continue
+            with self._arrived:
+                self._replies.append(reply)
+                self._arrived.notify_all()
+        with self._arrived:
+            self._replies.append({"exited": True})
+            self._arrived.notify_all()
+
+    def _reply(self, key: str, timeout: float) -> dict[str, Any]:
+        with self._arrived:
+            found = self._arrived.wait_for(
+                lambda: any(key in r or "error" in r or "exited" in r for r in self._replies), timeout
+            )
+            if not found:
+                raise DevServerError(f"the AWS emulator did not answer within {timeout:.0f} s")
+            reply = next(r for r in self._replies if key in r or "error" in r or "exited" in r)
+            self._replies.remove(reply)
+        if key not in reply:
+            raise DevServerError(f"the AWS emulator failed: {reply.get('error', 'it exited')}")
+        return reply
+
+
+def main() -> None:
+    """The emulator process: serve until stdin closes."""
+    for key, value in (
+        ("AWS_ACCESS_KEY_ID", "local"),
+        ("AWS_SECRET_ACCESS_KEY", "local"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+    ):
+        os.environ.setdefault(key, value)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    from moto.server import ThreadedMotoServer
+
+    from wf.dev import moto_fixes
+    from wf.dev.state import save_state
+
+    moto_fixes.install()
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+
+    def say(message: dict[str, Any]) -> None:
+        sys.stdout.write(json.dumps(message) + "\n")
+        sys.stdout.flush()
+
+    say({"ready": endpoint})
+    import boto3
+
+    for line in sys.stdin:
+        try:
+            request = json.loads(line)["save"]
+            dynamodb = boto3.client("dynamodb", region_name=request["region"], endpoint_url=endpoint)
+            saved = save_state(Path(request["path"]), dynamodb, request["table"], request["queues"], request["region"])
+            say({"saved": list(saved)})
+        except Exception as exc:
+            say({"error": f"{type(exc).__name__}: {exc}"})
+    server.stop()
+
+
+if __name__ == "__main__":
+    main()
