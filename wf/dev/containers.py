@@ -11,6 +11,7 @@ of its own, as a cold start builds one.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -74,7 +75,13 @@ class Containers:
                 return self._idle.pop()
             self._count += 1
         try:
-            return self._factory()
+            handler = self._factory()
+            # A container's app (botocore and pynamodb models, the engine) lives as long
+            # as the stack: out of the collector's sight, a full collection of the
+            # process (all containers) stops every thread for a tenth of a second,
+            # which a burst of timers due together would feel.
+            gc.freeze()
+            return handler
         except BaseException:
             with self._cond:
                 self._count -= 1

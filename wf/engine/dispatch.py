@@ -192,12 +192,20 @@ class ActivityRun:
     propagated: Propagated | None = None
 
 
+#: How much earlier than its due time at least a precise timer is sent to arrive.
+PRECISE_MARGIN_SECONDS = 0.2
+
+
 def timer_delay(seconds: float, precise: bool) -> int:
     """The SQS delay of a timer due in ``seconds``, in SQS's whole seconds, at most its
     longest delay (a longer timer hops). Rounded down, so that it arrives on time or a
     little early and the worker waits out the rest, for sub-second timers (retries)
     and when ``precise``; else rounded up: late by less than a second, SQS's
     granularity, and no invocation time spent waiting."""
+    if precise:
+        # Early by a margin: the send itself takes a moment, and a timer that is
+        # visible late is late.
+        seconds -= PRECISE_MARGIN_SECONDS
     rounded = math.floor(seconds) if precise or seconds < 1 else math.ceil(seconds)
     return max(0, min(MAX_DELAY_SECONDS, rounded))
 

@@ -61,7 +61,14 @@ from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
-from wf.errors import ActivityAbandonedError, ConflictError, FailureDetails, PayloadTooLargeError, QueueError
+from wf.errors import (
+    ActivityAbandonedError,
+    ConflictError,
+    FailureDetails,
+    PayloadTooLargeError,
+    QueueError,
+    StoreError,
+)
 
 log = logging.getLogger("wf.engine")
 
@@ -293,8 +300,12 @@ class Engine:
             if 0 < early <= TIMER_WAIT_SECONDS and _has_time(remaining_ms, early):
                 # SQS delays in whole seconds, and timers are sent to arrive before they
                 # are due (wf/engine/dispatch.py): wait out the rest here, so that a
-                # timer fires on time, sub-second ones included.
-                self.sleep(early)
+                # timer fires on time, sub-second ones included. The execution is
+                # loaded first: the wait hides the reads, so that only the step's write
+                # is left once the timer is due.
+                with contextlib.suppress(StoreError):
+                    self.load(msg.instance_id)
+                self.sleep(max(0.0, (msg.fire_at - self.clock()).total_seconds()))
                 now = max(self.clock(), msg.fire_at)
             elif early > 0:
                 # Longer than SQS can delay: hop again, unless nobody waits for it any more.
