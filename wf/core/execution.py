@@ -56,18 +56,6 @@ from wf.errors import (
 from wf.errors import WorkflowTerminated as ChildTerminated
 
 WorkflowFn = Callable[..., Any]
-#: The kinds whose handling needs the workflow code: without it (its version is not
-#: registered) they are recorded as they come, for the code to meet once it is back.
-_HELD_WITHOUT_CODE = (
-    EventKind.ACTIVITY_COMPLETED,
-    EventKind.ACTIVITY_FAILED,
-    EventKind.TIMER_FIRED,
-    EventKind.CHILD_COMPLETED,
-    EventKind.CHILD_FAILED,
-    EventKind.EVENT_RAISED,
-    EventKind.SUSPENDED,
-    EventKind.RESUMED,
-)
 
 #: The kinds a caller may pass to ``step`` (everything else the executor records itself).
 NEW_EVENT_KINDS = frozenset(
@@ -85,6 +73,15 @@ NEW_EVENT_KINDS = frozenset(
         EventKind.RESUMED,
     }
 )
+
+#: The new events whose handling needs the workflow code: without it (its version is
+#: not registered) they are recorded as they come, for the code to meet once it is back.
+#: A start, a termination or a failure by the engine do not need it.
+_HELD_WITHOUT_CODE = NEW_EVENT_KINDS - {
+    EventKind.WORKFLOW_STARTED,
+    EventKind.WORKFLOW_TERMINATED,
+    EventKind.WORKFLOW_FAILED,
+}
 
 #: A workflow that continues-as-new this many times within one step without waiting on
 #: anything is looping; it is failed rather than spinning the invocation.
