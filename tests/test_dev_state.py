@@ -98,3 +98,55 @@ def test_state_file_setting(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> 
     assert state_file(str(tmp_path / "s.json")) == tmp_path / "s.json"
     monkeypatch.setenv("WF_STATE", "none")
     assert state_file(None) is None
+
+
+def test_ctrl_c_in_a_terminal_saves_the_instances(tmp_path: Path) -> None:
+    """Ctrl-C reaches every process of the terminal's group, the emulator's too: it
+    waits for ``wf dev`` to save before it stops, so the next ``wf dev`` has them."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from tests.dev_process import ROOT
+
+    state, port = tmp_path / "state.json", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["WF_STATE"] = str(state)
+    client = DaprWorkflowClient(f"http://127.0.0.1:{port}")
+
+    def wf_dev() -> subprocess.Popen[str]:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(ROOT / "handler.py")],
+            cwd=tmp_path,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,  # a group of its own, as a terminal's foreground job
+        )
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                client.get_workflow_state("probe")
+                return proc
+            except Exception:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
+    def ctrl_c(proc: subprocess.Popen[str]) -> None:
+        os.killpg(proc.pid, signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+
+    proc = wf_dev()
+    try:
+        client.schedule_new_workflow("hello_world_wf", input=1, instance_id="kept")
+        _wait(client, "kept", lambda s: s.runtime_status is WorkflowStatus.RUNNING)
+    finally:
+        ctrl_c(proc)
+    proc = wf_dev()
+    try:
+        assert client.get_workflow_state("kept").runtime_status is WorkflowStatus.RUNNING
+    finally:
+        ctrl_c(proc)

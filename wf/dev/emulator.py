@@ -14,10 +14,12 @@ moto's own records, here); closing its stdin stops it (also when the parent dies
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -68,7 +70,8 @@ class Emulator:
         if proc is None:
             return
         if proc.stdin is not None:
-            proc.stdin.close()
+            with contextlib.suppress(OSError):  # it has gone already
+                proc.stdin.close()
         try:
             proc.wait(timeout=STOP_TIMEOUT_SECONDS)
         except subprocess.TimeoutExpired:
@@ -78,8 +81,11 @@ class Emulator:
     def _send(self, message: dict[str, Any]) -> None:
         if self._proc is None or self._proc.stdin is None:
             raise DevServerError("the AWS emulator is not running")
-        self._proc.stdin.write(json.dumps(message) + "\n")
-        self._proc.stdin.flush()
+        try:
+            self._proc.stdin.write(json.dumps(message) + "\n")
+            self._proc.stdin.flush()
+        except OSError as exc:
+            raise DevServerError(f"the AWS emulator has stopped ({exc})") from exc
 
     def _read(self, stream: IO[str]) -> None:
         for line in stream:
@@ -110,6 +116,10 @@ class Emulator:
 
 def main() -> None:
     """The emulator process: serve until stdin closes."""
+    # Ctrl-C in a terminal reaches the whole process group: the parent stops the stack,
+    # asks for the save, then closes stdin. Stopped by the signal, this process would
+    # take the data with it before the save.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     for key, value in (
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
