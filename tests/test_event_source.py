@@ -76,3 +76,64 @@ def test_a_handler_that_raises_fails_the_whole_batch(aws) -> None:
         source.close()
     time.sleep(1.1)
     assert len(sqs.receive_message(QueueUrl=queue).get("Messages", [])) == 1
+
+
+def test_timers_waited_for_in_a_batch_hold_up_none_of_its_other_records() -> None:
+    """With precise timers (the local stack) a batch's early timers are waited for side
+    by side, while its other records go on: a child's termination delivered with another
+    child's early timer is recorded before that timer's wait ends, not after it (found
+    by upstream's recursive-terminate test: the children's activities ran)."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+    from types import SimpleNamespace
+
+    from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+    from wf.aws.batch import BatchFolder
+    from wf.core.history import WorkflowTerminated
+    from wf.engine.messages import EventMessage, TimerMessage
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    terminated = threading.Event()
+    order: list[str] = []
+
+    class Engine:
+        dispatch = SimpleNamespace(precise_timers=True)
+
+        def events_for(self, msg, **_):
+            if isinstance(msg, TimerMessage):
+                # The timer is early: its wait ends when it is due, here when the
+                # termination has gone by (or never, if the batch waited on us first).
+                assert terminated.wait(10), "the termination waited for the timers"
+                return [SimpleNamespace(kind="TimerFired")]
+            return [msg.event]
+
+        def advance(self, msgs, events, **_):
+            order.append(msgs[0].instance_id)
+            if msgs[0].instance_id == "child-2":
+                terminated.set()
+
+    bodies = [
+        TimerMessage("child-1", "e1", now, 1, now + timedelta(seconds=1)).to_out().body,
+        TimerMessage("child-3", "e3", now, 1, now + timedelta(seconds=1)).to_out().body,
+        EventMessage("child-2", None, now, WorkflowTerminated(now, None)).to_out().body,
+    ]
+    records = [
+        {
+            "messageId": f"m{i}",
+            "receiptHandle": f"r{i}",
+            "body": json.dumps(b),
+            "attributes": {"ApproximateReceiveCount": "1"},
+        }
+        for i, b in enumerate(bodies)
+    ]
+    folder = BatchFolder(Engine())  # type: ignore[arg-type]
+    ordered = folder.order(records)
+    folder.start_timers(ordered)
+    try:
+        for record in ordered:
+            folder.handle(SQSRecord(record))
+    finally:
+        folder.finish_timers()
+    assert order[0] == "child-2" and sorted(order) == ["child-1", "child-2", "child-3"]
+    assert folder.failed == set()

@@ -119,13 +119,16 @@ def make_handler(
             records = folder.order(event["Records"])
             folder.hand_on(records)
             folder.run_activities(records)
-            folder.fire_timers(records)
-            response = process_partial_response(
-                event={**event, "Records": records},
-                record_handler=folder.handle,
-                processor=processor,
-                context=context,
-            )
+            folder.start_timers(records)
+            try:
+                response = process_partial_response(
+                    event={**event, "Records": records},
+                    record_handler=folder.handle,
+                    processor=processor,
+                    context=context,
+                )
+            finally:
+                folder.finish_timers()
             failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
             failures += sorted(folder.failed - set(failures))
             return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}

@@ -90,6 +90,7 @@ class BatchFolder:
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
     #: Message IDs of timers fired side by side (``fire_timers``): done.
     _fired: set[str] = field(default_factory=set)
+    _timers: list[threading.Thread] = field(default_factory=list)
 
     def order(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """The records grouped by execution, groups in order of first appearance, except
@@ -168,12 +169,14 @@ class BatchFolder:
             self.engine.metrics.count(Metric.MESSAGES_POISON)
             return None
 
-    def fire_timers(self, records: list[dict[str, Any]]) -> None:
+    def start_timers(self, records: list[dict[str, Any]]) -> None:
         """With precise timers (the local stack), timers arrive a little early and are
         waited for. Waited for one after another, each batch's later timers would be
         late by the earlier ones' waits and commits; so the timer-only groups of
         different instances wait and commit side by side, each in a thread of its own,
-        and ``handle`` then passes over their records (failures are in ``failed``)."""
+        while the batch's other records are processed (a timer holds up nothing else:
+        not a termination that must come first); ``handle`` passes over their records,
+        ``finish_timers`` waits for them (failures are in ``failed``)."""
         if not self.engine.dispatch.precise_timers:
             return
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
@@ -197,16 +200,19 @@ class BatchFolder:
                     log.warning("timer message %s failed: %s", record["messageId"], exc)
                     self.failed.add(record["messageId"])
 
-        threads = [threading.Thread(target=fire, args=(g,), name="wf-timer", daemon=True) for g in timers]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
         self._fired.update(r["messageId"] for g in timers for r in g)
+        self._timers = [threading.Thread(target=fire, args=(g,), name="wf-timer", daemon=True) for g in timers]
+        for thread in self._timers:
+            thread.start()
+
+    def finish_timers(self) -> None:
+        for thread in self._timers:
+            thread.join()
+        self._timers = []
 
     def handle(self, record: SQSRecord) -> None:
         if record.message_id in self._fired:
-            return  # done by fire_timers
+            return  # done by start_timers
         self._handle(record, self.span)
 
     def _handle(self, record: SQSRecord, span: Span) -> None:

@@ -84,6 +84,10 @@ EARLY_RECHECK_AGE = 2.0
 #: How long a management call's follow-up message waits for the call's own write
 #: (``_await_call``) before it records the event itself.
 FOLLOW_UP_GRACE_SECONDS = 10.0
+#: A follow-up is sent just before its call's write, and usually arrives first: the
+#: write is waited for in place for up to a second (sending the message again costs a
+#: second of SQS delay, and a terminate's children would meanwhile run on).
+FOLLOW_UP_RECHECKS = (0.005, 0.02, 0.05, 0.1, 0.2, 0.3, 0.3)
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
@@ -439,7 +443,7 @@ class Engine:
         msg = msgs[0]
         age = (self.clock() - msg.sent_at).total_seconds()
         current: Live | None = live
-        for pause in (0.0, *EARLY_RECHECKS) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
+        for pause in (0.0, *FOLLOW_UP_RECHECKS) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
             if pause:
                 self.sleep(pause)
                 self.forget(msg.instance_id)
