@@ -87,6 +87,7 @@ def build_engine(
         activity_concurrency=settings.activity_concurrency,
         precise_timers=settings.precise_timers,
         replay_each_step=settings.replay_each_step,
+        cache_bytes=settings.cache_bytes,
         app_id=settings.service_name,
         sleep=sleep,
         metrics=metrics,

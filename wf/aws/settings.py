@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from wf.engine.budget import DEFAULT_MARGIN_MS
+from wf.engine.cache import DEFAULT_CACHE_BYTES
 from wf.engine.engine import DEFAULT_ACTIVITY_CONCURRENCY, DEFAULT_MAX_RECEIVE_COUNT
 from wf.errors import ConfigurationError
 
@@ -15,6 +16,7 @@ DEFAULT_COMPONENT = "dapr"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SERVICE = "wf"
+MB = 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,9 @@ class Settings:
     #: Run each step's code afresh from the history held (``WF_REPLAY_EACH_STEP=1``, set
     #: by ``WorkflowRuntime.start()``): code that changes while the process runs is used.
     replay_each_step: bool = False
+    #: The memory the warm executions may hold (``WF_CACHE_MB``; by default a quarter
+    #: of the function's, ``AWS_LAMBDA_FUNCTION_MEMORY_SIZE``, else 128 MB).
+    cache_bytes: int = DEFAULT_CACHE_BYTES
     #: Powertools' service name (logs, metrics, traces).
     service_name: str = DEFAULT_SERVICE
     #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
@@ -78,6 +83,11 @@ class Settings:
             activity_concurrency=number("WF_ACTIVITY_CONCURRENCY", DEFAULT_ACTIVITY_CONCURRENCY),
             precise_timers=env.get("WF_PRECISE_TIMERS", "") in ("1", "true", "yes"),
             replay_each_step=env.get("WF_REPLAY_EACH_STEP", "") in ("1", "true", "yes"),
+            cache_bytes=number(
+                "WF_CACHE_MB",
+                number("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 4 * DEFAULT_CACHE_BYTES // MB) // 4,
+            )
+            * MB,
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",

@@ -17,7 +17,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from wf.core.execution import Execution
@@ -27,6 +27,15 @@ from wf.core.status import WorkflowStatus
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 
 CACHE_SIZE = 512
+#: The memory the warm executions may hold, unless configured (``WF_CACHE_MB``; by
+#: default a quarter of the function's memory): what a history costs in memory grows
+#: with its events and payloads, not with the number of instances.
+DEFAULT_CACHE_BYTES = 128 * 1024 * 1024
+#: What one history event costs in memory besides its payload strings (measured with
+#: tracemalloc on decoded steps: 182 bytes, whatever the payload's size).
+EVENT_BYTES = 180
+#: The events' fields that hold payloads (encoded JSON, names, messages).
+_PAYLOAD_FIELDS = ("input", "result", "output", "data", "status", "name")
 #: A warm view not confirmed for this long is checked against the instance record
 #: before use: the instance may have continued as new elsewhere meanwhile.
 VALIDATE_AFTER = timedelta(seconds=10)
@@ -47,6 +56,27 @@ class Live:
     history: list[HistoryEvent]
     #: When this view was last known current (loaded, or a step committed).
     confirmed_at: datetime
+    #: The memory ``history`` holds (``approximate_bytes``): of its first ``sized_events``
+    #: events, of the list ``sized_for`` (a new generation's history is a new list).
+    size: int = 0
+    sized_events: int = 0
+    sized_for: list[HistoryEvent] | None = field(default=None, repr=False, compare=False)
+
+
+def approximate_bytes(events: Iterable[HistoryEvent]) -> int:
+    """What ``events`` cost in memory, near enough to bound a cache by: a fixed cost per
+    event and its payload strings (a failure's message and stack trace too)."""
+    total = 0
+    for event in events:
+        total += EVENT_BYTES
+        for name in _PAYLOAD_FIELDS:
+            value = getattr(event, name, None)
+            if value.__class__ is str:
+                total += len(value)
+        failure = getattr(event, "failure", None)
+        if failure is not None:
+            total += len(failure.message) + len(failure.stack_trace or "")
+    return total
 
 
 def chain(first: Iterable[HistoryEvent], steps: Iterable[StepRecord]) -> Iterable[HistoryEvent]:
@@ -63,9 +93,14 @@ class LiveCache:
         clock: Callable[[], datetime],
         *,
         replay_each_step: bool = False,
+        max_bytes: int = DEFAULT_CACHE_BYTES,
     ) -> None:
         self._runtime = runtime
         self._replay_each_step = replay_each_step
+        self._max_bytes = max_bytes
+        #: Memory held by the executions in either map (each counted once).
+        self._held: dict[str, int] = {}
+        self._total = 0
         self._store = store
         self._clock = clock
         self._warm: OrderedDict[str, Live] = OrderedDict()
@@ -87,14 +122,39 @@ class LiveCache:
         with self._lock:
             self._warm.clear()
             self._known.clear()
+            self._held.clear()
+            self._total = 0
+
+    @property
+    def held_bytes(self) -> int:
+        """The memory the cache's executions hold (``approximate_bytes``)."""
+        return self._total
 
     def remember(self, live: Live) -> None:
+        """Keep ``live`` warm, least recently used first out, within ``CACHE_SIZE``
+        executions and ``max_bytes`` of history (one larger than that is not kept)."""
+        history = live.history
+        if live.sized_for is not history:  # a new generation: a history of its own
+            live.size = live.sized_events = 0
+            live.sized_for = history
+        live.size += approximate_bytes(history[live.sized_events :])
+        live.sized_events = len(history)
+        iid = live.meta.instance_id
         with self._lock:
             for held in (self._warm, self._known):
-                held[live.meta.instance_id] = live
-                held.move_to_end(live.meta.instance_id)
-                while len(held) > CACHE_SIZE:
-                    held.popitem(last=False)
+                held[iid] = live
+                held.move_to_end(iid)
+            self._total += live.size - self._held.get(iid, 0)
+            self._held[iid] = live.size
+            while self._known and (len(self._known) > CACHE_SIZE or self._total > self._max_bytes):
+                self._evict(next(iter(self._known)))
+            while len(self._warm) > CACHE_SIZE:
+                self._warm.popitem(last=False)
+
+    def _evict(self, instance_id: str) -> None:
+        self._known.pop(instance_id, None)
+        self._warm.pop(instance_id, None)
+        self._total -= self._held.pop(instance_id, 0)
 
     def load(self, instance_id: str) -> Live | None:
         """The current execution: warm, or rebuilt from the store."""

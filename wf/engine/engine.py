@@ -45,7 +45,7 @@ from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
-from wf.engine.cache import Live, LiveCache
+from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import oversize
@@ -130,6 +130,7 @@ class Engine:
         activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY,
         precise_timers: bool = False,
         replay_each_step: bool = False,
+        cache_bytes: int = DEFAULT_CACHE_BYTES,
         app_id: str = DEFAULT_APP_ID,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
@@ -144,7 +145,7 @@ class Engine:
         self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
-        self.lives = LiveCache(runtime, store, clock, replay_each_step=replay_each_step)
+        self.lives = LiveCache(runtime, store, clock, replay_each_step=replay_each_step, max_bytes=cache_bytes)
         self.dispatch = Dispatcher(
             runtime,
             queue,
