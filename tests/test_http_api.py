@@ -180,3 +180,5 @@ def test_template_matches_what_the_code_reads() -> None:
     arch = {"arm64": "aarch64", "x86_64": "x86_64"}[tpl["Globals"]["Function"]["Architectures"][0]]
     version = tpl["Globals"]["Function"]["Runtime"].removeprefix("python")
     assert f"--platform manylinux2014_{arch}" in makefile and f"--python-version {version}" in makefile
+    # Bytecode only of the runtime's own Python (the build machine's would be ignored).
+    assert "--no-compile" in makefile and f"RUNTIME_PYTHON = python{version}" in makefile

@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import boto3
 from aws_lambda_powertools import Logger, Tracer
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -19,6 +18,8 @@ from wf.aws.batch import BatchFolder
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import PowertoolsMetrics
+from wf.aws.sessions import shared_loader
+from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
 from wf.aws.sqs import SqsQueue
 from wf.aws.tracing import Span, message_spans, no_span
@@ -73,8 +74,9 @@ def build_engine(
     metrics: Metrics | None = None,
 ) -> Engine:
     """The engine over DynamoDB and SQS; clients, clock and sleep may be injected (tests)."""
+    shared_loader()
     if sqs_client is None:
-        sqs_client = boto3.client("sqs", region_name=settings.region, endpoint_url=settings.sqs_endpoint)
+        sqs_client = shared_sqs_client(settings.region, settings.sqs_endpoint)
     store = DynamoStore(make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint))
     return Engine(
         runtime,

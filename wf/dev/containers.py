@@ -38,7 +38,6 @@ def app_factory(handler: LambdaHandler) -> tuple[Callable[[], LambdaHandler], in
         from wf.aws.app import build_app
         from wf.aws.settings import Settings
 
-        _share_botocore_models()
         return (lambda: build_app(registry, Settings.from_env())), DEFAULT_CONCURRENCY
     return (lambda: handler), 1
 
@@ -87,24 +86,3 @@ class Containers:
                 self._count -= 1
                 self._cond.notify()
             raise
-
-
-def _share_botocore_models() -> None:
-    """Have every container's pynamodb connection read botocore's service models from
-    one loader. pynamodb makes a botocore session of its own for each connection, which
-    parses the DynamoDB model anew (40-200 ms of the one process's CPU per container): a
-    burst of cold containers then held up every step in flight, timers included (p95
-    lateness 0.6 s, against 40-80 ms with one loader). On Lambda each container is a process and parses once;
-    sharing the parsed, read-only models here changes nothing else."""
-    import botocore.loaders
-    import botocore.session
-    import pynamodb.connection.base as base
-
-    loader = botocore.loaders.create_loader()
-
-    def get_session(env_vars: dict[str, Any] | None = None) -> botocore.session.Session:
-        session = botocore.session.get_session(env_vars)
-        session.register_component("data_loader", loader)
-        return session
-
-    setattr(base, "get_session", get_session)  # noqa: B010 (pynamodb does not export it)
