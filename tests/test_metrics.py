@@ -76,9 +76,9 @@ class _FakeTracer:
 
 
 def test_on_lambda_each_message_is_a_traced_span_annotated_with_its_instance(aws, monkeypatch) -> None:
+    import aws_lambda_powertools
     import boto3
 
-    import wf.aws.app
     from tests.aws_stack import load_event
     from wf import WorkflowActivityContext, WorkflowRuntime
     from wf.dev.provision import ensure_resources
@@ -87,12 +87,15 @@ def test_on_lambda_each_message_is_a_traced_span_annotated_with_its_instance(aws
     res = ensure_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs)
     for k, v in {
         "AWS_LAMBDA_FUNCTION_NAME": "wf",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",  # what Lambda sets with active tracing
         "WF_TABLE_NAME": res.table_name,
         "WF_QUEUE_URL": res.queue_url,
     }.items():
         monkeypatch.setenv(k, v)
     tracers: list[_FakeTracer] = []
-    monkeypatch.setattr(wf.aws.app, "Tracer", lambda service: tracers.append(_FakeTracer(service)) or tracers[-1])
+    monkeypatch.setattr(
+        aws_lambda_powertools, "Tracer", lambda service: tracers.append(_FakeTracer(service)) or tracers[-1]
+    )
     wfr = WorkflowRuntime()
 
     @wfr.activity(name="Notify")
@@ -111,3 +114,14 @@ def test_on_lambda_each_message_is_a_traced_span_annotated_with_its_instance(aws
     (tracer,) = tracers
     assert tracer.wrapped
     assert tracer.spans == [("## activity message", {"instance_id": "12345678", "name": "Notify"})]
+
+    # Without active tracing (no daemon named), or with Powertools' switch off, no
+    # tracer is made: the X-Ray SDK costs a third of a cold start.
+    for env in ({"AWS_XRAY_DAEMON_ADDRESS": ""}, {"POWERTOOLS_TRACE_DISABLED": "true"}):
+        with monkeypatch.context() as m:
+            for k, v in env.items():
+                m.setenv(k, v)
+            fresh = WorkflowRuntime()
+            fresh.workflow(name="OrderProcessingWorkflow")(order)
+            assert fresh.lambda_handler(load_event("get.json"), None)["statusCode"] == 200
+    assert len(tracers) == 1

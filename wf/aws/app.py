@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Tracer
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
@@ -149,10 +149,14 @@ def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
         # plain lines.
         Logger(service=settings.service_name)
     if settings.on_lambda:
-        # CloudWatch metrics (EMF) and X-Ray traces on Lambda only.
+        # CloudWatch metrics (EMF) on Lambda only, and X-Ray traces where tracing is on.
         metrics = PowertoolsMetrics(namespace="wf", service=settings.service_name)
-        tracer = Tracer(service=settings.service_name)
         engine = build_engine(runtime, settings, metrics=metrics)
+        if not settings.tracing:
+            return make_handler(engine, settings, metrics.flush, ack=_ack(engine))
+        from aws_lambda_powertools import Tracer
+
+        tracer = Tracer(service=settings.service_name)
         handler = make_handler(engine, settings, metrics.flush, message_spans(tracer), _ack(engine))
         traced: LambdaHandler = tracer.capture_lambda_handler(handler, capture_response=False)
         return traced

@@ -46,6 +46,10 @@ class Settings:
     service_name: str = DEFAULT_SERVICE
     #: Running on Lambda (``AWS_LAMBDA_FUNCTION_NAME``): metrics and traces are published.
     on_lambda: bool = False
+    #: X-Ray tracing: on Lambda with active tracing (Lambda then names its daemon,
+    #: ``AWS_XRAY_DAEMON_ADDRESS``), unless ``POWERTOOLS_TRACE_DISABLED``. Off, the X-Ray
+    #: SDK is not even imported (about a third of a cold start's init).
+    tracing: bool = False
     #: JSON log lines (CloudWatch), or plain text lines (``WF_LOG_FORMAT=text``, the local stack).
     json_logs: bool = True
     #: Another endpoint than AWS's for DynamoDB and SQS (the local stack, an emulator).
@@ -90,6 +94,9 @@ class Settings:
             * MB,
             service_name=env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
             on_lambda=bool(env.get("AWS_LAMBDA_FUNCTION_NAME")),
+            tracing=bool(env.get("AWS_LAMBDA_FUNCTION_NAME"))
+            and bool(env.get("AWS_XRAY_DAEMON_ADDRESS"))
+            and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",
             dynamodb_endpoint=endpoint("dynamodb"),
             sqs_endpoint=endpoint("sqs"),

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from typing import TYPE_CHECKING
 
-from aws_lambda_powertools import Tracer
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Tracer
 
 from wf.engine.messages import ActivityMessage, Message, StartChildMessage
 
