@@ -88,7 +88,7 @@ class BatchFolder:
     #: What the activities of the batch brought, run together (``run_activities``).
     _brought: dict[str, list[HistoryEvent]] = field(default_factory=dict)
     _pending: defaultdict[GroupKey, list[_Brought]] = field(default_factory=lambda: defaultdict(list))
-    #: Message IDs of timers fired side by side (``fire_timers``): done.
+    #: Message IDs of timers fired side by side (``start_timers``): done.
     _fired: set[str] = field(default_factory=set)
     _timers: list[threading.Thread] = field(default_factory=list)
 

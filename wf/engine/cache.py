@@ -161,14 +161,14 @@ class LiveCache:
         live = self._warm.get(instance_id)
         now = self._clock()
         if live is not None and now - live.confirmed_at <= VALIDATE_AFTER:
-            return self._current_code(live)
+            return live
         meta = self._store.get_meta(instance_id)
         if meta is None:
             self.forget(instance_id)
             return None
         if live is not None and live.meta.execution_id == meta.execution_id:
             live.confirmed_at = now
-            return self._current_code(live)
+            return live
         known = self._known.get(instance_id)
         if known is not None and known.meta.execution_id == meta.execution_id:
             steps = self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
@@ -184,13 +184,13 @@ class LiveCache:
         self.remember(live)
         return live
 
-    def _current_code(self, live: Live) -> Live:
-        """A warm execution runs the code it was built with. A stalled one waits for other
-        code, and with ``replay_each_step`` (an application running its stack in
-        process, whose code may change under it, as Dapr's SDK replays every step) each
-        step's code is the code registered now: rebuilt from the history held (no I/O)."""
+    def current_code(self, live: Live) -> None:
+        """Before a step: a warm execution runs the code it was built with. A stalled one
+        waits for other code, and with ``replay_each_step`` (an application running its
+        stack in process, whose code may change under it, as Dapr's SDK replays every
+        step) each step's code is the code registered now: rebuilt from the history
+        held (no I/O)."""
         if self._replay_each_step or live.execution.status is WorkflowStatus.STALLED:
             execution = Execution(self._runtime.workflows, live.meta.instance_id)
             execution.replay(live.history)
             live.execution = execution
-        return live

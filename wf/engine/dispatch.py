@@ -135,18 +135,13 @@ class Dispatcher:
             self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
         return results
 
-    def run_activity(
-        self, name: str, iid: str, task_id: int, input: str | None, remaining_ms: Callable[[], int] | None = None
-    ) -> HistoryEvent:
-        """Run an activity; what goes wrong with it (an error, a hang, a result that
-        cannot be recorded) becomes its task's failure, for the workflow to handle."""
-        return self.run_activities([ActivityRun(name, iid, task_id, input)], remaining_ms)[0]
-
     def run_activities(
         self, runs: Sequence[ActivityRun], remaining_ms: Callable[[], int] | None = None
     ) -> list[HistoryEvent]:
         """Run activities concurrently (a fan-out delivered in one batch), under one
-        deadline; one event per run, in order."""
+        deadline; one event per run, in order. What goes wrong with one (an error, a
+        hang, a result that cannot be recorded) becomes its task's failure, for the
+        workflow to handle."""
         self._metrics.count(Metric.ACTIVITIES_RUN, len(runs))
         now = self._clock
         calls = [

@@ -565,6 +565,7 @@ class Engine:
         replaying: bool = False,
     ) -> StepResult | None:
         now = self.clock()
+        self.lives.current_code(live)
         try:
             result = live.execution.step(events, now, replaying=replaying)
             too_large = oversize(result)
