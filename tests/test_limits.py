@@ -1,22 +1,37 @@
-"""The hot-path size check never under-estimates a step (it decides what DynamoDB would refuse)."""
+"""What the engine refuses as too large: single payloads over the limit, never a step for
+its width (a step too large for one item is stored across several)."""
 
 from __future__ import annotations
 
+import random
+
 from tests.driver import Driver
 from tests.test_core_semantics import wfr
-from wf.engine.limits import _rough_size
-from wf.engine.store import events_to_str
+from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES
+from wf.engine.limits import oversize, payload_size
 
 
-def test_rough_size_bounds_the_serialized_size_of_every_step() -> None:
+def test_payload_size_decides_as_the_exact_size_would() -> None:
+    rng = random.Random(3)
+    alphabet = ["a", "ü", "✓", "🚀", '"', "\n"]
+    for _ in range(300):
+        text = "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 400)))
+        limit = rng.randint(1, 1200)
+        assert (payload_size(text, limit) > limit) == (len(text.encode()) > limit)
+
+
+def test_a_wide_step_passes_and_a_large_payload_is_refused_with_the_limit_named() -> None:
     d = Driver(wfr)
-    d.start("chain", ["plain", 'quo"tes\\and\nnewlines', "ünïcødé ✓ 🚀" * 20], "a")
-    d.start("fan", 30, "b")
-    d.start("crash", None, "c")
-    d.start("counter", {"n": 0, "seen": []}, "e")
-    d.raise_event("e", "tick", "\u0000\u001f" * 50)
+    d.start("fan", 3000, "wide")
     d.run()
-    steps = [r for inst in d.instances.values() for _, _, _, r in inst.steps if r.events]
-    assert len(steps) > 10
-    for result in steps:
-        assert _rough_size(result) >= len(events_to_str(result.events).encode())
+    results = [r for inst in d.instances.values() for _, _, _, r in inst.steps if r.events]
+    widest = max(results, key=lambda r: len(r.events))
+    assert len(widest.events) > 3000
+    assert oversize(widest) is None  # 3,000 activities in one step: no item limit applies
+    big = d.start("chain", ["x" * (MAX_INLINE_PAYLOAD_BYTES + 10)], "big")
+    refused = oversize(big) or ""
+    assert "200,000-byte limit" in refused and "WF_BUCKET" in refused
+    # With a bucket the same input is kept by reference: accepted, up to 10 MB.
+    assert oversize(big, MAX_PAYLOAD_BYTES) is None
+    huge = d.start("chain", ["x" * (MAX_PAYLOAD_BYTES + 10)], "huge")
+    assert "10,485,760-byte limit" in (oversize(huge, MAX_PAYLOAD_BYTES) or "")

@@ -18,12 +18,14 @@ from wf.aws.batch import BatchFolder
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import PowertoolsMetrics
-from wf.aws.sessions import shared_loader
+from wf.aws.s3 import S3Blobs
+from wf.aws.sessions import s3_client, shared_loader
 from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
 from wf.aws.sqs import SqsQueue
 from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
+from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, BlobStore
 from wf.engine.engine import Engine
 from wf.engine.metrics import Metrics
 
@@ -69,19 +71,28 @@ def build_engine(
     settings: Settings,
     *,
     sqs_client: SQSClient | None = None,
+    s3: Any = None,
     clock: Callable[[], datetime] = utc_now,
     sleep: Callable[[float], None] = time.sleep,
     metrics: Metrics | None = None,
 ) -> Engine:
-    """The engine over DynamoDB and SQS; clients, clock and sleep may be injected (tests)."""
+    """The engine over DynamoDB, SQS and (with a bucket) S3; clients, clock and sleep may
+    be injected (tests)."""
     shared_loader()
     if sqs_client is None:
         sqs_client = shared_sqs_client(settings.region, settings.sqs_endpoint)
-    store = DynamoStore(make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint))
+    blobs: BlobStore | None = None
+    if settings.bucket_name:
+        # Made on first use: a cold start that never meets a large payload skips it.
+        blobs = S3Blobs(
+            (lambda: s3) if s3 is not None else (lambda: s3_client(settings.region, settings.s3_endpoint)),
+            settings.bucket_name,
+        )
+    store = DynamoStore(make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint), blobs)
     return Engine(
         runtime,
         store,
-        SqsQueue(sqs_client, settings.queue_url),
+        SqsQueue(sqs_client, settings.queue_url, blobs),
         clock=clock,
         new_id=time_ordered_id(clock),
         activity_margin_ms=settings.activity_margin_ms,
@@ -91,6 +102,7 @@ def build_engine(
         replay_each_step=settings.replay_each_step,
         cache_bytes=settings.cache_bytes,
         app_id=settings.service_name,
+        max_payload_bytes=MAX_PAYLOAD_BYTES if blobs is not None else MAX_INLINE_PAYLOAD_BYTES,
         sleep=sleep,
         metrics=metrics,
     )

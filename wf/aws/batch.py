@@ -30,7 +30,6 @@ last: none of their events was recorded, so all of their messages must come back
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 from collections import defaultdict
@@ -99,7 +98,7 @@ class BatchFolder:
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
         for record in records:
             try:
-                msg = self._parsed[record["messageId"]] = WorkMessage.parse(json.loads(record["body"]))
+                msg = self._parsed[record["messageId"]] = WorkMessage.parse(self.engine.queue.read(record["body"]))
                 key = _key(msg)
             except Exception:
                 # Unreadable: its own group, so that handle() reports it on its own.
@@ -161,9 +160,11 @@ class BatchFolder:
         if msg is not None:
             return msg
         try:
-            return WorkMessage.parse(json.loads(record.body))
+            return WorkMessage.parse(self.engine.queue.read(record.body))
         except UnknownMessageKindError:
             raise  # perhaps a newer version's: let it come back, then dead-letter it
+        except TRANSIENT:
+            raise  # its body is in the bucket, which could not be read now: let it come back
         except Exception as exc:
             log.error("dropping message %s: its body is not a work message (%s)", record.message_id, exc)
             self.engine.metrics.count(Metric.MESSAGES_POISON)

@@ -8,12 +8,22 @@ Layout (partition key ``pk`` = instance ID):
   1,000 per second) would then cap starts and completions for the whole table.
 - ``sk = "H#<execution>#<seq>"``: one item per step, written once with
   ``attribute_not_exists``: two invocations racing on an instance cannot both commit.
+- ``sk = "P#<execution>#<seq>#<token>#<n>"``: the rest of a step too large for one
+  item (``PART_BYTES`` of its events each). They are written first, under a token of
+  that writer's own; the step item, written last and conditionally as always, names
+  the token and how many parts there are: it is the commit. Parts no step item names
+  (a writer that lost the race, or died before its step item) are never read; the
+  loser deletes its own, a purge or the execution's deletion the rest.
+
+Payloads over ``wf/engine/blobs.py:OFFLOAD_BYTES`` are kept in the bucket, the items
+holding references: no item is ever near DynamoDB's 400 KB.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+import secrets
 import zlib
 from collections.abc import Iterator
 from typing import Any
@@ -27,8 +37,9 @@ from pynamodb.transactions import TransactWrite
 
 from wf.core.history import ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
+from wf.engine.blobs import BlobStore, PayloadCodec, history_prefix
 from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord, events_from_str, events_to_str
-from wf.errors import ConflictError, FailureDetails, StoreError
+from wf.errors import ConflictError, FailureDetails, HistoryFormatError, StoreError
 
 META = "META"
 
@@ -65,6 +76,11 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         step_status = UnicodeAttribute(null=True)
         synced_seq = NumberAttribute(null=True)
         superseded = UnicodeAttribute(null=True)
+        #: The record's or step's own payloads kept in the bucket: field name to blob key.
+        refs = UnicodeAttribute(null=True)
+        #: A step stored in several items: how many, and the token of their keys.
+        parts = NumberAttribute(null=True)
+        part_token = UnicodeAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]
@@ -86,16 +102,52 @@ def _step_key(execution_id: str, seq: int) -> str:
     return f"H#{execution_id}#{seq:08d}"
 
 
+def _part_prefix(execution_id: str, seq: int, token: str) -> str:
+    return f"P#{execution_id}#{seq:08d}#{token}#"
+
+
+#: Bytes of a step's stored events per item: with keys and the other attributes, no
+#: item written exceeds 100 KB (DynamoDB's limit is 400 KB; smaller items keep reads
+#: and transactions well inside their limits).
+PART_BYTES = 90_000
+
+
 class DynamoStore:
     """``InstanceStore`` on one DynamoDB table."""
 
-    def __init__(self, item_model: type[Model]) -> None:
+    def __init__(self, item_model: type[Model], blobs: BlobStore | None = None) -> None:
         # Any: the model's attributes are made at run time, which mypy cannot follow.
         self._item: Any = item_model
+        self._codec = PayloadCodec(blobs)
+
+    def _pack_fields(self, prefix: str, fields: dict[str, str | None]) -> tuple[dict[str, str | None], str | None]:
+        """The fields to store, large ones replaced by ``None`` and named in ``refs``."""
+        refs: dict[str, str] = {}
+        out: dict[str, str | None] = {}
+        for name, value in fields.items():
+            packed = self._codec.pack(value, prefix)
+            if isinstance(packed, dict):
+                refs[name] = packed["$blob"]
+                out[name] = None
+            else:
+                out[name] = packed
+        return out, (json.dumps(refs) if refs else None)
+
+    def _unpack_fields(self, item: Any, names: tuple[str, ...]) -> dict[str, str | None]:
+        refs = json.loads(item.refs) if item.refs else {}
+        return {n: (self._codec.unpack({"$blob": refs[n]}) if n in refs else getattr(item, n)) for n in names}
 
     # -- meta ----------------------------------------------------------------------
     def _to_item(self, meta: InstanceMeta) -> Any:
-        failure = json.dumps(meta.failure.to_json()) if meta.failure else None
+        prefix = history_prefix(meta.instance_id, meta.execution_id)
+        fields, refs = self._pack_fields(
+            prefix,
+            {
+                "output": meta.output,
+                "failure": json.dumps(meta.failure.to_json()) if meta.failure else None,
+                "custom_status": meta.custom_status,
+            },
+        )
         parent = None
         if meta.parent:
             p = meta.parent
@@ -109,17 +161,18 @@ class DynamoStore:
             status_key=status_key(meta.status, meta.instance_id),
             created_at=format_time(meta.created_at),
             updated_at=format_time(meta.updated_at),
-            output=meta.output,
-            failure=failure,
-            custom_status=meta.custom_status,
+            output=fields["output"],
+            failure=fields["failure"],
+            custom_status=fields["custom_status"],
+            refs=refs,
             parent=parent,
-            first_step=events_to_str(meta.first_step),
+            first_step=events_to_str(meta.first_step, lambda v: self._codec.pack(v, prefix)),
             synced_seq=meta.synced_seq,
             superseded=json.dumps([[e, format_time(t)] for e, t in meta.superseded]) if meta.superseded else None,
         )
 
-    @staticmethod
-    def _from_item(item: Any) -> InstanceMeta:
+    def _from_item(self, item: Any) -> InstanceMeta:
+        fields = self._unpack_fields(item, ("output", "failure", "custom_status"))
         parent = None
         if item.parent:
             p = json.loads(item.parent)
@@ -131,10 +184,10 @@ class DynamoStore:
             status=WorkflowStatus(item.wf_status),
             created_at=parse_time(item.created_at),
             updated_at=parse_time(item.updated_at),
-            first_step=events_from_str(item.first_step or "[]"),
-            output=item.output,
-            failure=FailureDetails.from_json(json.loads(item.failure)) if item.failure else None,
-            custom_status=item.custom_status,
+            first_step=events_from_str(item.first_step or "[]", self._codec.unpack),
+            output=fields["output"],
+            failure=FailureDetails.from_json(json.loads(fields["failure"])) if fields["failure"] else None,
+            custom_status=fields["custom_status"],
             parent=parent,
             synced_seq=int(item.synced_seq or 0),
             superseded=tuple((e, parse_time(t)) for e, t in json.loads(item.superseded or "[]")),
@@ -190,33 +243,82 @@ class DynamoStore:
     ) -> None:
         m = self._item
         step_free = m.pk.does_not_exist()
-        items = [(self._step_item(meta.instance_id, replaces, seal), step_free)]
+        seal_item, *seal_parts = self._step_items(meta.instance_id, replaces, seal)
+        items = [(seal_item, step_free)]
+        parts = list(seal_parts)
         if first is not None:
-            items.append((self._step_item(meta.instance_id, meta.execution_id, first), step_free))
+            first_item, *first_parts = self._step_items(meta.instance_id, meta.execution_id, first)
+            items.append((first_item, step_free))
+            parts += first_parts
         items.append((self._to_item(meta), m.execution_id == replaces))
+        self._write_parts(parts)
         connection = Connection(region=m.Meta.region, host=getattr(m.Meta, "host", None))
         try:
             with TransactWrite(connection=connection) as tx:
                 for item, condition in items:
                     tx.save(item, condition=condition)
         except TransactWriteError as exc:
+            self._drop_parts(parts)
             if exc.cause_response_code == "TransactionCanceledException":
                 raise ConflictError(f"instance {meta.instance_id} changed concurrently") from exc
             raise StoreError(f"continuing {meta.instance_id} as new failed: {exc}") from exc
 
     # -- steps ---------------------------------------------------------------------
-    def _step_item(self, instance_id: str, execution_id: str, step: StepRecord) -> Any:
-        return self._item(
+    def _step_items(self, instance_id: str, execution_id: str, step: StepRecord) -> list[Any]:
+        """The step item, then its parts (if its events exceed one item's share)."""
+        prefix = history_prefix(instance_id, execution_id)
+        text = events_to_str(step.events, lambda v: self._codec.pack(v, prefix))
+        fields, refs = self._pack_fields(prefix, {"custom_status": step.custom_status})
+        head = self._item(
             instance_id,
             _step_key(execution_id, step.seq),
-            events=events_to_str(step.events),
             step_status=step.status.value,
-            custom_status=step.custom_status,
+            custom_status=fields["custom_status"],
+            refs=refs,
         )
+        if len(text) <= PART_BYTES:  # JSON of ensure_ascii: characters are bytes
+            head.events = text
+            return [head]
+        chunks = [text[i : i + PART_BYTES] for i in range(0, len(text), PART_BYTES)]
+        token = secrets.token_hex(4)
+        head.events, head.parts, head.part_token = chunks[0], len(chunks), token
+        part_prefix = _part_prefix(execution_id, step.seq, token)
+        return [head] + [
+            self._item(instance_id, f"{part_prefix}{n:05d}", events=chunk) for n, chunk in enumerate(chunks[1:], 1)
+        ]
+
+    def _write_parts(self, parts: list[Any]) -> None:
+        """Write a step's parts, before the step item that commits them. Unconditional:
+        their keys hold this writer's own token, so nothing else is ever written there."""
+        if not parts:
+            return
+        try:
+            with self._item.batch_write() as batch:
+                for part in parts:
+                    batch.save(part)
+        except PynamoDBException as exc:
+            raise StoreError(f"writing the parts of a step of {parts[0].pk} failed: {exc}") from exc
+
+    def _drop_parts(self, parts: list[Any]) -> None:
+        """A step whose commit lost: its parts are never read; delete them now if we can
+        (else the execution's deletion or a purge does)."""
+        if not parts:
+            return
+        try:
+            with self._item.batch_write() as batch:
+                for part in parts:
+                    batch.delete(part)
+        except PynamoDBException:
+            pass
 
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
-        item = self._step_item(instance_id, execution_id, step)
-        self._put(item, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
+        head, *parts = self._step_items(instance_id, execution_id, step)
+        self._write_parts(parts)
+        try:
+            self._put(head, self._item.pk.does_not_exist(), f"step {step.seq} of {instance_id} already written")
+        except ConflictError:
+            self._drop_parts(parts)
+            raise
 
     def _query_steps(self, instance_id: str, execution_id: str, after: int = -1, **kwargs: Any) -> list[StepRecord]:
         prefix = f"H#{execution_id}#"
@@ -231,14 +333,27 @@ class DynamoStore:
         except PynamoDBException as exc:
             raise StoreError(f"reading the history of {instance_id} failed: {exc}") from exc
 
-    @staticmethod
-    def _step(item: Any) -> StepRecord:
+    def _step(self, item: Any) -> StepRecord:
+        seq = int(item.sk.rsplit("#", 1)[1])
+        text = item.events
+        if item.parts and item.parts > 1:
+            text += self._read_parts(item.pk, item.sk.split("#")[1], seq, item.part_token, int(item.parts))
+        fields = self._unpack_fields(item, ("custom_status",))
         return StepRecord(
-            int(item.sk.rsplit("#", 1)[1]),
-            events_from_str(item.events),
-            WorkflowStatus(item.step_status),
-            item.custom_status,
+            seq, events_from_str(text, self._codec.unpack), WorkflowStatus(item.step_status), fields["custom_status"]
         )
+
+    def _read_parts(self, instance_id: str, execution_id: str, seq: int, token: str, count: int) -> str:
+        prefix = _part_prefix(execution_id, seq, token)
+        try:
+            chunks = [
+                p.events for p in self._item.query(instance_id, self._item.sk.startswith(prefix), consistent_read=True)
+            ]
+        except PynamoDBException as exc:
+            raise StoreError(f"reading step {seq} of {instance_id} failed: {exc}") from exc
+        if len(chunks) != count - 1:
+            raise HistoryFormatError(f"step {seq} of {instance_id} has {len(chunks) + 1} of its {count} parts")
+        return "".join(chunks)
 
     def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
         return self._query_steps(instance_id, execution_id, after)
@@ -269,6 +384,9 @@ class DynamoStore:
 
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
+        self._delete_where(instance_id, self._item.sk.startswith(f"P#{execution_id}#"))
+        if self._codec.blobs is not None:
+            self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
 
     def purge(self, instance_id: str, execution_id: str) -> int:
         m = self._item
@@ -285,4 +403,9 @@ class DynamoStore:
         except PynamoDBException as exc:
             raise StoreError(f"deleting instance {instance_id} failed: {exc}") from exc
         # The record goes first: a crash after it leaves only items nothing reads.
-        return deleted + self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))
+        deleted += self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))
+        deleted += self._delete_where(instance_id, m.sk.between("P#", f"P#{execution_id}#~"))
+        if self._codec.blobs is not None:
+            # Every execution's: none newer than the record's can exist.
+            self._codec.blobs.delete_prefix(history_prefix(instance_id))
+        return deleted

@@ -50,3 +50,15 @@ def sqs_client(region: str, endpoint_url: str | None) -> SQSClient:
     session = botocore.session.get_session()
     session.register_component("data_loader", shared_loader())
     return cast("SQSClient", session.create_client("sqs", region_name=region, endpoint_url=endpoint_url))
+
+
+def s3_client(region: str, endpoint_url: str | None) -> Any:
+    """An S3 client of the shared loader, made by botocore as ``sqs_client`` is."""
+    import botocore.config
+    import botocore.session
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", shared_loader())
+    # Path-style addressing: an emulator's endpoint has no per-bucket host names.
+    config = botocore.config.Config(s3={"addressing_style": "path"}) if endpoint_url else None
+    return session.create_client("s3", region_name=region, endpoint_url=endpoint_url, config=config)

@@ -14,6 +14,9 @@ from wf.errors import ConfigurationError
 
 DEFAULT_COMPONENT = "dapr"
 DEFAULT_MAX_BODY_BYTES = 64 * 1024
+#: With a bucket, a request body may be as large as a payload may be (Lambda itself
+#: takes at most 6 MB per request and response on AWS).
+DEFAULT_MAX_BODY_BYTES_WITH_BUCKET = 10 * 1024 * 1024
 DEFAULT_REGION = "us-east-1"
 DEFAULT_SERVICE = "wf"
 MB = 1024 * 1024
@@ -55,6 +58,10 @@ class Settings:
     #: Another endpoint than AWS's for DynamoDB and SQS (the local stack, an emulator).
     dynamodb_endpoint: str | None = None
     sqs_endpoint: str | None = None
+    s3_endpoint: str | None = None
+    #: The bucket of large payloads (``WF_BUCKET``): without one, payloads are limited to
+    #: what fits inline in items and messages (200 KB).
+    bucket_name: str | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -76,11 +83,14 @@ class Settings:
         def endpoint(service: str) -> str | None:
             return env.get(f"AWS_ENDPOINT_URL_{service.upper()}") or env.get("AWS_ENDPOINT_URL") or None
 
+        bucket = env.get("WF_BUCKET") or None
         return cls(
             table_name=table,
             queue_url=queue,
             component=env.get("WF_COMPONENT", DEFAULT_COMPONENT),
-            max_body_bytes=number("WF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
+            max_body_bytes=number(
+                "WF_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES_WITH_BUCKET if bucket else DEFAULT_MAX_BODY_BYTES
+            ),
             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or DEFAULT_REGION,
             activity_margin_ms=number("WF_ACTIVITY_MARGIN_MS", DEFAULT_MARGIN_MS),
             max_receive_count=number("WF_MAX_RECEIVE_COUNT", DEFAULT_MAX_RECEIVE_COUNT),
@@ -100,4 +110,6 @@ class Settings:
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",
             dynamodb_endpoint=endpoint("dynamodb"),
             sqs_endpoint=endpoint("sqs"),
+            s3_endpoint=endpoint("s3"),
+            bucket_name=bucket,
         )

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from wf.engine.blobs import MESSAGE_PREFIX, REF, BlobStore, content_key
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage
-from wf.errors import QueueError
+from wf.errors import PayloadTooLargeError, QueueError
 
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
@@ -17,39 +18,81 @@ if TYPE_CHECKING:
 
 #: SQS's largest batch of one SendMessageBatch.
 BATCH = 10
+#: SQS's limit of one message, and of one SendMessageBatch with all its entries.
+MAX_BATCH_BYTES = 256 * 1024
+#: A body larger than this goes to the bucket, the message naming it. Up to SQS's limit
+#: a body stays inline: SQS bills a request per 64 KB, so even 256 KB cost four
+#: requests ($1.60 per million), less than an S3 PUT and GET ($5.40 per million).
+MAX_INLINE_BODY_BYTES = MAX_BATCH_BYTES - 2048
 
 
 class SqsQueue:
-    """Sends with ``SendMessageBatch`` (10 per request): a fan-out costs a tenth."""
+    """Sends with ``SendMessageBatch`` (10 per request): a fan-out costs a tenth. A body
+    over ``MAX_INLINE_BODY_BYTES`` is kept in the bucket (``m/`` keys,
+    ``wf/engine/blobs.py``) and the message names it; ``read`` gives it back."""
 
-    def __init__(self, client: SQSClient, queue_url: str) -> None:
+    def __init__(self, client: SQSClient, queue_url: str, blobs: BlobStore | None = None) -> None:
         self._client = client
         self._url = queue_url
+        self._blobs = blobs
+
+    def _body(self, message: OutMessage) -> str:
+        text = json.dumps(message.body, separators=(",", ":"))
+        if len(text) <= MAX_INLINE_BODY_BYTES:  # ensure_ascii JSON: characters are bytes
+            return text
+        if self._blobs is None:
+            raise PayloadTooLargeError(
+                f"a work message of {len(text):,} bytes is over SQS's limit and no bucket is configured (WF_BUCKET)"
+            )
+        data = text.encode()
+        key = content_key(MESSAGE_PREFIX, data)
+        self._blobs.put(key, data)
+        head = {k: message.body[k] for k in ("k", "iid", "exec", "sent") if k in message.body}
+        return json.dumps({**head, REF: key}, separators=(",", ":"))
+
+    def read(self, body: str) -> dict[str, Any]:
+        """A received message's body as it was sent (fetched, if it was sent by reference)."""
+        data: dict[str, Any] = json.loads(body)
+        key = data.get(REF) if isinstance(data, dict) else None
+        if key is None or self._blobs is None:
+            return data
+        full: dict[str, Any] = json.loads(self._blobs.get(str(key)))
+        return full
 
     def send(self, messages: Sequence[OutMessage]) -> None:
-        for start in range(0, len(messages), BATCH):
-            chunk = messages[start : start + BATCH]
-            entries: list[SendMessageBatchRequestEntryTypeDef] = [
-                {
-                    "Id": str(i),
-                    "MessageBody": json.dumps(m.body, separators=(",", ":")),
-                    "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, m.delay_seconds)),
-                }
-                for i, m in enumerate(chunk)
-            ]
-            try:
-                if len(entries) == 1:
-                    e = entries[0]
-                    self._client.send_message(
-                        QueueUrl=self._url, MessageBody=e["MessageBody"], DelaySeconds=e.get("DelaySeconds", 0)
-                    )
-                    continue
-                response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
-            except (BotoCoreError, ClientError) as exc:
-                raise QueueError(f"sending {len(entries)} message(s) to SQS failed: {exc}") from exc
-            failed = response.get("Failed") or []
-            if failed:
-                raise QueueError(f"SQS rejected {len(failed)} message(s): {failed[0].get('Message')}")
+        entries: list[SendMessageBatchRequestEntryTypeDef] = [
+            {
+                "Id": "0",
+                "MessageBody": self._body(m),
+                "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, m.delay_seconds)),
+            }
+            for m in messages
+        ]
+        batch: list[SendMessageBatchRequestEntryTypeDef] = []
+        size = 0
+        for entry in entries:
+            if batch and (len(batch) == BATCH or size + len(entry["MessageBody"]) > MAX_BATCH_BYTES):
+                self._send(batch)
+                batch, size = [], 0
+            batch.append({**entry, "Id": str(len(batch))})
+            size += len(entry["MessageBody"])
+        if batch:
+            self._send(batch)
+
+    def _send(self, entries: list[SendMessageBatchRequestEntryTypeDef]) -> None:
+        try:
+            if len(entries) == 1:
+                e = entries[0]
+                self._client.send_message(
+                    QueueUrl=self._url, MessageBody=e["MessageBody"], DelaySeconds=e.get("DelaySeconds", 0)
+                )
+                return
+            response = self._client.send_message_batch(QueueUrl=self._url, Entries=entries)
+        except (BotoCoreError, ClientError) as exc:
+            raise QueueError(f"sending {len(entries)} message(s) to SQS failed: {exc}") from exc
+        failed = response.get("Failed") or []
+        if failed:
+            raise QueueError(f"SQS rejected {len(failed)} message(s): {failed[0].get('Message')}")
 
     def ack(self, receipt_handles: Sequence[str]) -> None:
         """Delete received messages now, before their batch reports (work handed on to

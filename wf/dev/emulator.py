@@ -58,9 +58,12 @@ class Emulator:
         self.endpoint = str(reply["ready"])
         return self.endpoint
 
-    def save(self, path: Path, table_name: str, queue_names: list[str], region: str) -> tuple[int, int]:
-        """Have it write its table and queues to ``path``; returns (items, messages)."""
-        self._send({"save": {"path": str(path), "table": table_name, "queues": queue_names, "region": region}})
+    def save(
+        self, path: Path, table_name: str, queue_names: list[str], region: str, bucket: str | None = None
+    ) -> tuple[int, int]:
+        """Have it write its table, queues and bucket to ``path``; returns (items, messages)."""
+        request = {"path": str(path), "table": table_name, "queues": queue_names, "region": region, "bucket": bucket}
+        self._send({"save": request})
         reply = self._reply("saved", STOP_TIMEOUT_SECONDS)
         items, messages = reply["saved"]
         return int(items), int(messages)
@@ -155,7 +158,16 @@ def main() -> None:
         try:
             request = json.loads(line)["save"]
             dynamodb = boto3.client("dynamodb", region_name=request["region"], endpoint_url=endpoint)
-            saved = save_state(Path(request["path"]), dynamodb, request["table"], request["queues"], request["region"])
+            s3 = boto3.client("s3", region_name=request["region"], endpoint_url=endpoint)
+            saved = save_state(
+                Path(request["path"]),
+                dynamodb,
+                request["table"],
+                request["queues"],
+                request["region"],
+                s3,
+                request.get("bucket"),
+            )
             say({"saved": list(saved)})
         except Exception as exc:
             say({"error": f"{type(exc).__name__}: {exc}"})

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
 TABLE_NAME = "wf-instances"
 QUEUE_NAME = "wf-work"
+BUCKET_NAME = "wf-payloads"
+#: template.yaml's lifecycle: message bodies (``m/``) outlive SQS's longest retention.
+MESSAGE_BLOB_DAYS = 15
 VISIBILITY_TIMEOUT = 180  # six times the function timeout, as AWS recommends
 #: The template's default: the engine must know the queue's redrive count.
 MAX_RECEIVE_COUNT = Settings.max_receive_count
@@ -26,6 +29,8 @@ class Resources:
     table_name: str
     queue_url: str
     dlq_url: str
+    #: The payload bucket, if one was asked for (``s3`` given to ``ensure_resources``).
+    bucket_name: str | None = None
 
 
 def table_definition(table_name: str) -> dict[str, Any]:
@@ -53,10 +58,48 @@ def table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
+def ensure_bucket(s3: Any, bucket_name: str = BUCKET_NAME) -> str:
+    """The payload bucket as template.yaml defines it: private, encrypted, message bodies
+    expiring."""
+    try:
+        s3.create_bucket(Bucket=bucket_name)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+            raise
+    s3.put_public_access_block(
+        Bucket=bucket_name,
+        PublicAccessBlockConfiguration={
+            "BlockPublicAcls": True,
+            "IgnorePublicAcls": True,
+            "BlockPublicPolicy": True,
+            "RestrictPublicBuckets": True,
+        },
+    )
+    s3.put_bucket_lifecycle_configuration(
+        Bucket=bucket_name,
+        LifecycleConfiguration={
+            "Rules": [
+                {
+                    "ID": "message-bodies",
+                    "Status": "Enabled",
+                    "Filter": {"Prefix": "m/"},
+                    "Expiration": {"Days": MESSAGE_BLOB_DAYS},
+                }
+            ]
+        },
+    )
+    return bucket_name
+
+
 def ensure_resources(
-    dynamodb: DynamoDBClient, sqs: SQSClient, *, table_name: str = TABLE_NAME, queue_name: str = QUEUE_NAME
+    dynamodb: DynamoDBClient,
+    sqs: SQSClient,
+    *,
+    table_name: str = TABLE_NAME,
+    queue_name: str = QUEUE_NAME,
+    s3: Any = None,
 ) -> Resources:
-    """Create what is missing; leave what exists."""
+    """Create what is missing; leave what exists (the bucket only with ``s3``)."""
     try:
         dynamodb.create_table(**table_definition(table_name))
     except ClientError as exc:
@@ -72,4 +115,5 @@ def ensure_resources(
             "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
         },
     )["QueueUrl"]
-    return Resources(table_name, queue_url, dlq_url)
+    bucket = ensure_bucket(s3) if s3 is not None else None
+    return Resources(table_name, queue_url, dlq_url, bucket)

@@ -55,8 +55,9 @@ def use_local_resources() -> bool:
         state = json.loads(STATE_FILE.read_text())
     except (OSError, ValueError):
         return False
-    for key in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL"):
-        os.environ.setdefault(key, state[key])
+    for key in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET"):
+        if key in state:
+            os.environ.setdefault(key, state[key])
     for key, value in (
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),
@@ -170,8 +171,10 @@ class LocalStack:
             log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
         region = os.environ["AWS_DEFAULT_REGION"]
         sqs = boto3.client("sqs", region_name=region)
-        res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs)
+        s3 = boto3.client("s3", region_name=region)
+        res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs, s3=s3)
         os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
+        os.environ["WF_BUCKET"] = res.bucket_name or ""
         os.environ.setdefault("WF_LOG_FORMAT", "text")
         os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
         if self._replay_each_step:
@@ -180,11 +183,11 @@ class LocalStack:
         if self._emulator is not None and self._state_file is not None:
             dynamodb = boto3.client("dynamodb", region_name=region)
             urls = {url.rsplit("/", 1)[-1]: url for url in (res.queue_url, res.dlq_url)}
-            items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls)
+            items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls, s3, res.bucket_name)
             if items or messages:
                 log.info("restored %d items and %d messages from %s", items, messages, self._state_file)
             self._retry_stalled(dynamodb, sqs, res)
-        state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL")}
+        state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")}
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
             STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
@@ -247,7 +250,9 @@ class LocalStack:
             return
         try:
             queues = [url.rsplit("/", 1)[-1] for url in (res.queue_url, res.dlq_url)]
-            items, messages = self._emulator.save(self._state_file.resolve(), res.table_name, queues, self._region)
+            items, messages = self._emulator.save(
+                self._state_file.resolve(), res.table_name, queues, self._region, res.bucket_name
+            )
             log.info("saved %d items and %d messages to %s", items, messages, self._state_file)
         except Exception as exc:  # a failed save must not keep the stack from stopping
             log.error("saving the local stack's state to %s failed: %s", self._state_file, exc)

@@ -12,6 +12,7 @@ the rest (SQS's 15 minutes at most; a longer timer hops again, as it would on AW
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import math
@@ -43,14 +44,29 @@ def state_file(option: str | None) -> Path | None:
     return Path(value)
 
 
-def save_state(path: Path, dynamodb: Any, table_name: str, queue_names: list[str], region: str) -> tuple[int, int]:
-    """Write the table's items and the queues' messages to ``path`` (atomically: a stop
-    cut short leaves the previous file); returns how many of each."""
+def save_state(
+    path: Path,
+    dynamodb: Any,
+    table_name: str,
+    queue_names: list[str],
+    region: str,
+    s3: Any = None,
+    bucket: str | None = None,
+) -> tuple[int, int]:
+    """Write the table's items, the queues' messages and the payload bucket's blobs to
+    ``path`` (atomically: a stop cut short leaves the previous file); returns how many
+    items and messages."""
     items: list[dict[str, Any]] = []
     for page in dynamodb.get_paginator("scan").paginate(TableName=table_name):
         items.extend(page["Items"])
     queues = {name: _messages(name, region) for name in queue_names}
-    data = {"v": STATE_VERSION, "saved_at": time.time(), "table": items, "queues": queues}
+    blobs: dict[str, str] = {}
+    if s3 is not None and bucket:
+        for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for obj in page.get("Contents", []):
+                body = s3.get_object(Bucket=bucket, Key=obj["Key"])["Body"].read()
+                blobs[obj["Key"]] = base64.b64encode(body).decode()
+    data = {"v": STATE_VERSION, "saved_at": time.time(), "table": items, "queues": queues, "blobs": blobs}
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(path.suffix + ".tmp")
     tmp.write_text(json.dumps(data, separators=(",", ":")))
@@ -58,7 +74,15 @@ def save_state(path: Path, dynamodb: Any, table_name: str, queue_names: list[str
     return len(items), sum(len(m) for m in queues.values())
 
 
-def load_state(path: Path, dynamodb: Any, table_name: str, sqs: Any, queue_urls: dict[str, str]) -> tuple[int, int]:
+def load_state(
+    path: Path,
+    dynamodb: Any,
+    table_name: str,
+    sqs: Any,
+    queue_urls: dict[str, str],
+    s3: Any = None,
+    bucket: str | None = None,
+) -> tuple[int, int]:
     """Put back what ``save_state`` wrote into the (new, empty) table and queues; returns how
     many items and messages. No file: nothing to load."""
     try:
@@ -72,6 +96,10 @@ def load_state(path: Path, dynamodb: Any, table_name: str, sqs: Any, queue_urls:
             f"the state file {path} was written by another version (v{data.get('v')}, this one reads "
             f"v{STATE_VERSION}); move it away to start empty"
         )
+    if s3 is not None and bucket:
+        # Before the items and messages that name them.
+        for key, body in data.get("blobs", {}).items():
+            s3.put_object(Bucket=bucket, Key=key, Body=base64.b64decode(body))
     items: list[dict[str, Any]] = data["table"]
     for start in range(0, len(items), 25):
         pending: Any = {table_name: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}

@@ -23,7 +23,7 @@ from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
 from wf.engine.cache import Live
-from wf.engine.limits import MAX_MESSAGE_PAYLOAD_BYTES
+from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, payload_size
 from wf.engine.messages import ActivityMessage, EventMessage, StartChildMessage, TimerMessage
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
@@ -51,8 +51,10 @@ class Dispatcher:
         start_child: ChildStarter,
         precise_timers: bool = False,
         app_id: str = DEFAULT_APP_ID,
+        max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
     ) -> None:
         self.precise_timers = precise_timers
+        self._max_payload = max_payload_bytes
         self.app_id = app_id
         self._registry = registry
         self._queue = queue
@@ -164,11 +166,11 @@ class Dispatcher:
             self._metrics.count(Metric.ACTIVITIES_TIMED_OUT)
             return ActivityFailed(self._clock(), run.task_id, FailureDetails.of(ActivityTimeoutError, str(exc)))
         if isinstance(event, ActivityCompleted) and event.result is not None:
-            size = len(event.result.encode())
-            if size > MAX_MESSAGE_PAYLOAD_BYTES:
+            size = payload_size(event.result, self._max_payload)
+            if size > self._max_payload:
                 self._metrics.count(Metric.PAYLOADS_TOO_LARGE)
                 message = (
-                    f"activity '{run.name}' returned {size:,} bytes, over the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte "
+                    f"activity '{run.name}' returned {size:,} bytes, over the {self._max_payload:,}-byte "
                     "limit of a result; return a smaller value (keep large data in S3 and return its key)"
                 )
                 return ActivityFailed(event.timestamp, run.task_id, FailureDetails.of(PayloadTooLargeError, message))

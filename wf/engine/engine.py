@@ -48,7 +48,7 @@ from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
 from wf.engine.lifecycle import Lifecycle, split_first_step
-from wf.engine.limits import oversize
+from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.messages import (
     ActivityMessage,
     EventMessage,
@@ -132,6 +132,7 @@ class Engine:
         replay_each_step: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         app_id: str = DEFAULT_APP_ID,
+        max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
     ) -> None:
@@ -142,6 +143,8 @@ class Engine:
         self.new_id = new_id
         self.budget = ActivityBudget(activity_margin_ms)
         self.max_receive_count = max_receive_count
+        #: The largest payload this engine's store and queue can keep (with a bucket, 10 MB).
+        self.max_payload_bytes = max_payload_bytes
         self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
         self.metrics: Metrics = metrics or NullMetrics()
@@ -155,8 +158,11 @@ class Engine:
             self._start_child,
             precise_timers=precise_timers,
             app_id=app_id,
+            max_payload_bytes=max_payload_bytes,
         )
-        self.lifecycle = Lifecycle(runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id)
+        self.lifecycle = Lifecycle(
+            runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
+        )
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -568,7 +574,7 @@ class Engine:
         self.lives.current_code(live)
         try:
             result = live.execution.step(events, now, replaying=replaying)
-            too_large = oversize(result)
+            too_large = oversize(result, self.max_payload_bytes)
             if too_large is not None:
                 # Storing or sending this step would fail on every retry: fail the
                 # instance instead, from the state before the step.

@@ -16,7 +16,7 @@ from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
 from wf.engine.dispatch import Dispatcher
-from wf.engine.limits import oversize
+from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.metrics import FINISHED, Metric, Metrics
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord, events_to_str
 from wf.errors import (
@@ -60,8 +60,10 @@ class Lifecycle:
         metrics: Metrics,
         dispatcher: Dispatcher,
         app_id: str = DEFAULT_APP_ID,
+        max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
     ) -> None:
         self._registry = registry
+        self._max_payload = max_payload_bytes
         self._app_id = app_id
         self._dispatcher = dispatcher
         self._store = store
@@ -126,7 +128,7 @@ class Lifecycle:
         execution = Execution(self._registry.workflows, instance_id)
         started = WorkflowStarted(now, name, input, parent, propagated=propagated)
         result = execution.step([started], now)
-        too_large = oversize(result)
+        too_large = oversize(result, self._max_payload)
         if too_large is not None:
             execution = Execution(self._registry.workflows, instance_id)
             failed = WorkflowFailed(now, FailureDetails.of(PayloadTooLargeError, too_large))

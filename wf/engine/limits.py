@@ -1,72 +1,69 @@
-"""Size limits of the AWS services behind the engine, checked before a step is stored."""
+"""Size limits of the AWS services behind the engine, checked before a step is stored.
+
+A step has no size limit of its own: one too large for an item is stored across
+several (``wf/aws/dynamodb.py``). What is limited is each payload: with a bucket, up to
+``MAX_PAYLOAD_BYTES`` (kept there by reference, ``wf/engine/blobs.py``); without one,
+up to ``MAX_INLINE_PAYLOAD_BYTES``, inline in items and messages."""
 
 from __future__ import annotations
 
 import json
 
 from wf.core.step import StepResult
-from wf.engine.store import events_to_str
+from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES
+from wf.engine.store import PAYLOAD_FIELDS
 
-#: DynamoDB items are limited to 400 KB and SQS messages to 256 KiB; leave room for keys,
-#: attributes and the message envelope.
-MAX_STEP_BYTES = 350_000
-MAX_MESSAGE_PAYLOAD_BYTES = 200_000
-#: Generous room for an event's envelope (kind, timestamp, ids, names) in JSON.
-_EVENT_OVERHEAD = 400
-_PAYLOAD_FIELDS = ("input", "result", "output", "data", "name", "status", "failure")
+#: Without a bucket the instance record holds the output, failure and custom status
+#: inline: DynamoDB's 400 KB item, less room for keys and attributes.
+MAX_RECORD_BYTES = 350_000
 
-
-def _rough_size(result: StepResult) -> int:
-    """An upper bound of the step's JSON size that does not serialize it (hot path)."""
-    total = 0
-    for event in result.events:
-        total += _EVENT_OVERHEAD
-        for name in _PAYLOAD_FIELDS:
-            value = getattr(event, name, None)
-            if isinstance(value, str):
-                # JSON escaping at most doubles a string's length; UTF-8 at most quadruples it.
-                total += 8 * len(value)
-            elif value is not None:  # failure details
-                total += 8 * len(value.message) + 8 * len(value.stack_trace or "") + len(value.error_type)
-    return total
+__all__ = ["MAX_INLINE_PAYLOAD_BYTES", "MAX_PAYLOAD_BYTES", "oversize", "payload_size"]
 
 
-def _custom_status_bytes(result: StepResult) -> int:
-    status = result.custom_status
-    if status is None:
-        return 0
-    return len(status.encode())
+def payload_size(value: str | None, limit: int) -> int:
+    """``value``'s size in bytes, measured only if it could be over ``limit`` (hot path:
+    UTF-8 takes at most four bytes a character)."""
+    if value is None or 4 * len(value) <= limit:
+        return 0 if value is None else len(value)
+    return len(value.encode())
 
 
-def oversize(result: StepResult) -> str | None:
-    """Why this step cannot be stored or its work sent, or ``None`` if it can.
+def _advice(limit: int) -> str:
+    if limit < MAX_PAYLOAD_BYTES:
+        return "configure a bucket (WF_BUCKET) for payloads up to 10 MB, or pass smaller payloads"
+    return "keep large data in S3 and pass its key"
 
-    The step item holds the events and the custom status beside them (and the status's
-    own event); the instance record holds the output, failure and custom status."""
-    status_bytes = _custom_status_bytes(result)
-    if status_bytes > MAX_MESSAGE_PAYLOAD_BYTES:
+
+def oversize(result: StepResult, max_payload: int = MAX_INLINE_PAYLOAD_BYTES) -> str | None:
+    """Why this step cannot be stored or its work sent, or ``None`` if it can."""
+    status_bytes = payload_size(result.custom_status, max_payload)
+    if status_bytes > max_payload:
         return (
-            f"a custom status of {status_bytes:,} bytes exceeds the {MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit; "
+            f"a custom status of {status_bytes:,} bytes exceeds the {max_payload:,}-byte limit; "
             "keep the custom status small (a progress note, not data)"
         )
-    size = _rough_size(result) + status_bytes
-    if size > MAX_STEP_BYTES:
-        # Close to the limit: measure exactly.
-        size = len(events_to_str(result.events).encode()) + status_bytes
-    record = status_bytes + len((result.output or "").encode())
-    if result.failure is not None:
-        record += len(json.dumps(result.failure.to_json()).encode())
-    size = max(size, record)
-    if size > MAX_STEP_BYTES:
-        return (
-            f"a workflow step of {size:,} bytes exceeds the {MAX_STEP_BYTES:,}-byte limit of a history item; "
-            "pass smaller payloads (keep large data in S3 and pass its key)"
-        )
+    for event in result.events:
+        for name in PAYLOAD_FIELDS:
+            size = payload_size(getattr(event, name, None), max_payload)
+            if size > max_payload:
+                return (
+                    f"a payload ({event.kind.value} {name}) of {size:,} bytes exceeds the {max_payload:,}-byte "
+                    f"limit of a payload; {_advice(max_payload)}"
+                )
     for cmd in result.commands:
-        payload = getattr(cmd, "input", None) or ""
-        if len(payload.encode()) > MAX_MESSAGE_PAYLOAD_BYTES:
+        size = payload_size(getattr(cmd, "input", None), max_payload)
+        if size > max_payload:
             return (
-                f"the input of '{getattr(cmd, 'name', '?')}' is {len(payload.encode()):,} bytes, over the "
-                f"{MAX_MESSAGE_PAYLOAD_BYTES:,}-byte limit of a queued message; pass a smaller payload"
+                f"the input of '{getattr(cmd, 'name', '?')}' is {size:,} bytes, over the "
+                f"{max_payload:,}-byte limit of a payload; {_advice(max_payload)}"
+            )
+    if max_payload <= MAX_INLINE_PAYLOAD_BYTES:
+        record = status_bytes + payload_size(result.output, max_payload)
+        if result.failure is not None:
+            record += len(json.dumps(result.failure.to_json()).encode())
+        if record > MAX_RECORD_BYTES:
+            return (
+                f"the instance record would hold {record:,} bytes (output, failure and custom status), over "
+                f"the {MAX_RECORD_BYTES:,}-byte limit of an item; {_advice(max_payload)}"
             )
     return None

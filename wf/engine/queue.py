@@ -20,3 +20,6 @@ class OutMessage:
 class WorkQueue(Protocol):
     def send(self, messages: Sequence[OutMessage]) -> None:
         """Send every message, or raise ``QueueError``."""
+
+    def read(self, body: str) -> dict[str, Any]:
+        """A received message's body as it was sent (large bodies travel by reference)."""

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from collections.abc import Sequence
+from typing import Any
 
 from wf.engine.queue import OutMessage
 
@@ -14,3 +16,7 @@ class MemoryQueue:
 
     def send(self, messages: Sequence[OutMessage]) -> None:
         self.messages.extend((uuid.uuid4().hex, m) for m in messages)
+
+    def read(self, body: str) -> dict[str, Any]:
+        data: dict[str, Any] = json.loads(body)
+        return data
