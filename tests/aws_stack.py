@@ -62,17 +62,28 @@ class Context:
 
 
 class Stack:
-    def __init__(self, runtime: WorkflowRuntime, *, component: str = "dapr", max_body_bytes: int = 128 * 1024) -> None:
+    def __init__(
+        self,
+        runtime: WorkflowRuntime,
+        *,
+        component: str = "dapr",
+        max_body_bytes: int = 128 * 1024,
+        bucket: bool = False,
+    ) -> None:
         self.now = T0
         ddb = boto3.client("dynamodb", region_name="us-east-1")
         self.sqs = boto3.client("sqs", region_name="us-east-1")
-        self.res = ensure_resources(ddb, self.sqs)
-        self.settings = Settings(self.res.table_name, self.res.queue_url, component, max_body_bytes)
+        self.s3 = boto3.client("s3", region_name="us-east-1") if bucket else None
+        self.res = ensure_resources(ddb, self.sqs, s3=self.s3)
+        self.settings = Settings(
+            self.res.table_name, self.res.queue_url, component, max_body_bytes, bucket_name=self.res.bucket_name
+        )
         self.metrics = RecordingMetrics()
         self.engine = build_engine(
             runtime,
             self.settings,
             sqs_client=_NoDelaySqs(self.sqs),
+            s3=self.s3,
             clock=lambda: self.now,
             sleep=lambda _: None,
             metrics=self.metrics,
@@ -191,4 +202,11 @@ class Stack:
 
     def table_items(self) -> list[dict[str, Any]]:
         ddb = boto3.client("dynamodb", region_name="us-east-1")
-        return ddb.scan(TableName=self.res.table_name)["Items"]
+        items: list[dict[str, Any]] = []
+        for page in ddb.get_paginator("scan").paginate(TableName=self.res.table_name):
+            items += page["Items"]
+        return items
+
+    def blob_keys(self) -> list[str]:
+        assert self.s3 is not None and self.res.bucket_name
+        return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.res.bucket_name).get("Contents", [])]
