@@ -218,6 +218,9 @@ class ChaosQueue:
             self.messages[mid] = Msg(mid, json.dumps(m.body), now + timedelta(seconds=m.delay_seconds) + late)
         self.sent += len(messages)
 
+    def read(self, body: str) -> dict[str, Any]:
+        return json.loads(body)
+
     def receive(self, limit: int = 10) -> list[Msg]:
         now = self._clock()
         visible = [m for m in self.messages.values() if m.visible_at <= now]

@@ -110,6 +110,9 @@ class FaultyQueue:
     def send(self, messages: list[OutMessage]) -> None:
         self._faults.around(self._send, messages)
 
+    def read(self, body: str) -> dict[str, Any]:
+        return json.loads(body)
+
     def _send(self, messages: list[OutMessage]) -> None:
         for m in messages:
             self.items.append((self._clock[0] + timedelta(seconds=m.delay_seconds), next(self._ids), m))

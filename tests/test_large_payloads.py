@@ -157,3 +157,28 @@ def test_two_writers_of_one_wide_step_commit_one_whole_step(aws) -> None:
     # The loser deleted its parts: only the winner's remain.
     parts = [i for i in stack.table_items() if i["sk"]["S"].startswith(f"P#{meta.execution_id}#00000005#")]
     assert parts and len({i["sk"]["S"].split("#")[3] for i in parts}) == 1
+
+
+def test_a_wide_start_sends_a_bounded_share_and_dispatch_messages_send_the_rest(aws) -> None:
+    stack = Stack(wfr)
+    sent: list[dict] = []
+    real_send = stack.engine.queue.send
+
+    def send(messages):  # noqa: ANN001, ANN202
+        sent.extend(m.body for m in messages)
+        real_send(messages)
+
+    stack.engine.queue.send = send  # type: ignore[method-assign]
+    started(stack, "wide", "fan", "1200")
+    kinds = [b["k"] for b in sent]
+    # The start request: 100 activities and 10 dispatch messages (11 SendMessageBatch calls).
+    assert kinds.count("activity") == 100 and kinds.count("dispatch") == 10
+    ranges = [(b["first"], b["last"]) for b in sent if b["k"] == "dispatch"]
+    assert sum(1 + hi - lo for lo, hi in ranges) == 1100
+    stack.pump(max_rounds=2000)
+    body = stack.get("fan")[1]
+    assert body["runtimeStatus"] == "COMPLETED", body
+    expected = hashlib.sha256("".join(f"{i:04d}" + "x" * 1000 for i in range(1200)).encode()).hexdigest()
+    assert json.loads(body["properties"]["dapr.workflow.output"]) == expected
+    activities = [b["task"] for b in sent if b["k"] == "activity"]
+    assert sorted(set(activities)) == list(range(1, 1201))  # every task sent, none lost

@@ -221,7 +221,10 @@ class BatchFolder:
         if msg is None:
             return
         count = int(record.attributes.approximate_receive_count or 1)
-        key = _key(msg)
+        # A record unreadable when the batch was ordered (its body by reference could not
+        # be fetched then) is its own group: committed alone, never left pending behind
+        # a group whose last record has gone by.
+        key = _key(msg) if record.message_id in self._parsed else (f"unreadable:{record.message_id}", None)
         error: Exception | None = None
         with span(msg):
             try:

@@ -24,7 +24,7 @@ from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
 from wf.engine.cache import Live
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, payload_size
-from wf.engine.messages import ActivityMessage, EventMessage, StartChildMessage, TimerMessage
+from wf.engine.messages import ActivityMessage, DispatchMessage, EventMessage, StartChildMessage, TimerMessage
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
 from wf.errors import ActivityTimeoutError, FailureDetails, PayloadTooLargeError
@@ -33,6 +33,15 @@ log = logging.getLogger("wf.engine")
 
 #: Attempts to record a step before its events are handed on to fresh messages.
 MAX_CONFLICT_RETRIES = 5
+
+#: Work messages (activities, timers, children) a step sends itself; the rest goes to
+#: ``DispatchMessage``s, so that a start or a step of any width answers at once (ten
+#: SendMessageBatch calls). A dispatch message sends up to ``DISPATCH_SENDS`` itself.
+INLINE_SENDS = 100
+DISPATCH_SENDS = 500
+#: Dispatch messages a step or dispatch message splits its rest into (one send): a wide
+#: fan-out's work goes out from as many containers at once, each range splitting again.
+DISPATCH_SPLIT = 10
 
 #: Starts a child for a parent's execution; returns why it could not, if it could not.
 ChildStarter = Callable[[Live, StartChild], FailureDetails | None]
@@ -81,14 +90,24 @@ class Dispatcher:
         allow_inline: bool,
         remaining_ms: Callable[[], int] | None = None,
         defer_children: bool = False,
+        max_sends: int = INLINE_SENDS,
     ) -> list[HistoryEvent]:
         """Send queued work, start children; run inline activities and return their results.
 
         With ``defer_children`` (a start whose record is not written yet) a child start is
-        sent as a message too, so that a refused start has no effect at all."""
+        sent as a message too, so that a refused start has no effect at all. Beyond
+        ``max_sends`` tasks, the rest goes to ``DispatchMessage``s."""
         iid, exec_id = live.meta.instance_id, live.meta.execution_id
         now = self._clock()
-        out: list[OutMessage] = []
+        commands, later = self._bounded(list(commands), allow_inline, max_sends)
+        out: list[OutMessage] = [DispatchMessage(iid, exec_id, now, lo, hi).to_out() for lo, hi in later]
+        if later:
+            log.info(
+                "%s: %d task(s) more go out from %d dispatch message(s)",
+                iid,
+                sum(1 + hi - lo for lo, hi in later),
+                len(later),
+            )
         inline: list[ScheduleActivity] = []
         for cmd in commands:
             if isinstance(cmd, ScheduleActivity):
@@ -136,6 +155,28 @@ class Dispatcher:
             self._queue.send(late)
             self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
         return results
+
+    def _bounded(
+        self, commands: list[Command], allow_inline: bool, max_sends: int
+    ) -> tuple[list[Command], list[tuple[int, int]]]:
+        """The commands to carry out here, and the task ranges of the rest: work that is
+        sent (not an inline activity, not a parent's notification) beyond ``max_sends``."""
+
+        def sent(cmd: Command) -> bool:
+            if isinstance(cmd, ScheduleActivity):
+                spec = self._registry.activities.get(cmd.name)
+                return not (allow_inline and spec is not None and spec.inline)
+            return isinstance(cmd, ScheduleTimer | StartChild)
+
+        movable = [c for c in commands if sent(c)]
+        if len(movable) <= max_sends:
+            return commands, []
+        rest = movable[max_sends:]
+        moved = {id(c) for c in rest}
+        ids = sorted(c.task_id for c in rest if isinstance(c, ScheduleActivity | ScheduleTimer | StartChild))
+        size = math.ceil(len(ids) / DISPATCH_SPLIT)
+        ranges = [(ids[i], ids[min(len(ids), i + size) - 1]) for i in range(0, len(ids), size)]
+        return [c for c in commands if id(c) not in moved], ranges
 
     def run_activities(
         self, runs: Sequence[ActivityRun], remaining_ms: Callable[[], int] | None = None

@@ -46,11 +46,12 @@ from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
-from wf.engine.dispatch import MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
+from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.messages import (
     ActivityMessage,
+    DispatchMessage,
     EventMessage,
     Message,
     RetryMessage,
@@ -332,6 +333,9 @@ class Engine:
         if isinstance(msg, RetryMessage):
             self.retry(msg.instance_id, remaining_ms=remaining_ms)
             return []
+        if isinstance(msg, DispatchMessage):
+            self._send_owed(msg, receive_count)
+            return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)
             if live is None:
@@ -341,6 +345,18 @@ class Engine:
             )
             return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
         return [msg.event]
+
+    def _send_owed(self, msg: DispatchMessage, receive_count: int) -> None:
+        """Send what history still owes for the message's tasks (those still open: a
+        result recorded meanwhile needs no work), up to ``DISPATCH_SENDS``; the rest in
+        further dispatch messages. Sent again on a redelivery: duplicates are harmless."""
+        live = self._resolve([msg], receive_count)
+        if live is None or live.execution.is_terminal:
+            return
+        owed = [
+            c for c in live.execution.pending_commands() if msg.first_task <= getattr(c, "task_id", -1) <= msg.last_task
+        ]
+        self.dispatch.carry_out(live, owed, allow_inline=False, defer_children=True, max_sends=DISPATCH_SENDS)
 
     def _activity_events(
         self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None

@@ -19,6 +19,7 @@ class MessageKind(Enum):
     EVENT = "event"  # record an inbound event (raise, pause, resume, terminate, child result)
     START_CHILD = "start_child"  # start a child once the parent's execution is recorded
     RETRY = "retry"  # step a stalled instance again, with the code deployed now
+    DISPATCH = "dispatch"  # send the work a wide step still owes, for a range of its tasks
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ class WorkMessage:
             )
         elif kind is MessageKind.RETRY:
             msg = RetryMessage(*head)
+        elif kind is MessageKind.DISPATCH:
+            msg = DispatchMessage(*head, int(body["first"]), int(body["last"]))
         else:
             msg = EventMessage(*head, event_from_json(body["event"]), follow_up=bool(body.get("follow_up")))
         return replace(msg, attempt=attempt, crashes=crashes) if attempt or crashes else msg
@@ -159,4 +162,17 @@ class RetryMessage(WorkMessage):
         return {}
 
 
-Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage
+@dataclass(frozen=True)
+class DispatchMessage(WorkMessage):
+    """Send the work that history owes for tasks ``first``..``last`` (those still open):
+    what a wide step could not send within one invocation's share (``wf/engine/dispatch.py``)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.DISPATCH
+    first_task: int
+    last_task: int
+
+    def _fields(self) -> dict[str, Any]:
+        return {"first": self.first_task, "last": self.last_task}
+
+
+Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage | DispatchMessage
