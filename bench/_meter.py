@@ -88,6 +88,8 @@ class DynamoMeter:
         #: Called with the number of history steps written so far, after each one.
         self.on_step: Callable[[int], None] | None = None
         self.steps_written = 0
+        #: The largest item written (bytes, as DynamoDB sizes it).
+        self.largest_item = 0
 
     def _key(self, item: dict[str, Any]) -> tuple[str, ...]:
         return tuple(json.dumps(item[k], sort_keys=True) for k in self.table_keys)
@@ -96,7 +98,10 @@ class DynamoMeter:
         key = self._key(key_or_item)
         old = self.items.get(key)
         sized = new if new is not None else old or key_or_item
-        self.counter["wru"] += factor * max(1, math.ceil(item_size(sized) / 1024))
+        size = item_size(sized)
+        if new is not None:
+            self.largest_item = max(self.largest_item, size)
+        self.counter["wru"] += factor * max(1, math.ceil(size / 1024))
         if not succeeded:
             return
         for index in self.indexes:
@@ -167,7 +172,8 @@ class DynamoMeter:
 
 
 class MeteredSqs:
-    """An SQS client that counts its requests (each is billed, batches included)."""
+    """An SQS client that counts its requests (each is billed, batches included; SQS bills
+    a request per 64 KB of payload sent)."""
 
     def __init__(self, client: Any, counter: Counter[str]) -> None:
         self._client = client
@@ -177,7 +183,31 @@ class MeteredSqs:
         fn = getattr(self._client, name)
 
         def call(**kw: Any) -> Any:
-            self._counter["sqs"] += 1
+            bodies = [e["MessageBody"] for e in kw.get("Entries", []) if "MessageBody" in e]
+            if "MessageBody" in kw:
+                bodies.append(kw["MessageBody"])
+            size = sum(len(b.encode()) for b in bodies)
+            self._counter["sqs"] += max(1, math.ceil(size / (64 * 1024)))
             return fn(**kw)
 
         return call
+
+
+class MeteredS3:
+    """An S3 client that counts its billed requests: PUT and LIST (``s3_put``), GET
+    (``s3_get``); DELETE is free."""
+
+    def __init__(self, client: Any, counter: Counter[str]) -> None:
+        self._client = client
+        self._counter = counter
+
+    def __getattr__(self, name: str) -> Any:
+        fn = getattr(self._client, name)
+        kind = {"put_object": "s3_put", "list_objects_v2": "s3_put", "get_object": "s3_get"}.get(name)
+
+        def call(*a: Any, **kw: Any) -> Any:
+            if kind is not None:
+                self._counter[kind] += 1
+            return fn(*a, **kw)
+
+        return call if kind is not None or callable(fn) else fn

@@ -19,6 +19,12 @@
   long-poll wait happens outside the lock, so one poller's wait blocks no other. A long
   poll also wakes when a delayed message becomes visible (moto's waits only for new
   messages), so that timers arrive on time.
+* **Sends and receives in constant time per message.** For each message it takes or
+  hands out, moto reads a queue attribute by building *all* of them, the message
+  counts included, each a pass over every message: O(n) per message, so a queue
+  holding a wide fan-out's 10,000 messages is filled and emptied quadratically slowly.
+  The retention period is read from the queue itself, and the counts (SQS calls them
+  approximate, and they lag on SQS by up to a minute) are kept for a tenth of a second.
 
 Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
 """
@@ -52,6 +58,8 @@ def install() -> None:
         _partition_queries(Table)
         _atomic_table_operations(DynamoDBBackend)
         _atomic_receives(SQSBackend)
+        _retention_without_counting(SQSBackend)
+        _counts_kept_briefly()
         _installed = True
 
 
@@ -132,3 +140,40 @@ def _until_next_visible(queue: Any) -> float:
     pending = [max(m.visible_at, m.delayed_until) for m in list(queue._messages)]
     future = [at for at in pending if at > now_ms]
     return max(0.0, (min(future) - now_ms) / 1000) if future else 1.0
+
+
+def _retention_without_counting(backend: Any) -> None:
+    from moto.core.utils import unix_time
+
+    def is_message_valid_based_on_retention_period(self: Any, queue_name: str, message: Any) -> bool:
+        queue = self.get_queue(queue_name)
+        return bool(int(queue.message_retention_period) + message.sent_timestamp / 1000 > unix_time())
+
+    backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
+
+
+#: How long a queue's approximate message counts are kept (``_counts_kept_briefly``).
+COUNTS_KEPT_SECONDS = 0.1
+
+
+def _counts_kept_briefly() -> None:
+    from moto.sqs.models import Queue
+
+    for name in (
+        "approximate_number_of_messages",
+        "approximate_number_of_messages_delayed",
+        "approximate_number_of_messages_not_visible",
+    ):
+        original = getattr(Queue, name).fget
+
+        def kept(self: Any, original: Callable[[Any], int] = original, name: str = name) -> int:
+            cache = self.__dict__.setdefault("_wf_counts", {})
+            now = time.monotonic()
+            hit = cache.get(name)
+            if hit is not None and now - hit[0] < COUNTS_KEPT_SECONDS:
+                return int(hit[1])
+            value = original(self)
+            cache[name] = (now, value)
+            return int(value)
+
+        setattr(Queue, name, property(kept))
