@@ -298,6 +298,8 @@ def parse_time(value: str) -> datetime:
 
 
 def _field_to_json(value: Any) -> Any:
+    if value.__class__ in _PLAIN:
+        return value
     if isinstance(value, datetime):
         return format_time(value)
     if isinstance(value, FailureDetails):
@@ -311,13 +313,22 @@ def _field_to_json(value: Any) -> Any:
     return value
 
 
+_PLAIN = frozenset({str, int, bool, float})
+#: Each event class's field names, in order (``dataclasses.fields`` is slow on a hot path:
+#: a 10,000-way fan-out's first step serializes 20,000 events).
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
 def event_to_json(event: HistoryEvent) -> dict[str, Any]:
     """Serialize one event; absent optional fields are left out."""
     out: dict[str, Any] = {"v": HISTORY_VERSION, "k": event.kind.value}
-    for f in dataclasses.fields(event):
-        value = getattr(event, f.name)
+    names = _FIELD_NAMES.get(event.__class__)
+    if names is None:
+        names = _FIELD_NAMES[event.__class__] = tuple(f.name for f in dataclasses.fields(event))
+    for name in names:
+        value = getattr(event, name)
         if value is not None:
-            out[f.name] = _field_to_json(value)
+            out[name] = _field_to_json(value)
     return out
 
 

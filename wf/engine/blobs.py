@@ -76,9 +76,15 @@ class PayloadCodec:
         data = text.encode()
         if len(data) <= self.threshold:
             return text
+        return {REF: self.put(data, prefix)}
+
+    def put(self, data: bytes, prefix: str) -> str:
+        """Keep ``data`` in a blob (there must be a bucket); returns its key."""
+        if self.blobs is None:
+            raise HistoryFormatError("no bucket is configured to keep a blob in")
         key = content_key(prefix, data)
         self.blobs.put(key, data)
-        return {REF: key}
+        return key
 
     def unpack(self, value: Any) -> Any:
         """The payload ``value`` stands for: itself unless it is a reference."""

@@ -40,9 +40,18 @@ FIRST_STEP_INLINE_BYTES = 600
 START_WAIT_SECONDS = 5
 
 
+#: No event is stored in fewer bytes than this: more events than fit the inline share at
+#: that size cannot be inline, and are not serialized to find out (a wide first step).
+MIN_EVENT_BYTES = 12
+
+
 def split_first_step(meta: InstanceMeta) -> tuple[InstanceMeta, StepRecord | None]:
     """The instance record to write, and the step 0 item to write before it, if any."""
-    if len(events_to_str(meta.first_step).encode()) <= FIRST_STEP_INLINE_BYTES:
+    events = meta.first_step
+    if (
+        len(events) * MIN_EVENT_BYTES <= FIRST_STEP_INLINE_BYTES
+        and len(events_to_str(events).encode()) <= FIRST_STEP_INLINE_BYTES
+    ):
         return meta, None
     return meta.with_(first_step=()), StepRecord(0, meta.first_step, meta.status, meta.custom_status)
 
