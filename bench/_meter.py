@@ -122,6 +122,8 @@ class DynamoMeter:
         self.counter["rru"] += units * (1.0 if consistent else 0.5)
 
     def observe(self, operation: str, kwargs: dict[str, Any], result: Any, succeeded: bool) -> None:
+        if not succeeded and operation in ("PutItem", "DeleteItem", "TransactWriteItems"):
+            self.counter["failed_writes"] += 1  # a condition that did not hold (or a fault)
         if operation == "PutItem":
             self._write(kwargs["Item"], kwargs["Item"], succeeded)
         elif operation == "DeleteItem":

@@ -199,7 +199,9 @@ def main() -> int:
         f"when_all over {args.wide:,} activities, 1 KB inputs: completed in {kb['took']:.1f} s; "
         f"start answered in {kb['answered'] * 1000:.0f} ms"
     )
-    print(f"  cost: ${usd(kb['counts']):.4f} ({_counts(kb['counts'])}), ${usd(kb['counts']) / args.wide * 1e6:.2f}/M activities")
+    print(
+        f"  cost: ${usd(kb['counts']):.4f} ({_counts(kb['counts'])}), ${usd(kb['counts']) / args.wide * 1e6:.2f}/M activities"
+    )
     checks[f"when_all over {args.wide:,} activities with 1 KB inputs completes"] = True
     checks[f"start of the {args.wide:,}-way fan-out answers in < 1 s"] = kb["answered"] < 1.0
 

@@ -435,3 +435,72 @@ def test_follow_ups_delivered_together_each_stand_for_their_own_call() -> None:
         if out.body["k"] in ("activity", "event"):
             engine().handle(WorkMessage.parse(out.body))
     assert store.metas["wf"].status.value == "COMPLETED"
+
+
+fan_in_runtime = WorkflowRuntime()
+
+
+@fan_in_runtime.activity(name="double")
+def double(ctx: WorkflowActivityContext, i: int) -> int:
+    return 2 * i
+
+
+@fan_in_runtime.workflow(name="fan_in")
+def fan_in(ctx: DaprWorkflowContext, n: int):
+    from wf import when_all
+
+    return sum((yield when_all([ctx.call_activity(double, input=i) for i in range(n)])))
+
+
+def test_results_that_lose_a_race_wait_in_the_inbox_and_are_recorded_in_one_step() -> None:
+    from wf.engine.messages import ActivityMessage, InboxMessage
+
+    store, queue, clock = MemoryStore(), MemoryQueue(), [datetime(2026, 1, 1, tzinfo=UTC)]
+    make = containers_for(store, queue, clock, fan_in_runtime)
+    a, b = make(), make()
+    a.start("fan_in", "fi", encode(8))
+    work = [WorkMessage.parse(m.body) for _, m in queue.messages]
+    queue.messages.clear()
+    acts = [m for m in work if isinstance(m, ActivityMessage)]
+    assert len(acts) == 8
+    b.load("fi")  # b's view is now behind what a records next
+
+    def results(engine: Engine, msgs: list[ActivityMessage]) -> None:
+        events = [e for m in msgs for e in engine.events_for(m)]
+        engine.advance(msgs, events)
+
+    results(a, acts[0:2])
+    results(b, acts[2:4])  # loses the race once, then leaves its results in the inbox
+    results(b, acts[4:6])  # contended: straight to the inbox, no write attempted
+    assert [len(evs) for _, evs in store.load_inbox("fi", store.metas["fi"].execution_id)] == [2, 2]
+    inbox = [WorkMessage.parse(m.body) for _, m in queue.messages]
+    assert [type(m) for m in inbox] == [InboxMessage, InboxMessage]
+    queue.messages.clear()
+    steps_before = len(store.load_steps("fi", store.metas["fi"].execution_id))
+    # The first inbox message's invocation dies after its commit, before taking the
+    # entries out: its redelivery finds them recorded, and takes them out.
+    real_delete = store.delete_inbox
+    store.delete_inbox = lambda *a, **k: (_ for _ in ()).throw(StoreError("died"))  # type: ignore[method-assign]
+    with pytest.raises(StoreError):
+        a.handle(inbox[0])
+    store.delete_inbox = real_delete  # type: ignore[method-assign]
+    assert len(store.load_steps("fi", store.metas["fi"].execution_id)) == steps_before + 1  # four results, one step
+    a.handle(inbox[0], receive_count=2)
+    b.handle(inbox[1])  # nothing left for it
+    assert store.load_inbox("fi", store.metas["fi"].execution_id) == []
+    results(a, acts[6:8])
+    check = replayed(store, "fi")
+    assert check.output == encode(sum(2 * i for i in range(8)))
+    history = list(store.metas["fi"].first_step) + [
+        e for s in store.load_steps("fi", store.metas["fi"].execution_id) for e in s.events
+    ]
+    assert sorted(e.task_id for e in history if isinstance(e, ActivityCompleted)) == list(range(1, 9))
+
+
+def replayed(store: MemoryStore, iid: str):  # noqa: ANN201
+    from wf.core.execution import Execution
+
+    meta = store.metas[iid]
+    ex = Execution(fan_in_runtime.workflows, iid)
+    ex.replay(list(meta.first_step) + [e for s in store.load_steps(iid, meta.execution_id) for e in s.events])
+    return ex

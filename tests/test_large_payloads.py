@@ -187,9 +187,10 @@ def test_a_wide_start_sends_a_bounded_share_and_dispatch_messages_send_the_rest(
 def test_with_a_bucket_a_wide_step_is_one_blob_that_its_step_item_names(stack: Stack) -> None:
     started(stack, "wide", "wb", "300")
     stack.pump()
-    assert json.loads(stack.get("wb")[1]["properties"]["dapr.workflow.output"]) == hashlib.sha256(
-        "".join(f"{i:04d}" + "x" * 1000 for i in range(300)).encode()
-    ).hexdigest()
+    assert (
+        json.loads(stack.get("wb")[1]["properties"]["dapr.workflow.output"])
+        == hashlib.sha256("".join(f"{i:04d}" + "x" * 1000 for i in range(300)).encode()).hexdigest()
+    )
     items = [i for i in stack.table_items() if i["pk"]["S"] == "wb"]
     assert not [i for i in items if i["sk"]["S"].startswith("P#")]
     assert any("events" in json.loads(i["refs"]["S"]) for i in items if "refs" in i)

@@ -19,6 +19,10 @@ Layout (partition key ``pk`` = instance ID):
   unit per KB ($0.625 per million each, 10,000 for a 10 MB step), and no partition's
   write throughput (1,000 units a second per instance) to wait for.
 
+- ``sk = "I#<execution>#<token>"``: the execution's inbox: results that lost a race to
+  commit, left for one step to take together (``wf/engine/engine.py``); deleted once
+  recorded.
+
 Payloads over ``wf/engine/blobs.py:OFFLOAD_BYTES`` are kept in the bucket, the items
 holding references: no item is ever near DynamoDB's 400 KB.
 """
@@ -29,7 +33,7 @@ import heapq
 import json
 import secrets
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -39,7 +43,7 @@ from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
-from wf.core.history import ParentRef, format_time, parse_time
+from wf.core.history import HistoryEvent, ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
 from wf.engine.blobs import BlobStore, PayloadCodec, history_prefix
 from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord, events_from_str, events_to_str
@@ -391,9 +395,40 @@ class DynamoStore:
             raise StoreError(f"deleting items of {instance_id} failed: {exc}") from exc
         return count
 
+    # -- inbox ---------------------------------------------------------------------
+    def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
+        prefix = history_prefix(instance_id, execution_id)
+        text = events_to_str(events, lambda v: self._codec.pack(v, prefix))
+        if len(text) > PART_BYTES:
+            return False
+        item = self._item(instance_id, f"I#{execution_id}#{token}", events=text)
+        try:
+            item.save()
+        except PynamoDBException as exc:
+            raise StoreError(f"writing to the inbox of {instance_id} failed: {exc}") from exc
+        return True
+
+    def load_inbox(self, instance_id: str, execution_id: str) -> list[tuple[str, tuple[HistoryEvent, ...]]]:
+        try:
+            items = list(
+                self._item.query(instance_id, self._item.sk.startswith(f"I#{execution_id}#"), consistent_read=True)
+            )
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the inbox of {instance_id} failed: {exc}") from exc
+        return [(i.sk.rsplit("#", 1)[1], events_from_str(i.events, self._codec.unpack)) for i in items]
+
+    def delete_inbox(self, instance_id: str, execution_id: str, tokens: Sequence[str]) -> None:
+        try:
+            with self._item.batch_write() as batch:
+                for token in tokens:
+                    batch.delete(self._item(instance_id, f"I#{execution_id}#{token}"))
+        except PynamoDBException as exc:
+            raise StoreError(f"deleting from the inbox of {instance_id} failed: {exc}") from exc
+
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
         self._delete_where(instance_id, self._item.sk.startswith(f"P#{execution_id}#"))
+        self._delete_where(instance_id, self._item.sk.startswith(f"I#{execution_id}#"))
         if self._codec.blobs is not None:
             self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
 
@@ -414,6 +449,7 @@ class DynamoStore:
         # The record goes first: a crash after it leaves only items nothing reads.
         deleted += self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))
         deleted += self._delete_where(instance_id, m.sk.between("P#", f"P#{execution_id}#~"))
+        deleted += self._delete_where(instance_id, m.sk.between("I#", f"I#{execution_id}#~"))
         if self._codec.blobs is not None:
             # Every execution's: none newer than the record's can exist.
             self._codec.blobs.delete_prefix(history_prefix(instance_id))

@@ -207,6 +207,11 @@ class Execution:
         not know a task yet, which is *not* settled."""
         return self._book.is_settled(task_id)
 
+    @property
+    def open_tasks(self) -> int:
+        """How many tasks are scheduled and not settled (a fan-out in flight: many)."""
+        return len(self._book.open)
+
     def child_instance_ids(self) -> list[str]:
         """IDs of the children this execution started and that have not reported back."""
         return self._book.open_children()

@@ -34,6 +34,7 @@ from datetime import datetime, timedelta
 
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
+    ActivityCompleted,
     ActivityFailed,
     ChildFailed,
     HistoryEvent,
@@ -53,6 +54,7 @@ from wf.engine.messages import (
     ActivityMessage,
     DispatchMessage,
     EventMessage,
+    InboxMessage,
     Message,
     RetryMessage,
     StartChildMessage,
@@ -100,6 +102,15 @@ TIMER_WAIT_RESERVE_MS = 3_000
 #: Activities of one SQS batch run at once, up to this many (a batch holds at most 10).
 DEFAULT_ACTIVITY_CONCURRENCY = 10
 
+
+#: After a lost write race, an instance counts as contended this long: while a fan-in is
+#: in flight (several tasks open), its activity results go to its inbox, for one step to
+#: record together, instead of racing other containers to commit (each lost race is a
+#: billed write, and a reload).
+CONTENDED_FOR = timedelta(seconds=30)
+#: An inbox is recorded this long after results are left in it, so that what other
+#: containers bring meanwhile is recorded in the same step.
+INBOX_DELAY_SECONDS = 1
 
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
@@ -164,6 +175,8 @@ class Engine:
         self.lifecycle = Lifecycle(
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
+        #: When each instance last lost a write race here (``CONTENDED_FOR``).
+        self._contended: dict[str, datetime] = {}
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -336,6 +349,9 @@ class Engine:
         if isinstance(msg, DispatchMessage):
             self._send_owed(msg, receive_count)
             return []
+        if isinstance(msg, InboxMessage):
+            self._record_inbox(msg, receive_count, remaining_ms)
+            return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)
             if live is None:
@@ -345,6 +361,64 @@ class Engine:
             )
             return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
         return [msg.event]
+
+    def _mark_contended(self, instance_id: str) -> None:
+        now = self.clock()
+        if len(self._contended) > 4096:  # bounded: a container sees many instances
+            self._contended = {i: t for i, t in self._contended.items() if now - t <= CONTENDED_FOR}
+        self._contended[instance_id] = now
+
+    def _to_inbox(self, live: Live, msgs: Sequence[Message], events: list[HistoryEvent]) -> bool:
+        """Under contention, leave activity results in the inbox for one step to take
+        together (with those other containers bring), rather than race to commit them;
+        whether they were left there."""
+        iid, exec_id = live.meta.instance_id, live.meta.execution_id
+        since = self._contended.get(iid)
+        now = self.clock()
+        if (
+            since is None
+            or now - since > CONTENDED_FOR
+            or live.execution.open_tasks < 2
+            or not all(isinstance(m, ActivityMessage) for m in msgs)
+            or not all(isinstance(e, ActivityCompleted | ActivityFailed) for e in events)
+        ):
+            return False
+        if not self.store.put_inbox(iid, exec_id, self.new_id(), events):
+            return False
+        # After the entry: a crash before this send has the activities run again, and
+        # their new entry's message records this one too.
+        self.queue.send([InboxMessage(iid, exec_id, now).to_out(INBOX_DELAY_SECONDS)])
+        self.metrics.count(Metric.RESULTS_COALESCED, len(events))
+        return True
+
+    def _record_inbox(self, msg: InboxMessage, receive_count: int, remaining_ms: Callable[[], int] | None) -> None:
+        """Record everything waiting in the execution's inbox in one step, carry out what
+        follows, then take the entries out. A redelivery (its invocation may have died
+        between the commit and the dispatch) carries out again what history owes."""
+        stepped = False
+        for _ in range(MAX_CONFLICT_RETRIES):
+            live = self._resolve([msg], receive_count)
+            if live is None:
+                return  # not the current execution: its inbox goes with it
+            entries = self.store.load_inbox(msg.instance_id, live.meta.execution_id)
+            events = [e for _, evs in entries for e in evs]
+            result = None
+            if events:
+                try:
+                    result = self._step_and_commit(live, events, replaying=stepped)
+                except ConflictError:
+                    self.metrics.count(Metric.WRITE_CONFLICTS)
+                    self.forget(msg.instance_id)
+                    stepped = True
+                    continue
+            if result is not None:
+                self._after_commit(live, result.commands, remaining_ms)
+            elif redelivered([msg], receive_count):
+                self._repair(live)
+            if entries:
+                self.store.delete_inbox(msg.instance_id, live.meta.execution_id, [t for t, _ in entries])
+            return
+        self.queue.send([msg.retried().to_out(INBOX_DELAY_SECONDS)])
 
     def _send_owed(self, msg: DispatchMessage, receive_count: int) -> None:
         """Send what history still owes for the message's tasks (those still open: a
@@ -551,11 +625,14 @@ class Engine:
                     self._after_commit(live, tuple(owed_by(owing, live.execution.pending_commands())), remaining_ms)
                     return
                 # The call died before writing (or gave up): record its event here.
+            if self._to_inbox(live, msgs, events):
+                return
             try:
                 result = self._step_and_commit(live, events, before_commit, replaying=stepped)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
+                self._mark_contended(msg.instance_id)
                 stepped = True  # the workflow's code has run for these events once
                 continue
             if result is None and not rechecked:

@@ -20,6 +20,7 @@ class MessageKind(Enum):
     START_CHILD = "start_child"  # start a child once the parent's execution is recorded
     RETRY = "retry"  # step a stalled instance again, with the code deployed now
     DISPATCH = "dispatch"  # send the work a wide step still owes, for a range of its tasks
+    INBOX = "inbox"  # record the results waiting in an instance's inbox, in one step
 
 
 @dataclass(frozen=True)
@@ -80,6 +81,8 @@ class WorkMessage:
             )
         elif kind is MessageKind.RETRY:
             msg = RetryMessage(*head)
+        elif kind is MessageKind.INBOX:
+            msg = InboxMessage(*head)
         elif kind is MessageKind.DISPATCH:
             msg = DispatchMessage(*head, int(body["first"]), int(body["last"]))
         else:
@@ -175,4 +178,17 @@ class DispatchMessage(WorkMessage):
         return {"first": self.first_task, "last": self.last_task}
 
 
-Message = ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage | DispatchMessage
+@dataclass(frozen=True)
+class InboxMessage(WorkMessage):
+    """Record what waits in the execution's inbox (``InstanceStore.put_inbox``): results
+    that lost a race to commit, left for one step to take together."""
+
+    kind: ClassVar[MessageKind] = MessageKind.INBOX
+
+    def _fields(self) -> dict[str, Any]:
+        return {}
+
+
+Message = (
+    ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage | DispatchMessage | InboxMessage
+)

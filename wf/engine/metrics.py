@@ -25,6 +25,8 @@ class Metric(Enum):
     REDELIVERY_REPAIRS = "RedeliveryRepairs"
     MESSAGES_DROPPED = "MessagesDropped"
     PAYLOADS_TOO_LARGE = "PayloadsTooLarge"
+    #: Results left in an instance's inbox for one step to take together (fan-in under contention).
+    RESULTS_COALESCED = "ResultsCoalesced"
     WORKFLOWS_COMPLETED = "WorkflowsCompleted"
     WORKFLOWS_FAILED = "WorkflowsFailed"
     WORKFLOWS_TERMINATED = "WorkflowsTerminated"

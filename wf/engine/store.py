@@ -158,3 +158,13 @@ class InstanceStore(Protocol):
 
     def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
         """Instances whose record has ``status``, oldest first."""
+
+    def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
+        """Leave ``events`` in the execution's inbox under ``token`` (unconditional: a
+        token is the writer's own); False, writing nothing, if they are too large for it."""
+
+    def load_inbox(self, instance_id: str, execution_id: str) -> list[tuple[str, tuple[HistoryEvent, ...]]]:
+        """What waits in the execution's inbox: (token, events), oldest token first."""
+
+    def delete_inbox(self, instance_id: str, execution_id: str, tokens: Sequence[str]) -> None:
+        """Take recorded entries out of the inbox (deleting one already gone is no error)."""

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+from wf.core.history import HistoryEvent
 from wf.core.status import WorkflowStatus
 from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord
 from wf.errors import ConflictError
@@ -17,6 +18,7 @@ class MemoryStore:
         self._lock = threading.Lock()
         self.metas: dict[str, InstanceMeta] = {}
         self.steps: dict[tuple[str, str], dict[int, StepRecord]] = {}
+        self.inboxes: dict[tuple[str, str], dict[str, tuple[HistoryEvent, ...]]] = {}
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:
         return self.metas.get(instance_id)
@@ -72,6 +74,22 @@ class MemoryStore:
 
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self.steps.pop((instance_id, execution_id), None)
+        self.inboxes.pop((instance_id, execution_id), None)
+
+    def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
+        with self._lock:
+            self.inboxes.setdefault((instance_id, execution_id), {})[token] = tuple(events)
+        return True
+
+    def load_inbox(self, instance_id: str, execution_id: str) -> list[tuple[str, tuple[HistoryEvent, ...]]]:
+        with self._lock:
+            return sorted(self.inboxes.get((instance_id, execution_id), {}).items())
+
+    def delete_inbox(self, instance_id: str, execution_id: str, tokens: Sequence[str]) -> None:
+        with self._lock:
+            inbox = self.inboxes.get((instance_id, execution_id), {})
+            for token in tokens:
+                inbox.pop(token, None)
 
     def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
         metas = sorted((m for m in self.metas.values() if m.status is status), key=lambda m: m.created_at)
@@ -85,4 +103,6 @@ class MemoryStore:
             count = 1 if self.metas.pop(instance_id, None) else 0
             for key in [k for k in self.steps if k[0] == instance_id and k[1] <= execution_id]:
                 count += len(self.steps.pop(key))
+            for key in [k for k in self.inboxes if k[0] == instance_id and k[1] <= execution_id]:
+                count += len(self.inboxes.pop(key))
             return count
