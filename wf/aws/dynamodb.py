@@ -21,7 +21,8 @@ Layout (partition key ``pk`` = instance ID):
 
 - ``sk = "I#<execution>#<token>"``: the execution's inbox: results that lost a race to
   commit, left for one step to take together (``wf/engine/engine.py``); deleted once
-  recorded.
+  recorded. ``sk = "N#<execution>"``: when the inbox's message was sent, while it is
+  pending (so that one message, not one per entry, records them).
 
 Payloads over ``wf/engine/blobs.py:OFFLOAD_BYTES`` are kept in the bucket, the items
 holding references: no item is ever near DynamoDB's 400 KB.
@@ -34,6 +35,7 @@ import json
 import secrets
 import zlib
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -425,10 +427,32 @@ class DynamoStore:
         except PynamoDBException as exc:
             raise StoreError(f"deleting from the inbox of {instance_id} failed: {exc}") from exc
 
+    def inbox_noticed(self, instance_id: str, execution_id: str, now: datetime, stale_after: float) -> bool:
+        try:
+            pending = self._item.get(instance_id, f"N#{execution_id}", consistent_read=True)
+        except self._item.DoesNotExist:
+            return False
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the inbox notice of {instance_id} failed: {exc}") from exc
+        return (now - parse_time(pending.updated_at)).total_seconds() < stale_after
+
+    def note_inbox(self, instance_id: str, execution_id: str, now: datetime) -> None:
+        try:
+            self._item(instance_id, f"N#{execution_id}", updated_at=format_time(now)).save()
+        except PynamoDBException as exc:
+            raise StoreError(f"noting the inbox of {instance_id} failed: {exc}") from exc
+
+    def clear_inbox_notice(self, instance_id: str, execution_id: str) -> None:
+        try:
+            self._item(instance_id, f"N#{execution_id}").delete()
+        except PynamoDBException as exc:
+            raise StoreError(f"clearing the inbox notice of {instance_id} failed: {exc}") from exc
+
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
         self._delete_where(instance_id, self._item.sk.startswith(f"P#{execution_id}#"))
         self._delete_where(instance_id, self._item.sk.startswith(f"I#{execution_id}#"))
+        self._delete_where(instance_id, self._item.sk == f"N#{execution_id}")
         if self._codec.blobs is not None:
             self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
 
@@ -450,6 +474,7 @@ class DynamoStore:
         deleted += self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))
         deleted += self._delete_where(instance_id, m.sk.between("P#", f"P#{execution_id}#~"))
         deleted += self._delete_where(instance_id, m.sk.between("I#", f"I#{execution_id}#~"))
+        deleted += self._delete_where(instance_id, m.sk.between("N#", f"N#{execution_id}~"))
         if self._codec.blobs is not None:
             # Every execution's: none newer than the record's can exist.
             self._codec.blobs.delete_prefix(history_prefix(instance_id))

@@ -13,10 +13,14 @@
   same step item could both succeed, the second overwriting the first (a step, and the
   events in it, lost). DynamoDB applies each write atomically. Table operations of a
   process are serialized (reads too, so that none sees half an update).
-* **Atomic receives.** moto's ``ReceiveMessage`` takes no lock, so pollers receiving at
-  the same moment are handed the same message (each with a higher receive count): SQS
-  hands a visible message to one receiver. Receives of a process are serialized; the
-  long-poll wait happens outside the lock, so one poller's wait blocks no other. A long
+* **Atomic queue operations.** moto's ``ReceiveMessage`` takes no lock, so pollers
+  receiving at the same moment are handed the same message (each with a higher receive
+  count): SQS hands a visible message to one receiver. And a delete rebuilds the queue's
+  message list from a copy: a delete at the same moment as another is undone (the
+  message comes back after its visibility timeout), a send at the same moment as a
+  delete is lost. Receives, sends, deletes and visibility changes of a process are
+  serialized; the long-poll wait happens outside the lock, so one poller's wait blocks
+  no other. A long
   poll also wakes when a delayed message becomes visible (moto's waits only for new
   messages), so that timers arrive on time.
 * **Sends and receives in constant time per message.** For each message it takes or
@@ -39,7 +43,7 @@ from typing import Any
 _state = threading.local()
 _installed = False
 _lock = threading.Lock()
-_receiving = threading.Lock()
+_receiving = threading.RLock()  # every operation on a queue's messages (batches call singles)
 _writing = threading.RLock()  # transactions call the single-item writes
 
 
@@ -131,6 +135,16 @@ def _atomic_receives(backend: Any) -> None:
                 time.sleep(0.005)  # visible, yet not ours (another poller's): do not spin
 
     backend.receive_message = receive_message
+    for name in ("send_message", "delete_message", "change_message_visibility", "purge_queue"):
+        setattr(backend, name, _serialized(getattr(backend, name)))
+
+
+def _serialized(method: Callable[..., Any]) -> Callable[..., Any]:
+    def serialized(self: Any, *args: Any, **kwargs: Any) -> Any:
+        with _receiving:
+            return method(self, *args, **kwargs)
+
+    return serialized
 
 
 def _until_next_visible(queue: Any) -> float:

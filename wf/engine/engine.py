@@ -61,7 +61,7 @@ from wf.engine.messages import (
     TimerMessage,
 )
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
-from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing
+from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing, steps_recording
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import (
@@ -111,6 +111,9 @@ CONTENDED_FOR = timedelta(seconds=30)
 #: An inbox is recorded this long after results are left in it, so that what other
 #: containers bring meanwhile is recorded in the same step.
 INBOX_DELAY_SECONDS = 1
+#: One inbox message at a time is pending; a notice this old counts as lost (its message
+#: dead-lettered, say) and another is sent.
+INBOX_NOTICE_STALE_SECONDS = 10.0
 
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
@@ -385,21 +388,27 @@ class Engine:
             return False
         if not self.store.put_inbox(iid, exec_id, self.new_id(), events):
             return False
-        # After the entry: a crash before this send has the activities run again, and
-        # their new entry's message records this one too.
-        self.queue.send([InboxMessage(iid, exec_id, now).to_out(INBOX_DELAY_SECONDS)])
+        # One message for the entries of a second, not one per entry (their steps would
+        # race each other): none is sent while one is pending, whose handling reads the
+        # inbox after this entry (it clears the notice first). Sent before the notice, so
+        # that a notice always stands for a message on its way.
+        if not self.store.inbox_noticed(iid, exec_id, now, INBOX_NOTICE_STALE_SECONDS):
+            self.queue.send([InboxMessage(iid, exec_id, now).to_out(INBOX_DELAY_SECONDS)])
+            self.store.note_inbox(iid, exec_id, now)
         self.metrics.count(Metric.RESULTS_COALESCED, len(events))
         return True
 
     def _record_inbox(self, msg: InboxMessage, receive_count: int, remaining_ms: Callable[[], int] | None) -> None:
         """Record everything waiting in the execution's inbox in one step, carry out what
-        follows, then take the entries out. A redelivery (its invocation may have died
-        between the commit and the dispatch) carries out again what history owes."""
+        follows, then take the entries out (the step's invocation alone: until then, a
+        redelivery of its message finds them, and carries out again what their steps owe)."""
         stepped = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve([msg], receive_count)
             if live is None:
                 return  # not the current execution: its inbox goes with it
+            # First: an entry left from now on (perhaps not read below) sends its own message.
+            self.store.clear_inbox_notice(msg.instance_id, live.meta.execution_id)
             entries = self.store.load_inbox(msg.instance_id, live.meta.execution_id)
             events = [e for _, evs in entries for e in evs]
             result = None
@@ -413,8 +422,16 @@ class Engine:
                     continue
             if result is not None:
                 self._after_commit(live, result.commands, remaining_ms)
-            elif redelivered([msg], receive_count):
-                self._repair(live)
+            elif events:
+                # All recorded already: by an inbox step whose invocation carries out what
+                # it owes, then takes its entries out; or died before that (then this is
+                # its redelivery, which does it). Entries whose steps owe nothing go now.
+                owed = list(owed_by(steps_recording(live.history, events), live.execution.pending_commands()))
+                if owed and not redelivered([msg], receive_count):
+                    return
+                if owed:
+                    self.metrics.count(Metric.REDELIVERY_REPAIRS)
+                    self.dispatch.carry_out(live, owed, allow_inline=False)
             if entries:
                 self.store.delete_inbox(msg.instance_id, live.meta.execution_id, [t for t, _ in entries])
             return

@@ -61,6 +61,23 @@ def step_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEven
     return None
 
 
+def steps_recording(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent]:
+    """The events of every recorded step that holds one of ``events`` itself, in one pass."""
+    wanted = {identity(e) for e in events} - {None}
+    found: list[HistoryEvent] = []
+    step: list[HistoryEvent] = []
+    hit = False
+    for event in [*history, None]:
+        if event is None or isinstance(event, TurnStarted):
+            if hit:
+                found += step
+            step, hit = [], False
+        if event is not None:
+            step.append(event)
+            hit = hit or identity(event) in wanted
+    return found
+
+
 def step_owing(history: Sequence[HistoryEvent], events: Sequence[HistoryEvent]) -> list[HistoryEvent] | None:
     """The step whose follow-up a management call left to its message: the one
     that recorded it, or, when it continued the workflow as new, this generation's first

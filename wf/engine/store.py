@@ -168,3 +168,14 @@ class InstanceStore(Protocol):
 
     def delete_inbox(self, instance_id: str, execution_id: str, tokens: Sequence[str]) -> None:
         """Take recorded entries out of the inbox (deleting one already gone is no error)."""
+
+    def inbox_noticed(self, instance_id: str, execution_id: str, now: datetime, stale_after: float) -> bool:
+        """Whether the inbox's message is pending: a notice younger than ``stale_after``
+        seconds (``note_inbox``), not cleared since."""
+
+    def note_inbox(self, instance_id: str, execution_id: str, now: datetime) -> None:
+        """The inbox's message has been sent (unconditional: two writers noting at once
+        have both sent one, harmlessly)."""
+
+    def clear_inbox_notice(self, instance_id: str, execution_id: str) -> None:
+        """The inbox's message is being handled: entries left from now on send another."""

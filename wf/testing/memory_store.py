@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator, Sequence
+from datetime import datetime
 
 from wf.core.history import HistoryEvent
 from wf.core.status import WorkflowStatus
@@ -19,6 +20,7 @@ class MemoryStore:
         self.metas: dict[str, InstanceMeta] = {}
         self.steps: dict[tuple[str, str], dict[int, StepRecord]] = {}
         self.inboxes: dict[tuple[str, str], dict[str, tuple[HistoryEvent, ...]]] = {}
+        self.notices: dict[tuple[str, str], datetime] = {}
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:
         return self.metas.get(instance_id)
@@ -80,6 +82,18 @@ class MemoryStore:
         with self._lock:
             self.inboxes.setdefault((instance_id, execution_id), {})[token] = tuple(events)
         return True
+
+    def inbox_noticed(self, instance_id: str, execution_id: str, now: datetime, stale_after: float) -> bool:
+        pending = self.notices.get((instance_id, execution_id))
+        return pending is not None and (now - pending).total_seconds() < stale_after
+
+    def note_inbox(self, instance_id: str, execution_id: str, now: datetime) -> None:
+        with self._lock:
+            self.notices[(instance_id, execution_id)] = now
+
+    def clear_inbox_notice(self, instance_id: str, execution_id: str) -> None:
+        with self._lock:
+            self.notices.pop((instance_id, execution_id), None)
 
     def load_inbox(self, instance_id: str, execution_id: str) -> list[tuple[str, tuple[HistoryEvent, ...]]]:
         with self._lock:
