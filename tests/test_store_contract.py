@@ -13,13 +13,13 @@ import pytest
 from wf.core.history import ActivityScheduled, ParentRef, TurnStarted, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
-from wf.errors import ConflictError, FailureDetails
-from wf.testing import MemoryStore
+from wf.errors import ConflictError, FailureDetails, StoreError
+from wf.testing import MemoryBlobs, MemoryStore
 
 T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "dynamodb"])
+@pytest.fixture(params=["memory", "dynamodb", "dynamodb+s3"])
 def store(request: Any) -> Iterator[InstanceStore]:
     if request.param == "memory":
         yield MemoryStore()
@@ -27,13 +27,31 @@ def store(request: Any) -> Iterator[InstanceStore]:
     from moto import mock_aws
 
     from wf.aws.dynamodb import DynamoStore, make_item_model
+    from wf.aws.s3 import S3Blobs
     from wf.dev.provision import ensure_resources
 
     with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1") if request.param == "dynamodb+s3" else None
         res = ensure_resources(
-            boto3.client("dynamodb", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
+            boto3.client("dynamodb", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1"), s3=s3
         )
-        yield DynamoStore(make_item_model(res.table_name, "us-east-1", None))
+        blobs = S3Blobs(lambda: s3, res.bucket_name) if s3 is not None and res.bucket_name else None
+        yield DynamoStore(make_item_model(res.table_name, "us-east-1", None), blobs)
+
+
+@pytest.fixture(params=["memory", "s3"])
+def blobs(request: Any) -> Iterator[Any]:
+    if request.param == "memory":
+        yield MemoryBlobs()
+        return
+    from moto import mock_aws
+
+    from wf.aws.s3 import S3Blobs
+    from wf.dev.provision import ensure_bucket
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        yield S3Blobs(lambda: s3, ensure_bucket(s3))
 
 
 def meta(iid: str = "i1", execution: str = "e1", **changes: Any) -> InstanceMeta:
@@ -162,3 +180,55 @@ def test_listing_by_status_is_oldest_first(store: InstanceStore) -> None:
     assert [s.instance_id for s in running] == ["i4", "i2", "i0"]
     assert {s.workflow_name for s in running} == {"wf"}
     assert [s.instance_id for s in store.list_instances(WorkflowStatus.COMPLETED)] == ["i3", "i1"]
+
+
+def test_a_wide_step_with_large_payloads_reads_back_whole(store: InstanceStore) -> None:
+    store.put_meta(meta(), replaces=None)
+    big = "é" * 30_000  # over the offload threshold, in UTF-8 and in JSON escapes
+    events = [TurnStarted(T0), *(ActivityScheduled(T0, i, "act", f"{i:05d}" + "x" * 900) for i in range(1, 400))]
+    events.append(ActivityScheduled(T0, 400, "act", big))
+    store.append_step("i1", "e1", StepRecord(1, tuple(events), WorkflowStatus.RUNNING, big))
+    (got,) = store.load_steps("i1", "e1")
+    assert list(got.events) == events and got.custom_status == big
+    last = store.last_step("i1", "e1")
+    assert last is not None and list(last.events) == events
+    store.update_meta(meta(status=WorkflowStatus.COMPLETED, output=big, synced_seq=2, custom_status=big))
+    done = store.get_meta("i1")
+    assert done is not None and done.output == big and done.custom_status == big
+    assert store.purge("i1", "e1") >= 2
+    assert store.get_meta("i1") is None and store.load_steps("i1", "e1") == []
+
+
+def test_the_inbox_keeps_entries_by_token_until_taken_out_and_goes_with_its_execution(store: InstanceStore) -> None:
+    from wf.core.history import ActivityCompleted
+
+    store.put_meta(meta(), replaces=None)
+    one = (ActivityCompleted(T0, 1, "1"),)
+    two = (ActivityCompleted(T0, 2, "2"), ActivityCompleted(T0, 3, "3"))
+    assert store.put_inbox("i1", "e1", "t2", two) and store.put_inbox("i1", "e1", "t1", one)
+    assert store.load_inbox("i1", "e1") == [("t1", one), ("t2", two)]
+    assert store.load_inbox("i1", "other") == []
+    store.delete_inbox("i1", "e1", ["t1", "gone-already"])
+    assert store.load_inbox("i1", "e1") == [("t2", two)]
+    # The notice: pending until cleared, or until it is older than the staleness bound.
+    assert not store.inbox_noticed("i1", "e1", T0, 10)
+    store.note_inbox("i1", "e1", T0)
+    assert store.inbox_noticed("i1", "e1", T0 + timedelta(seconds=9), 10)
+    assert not store.inbox_noticed("i1", "e1", T0 + timedelta(seconds=11), 10)
+    store.clear_inbox_notice("i1", "e1")
+    assert not store.inbox_noticed("i1", "e1", T0, 10)
+    store.note_inbox("i1", "e1", T0)
+    store.purge("i1", "e1")
+    assert store.load_inbox("i1", "e1") == [] and not store.inbox_noticed("i1", "e1", T0, 10)
+
+
+def test_blobs_are_kept_by_key_and_deleted_by_prefix(blobs: Any) -> None:
+    blobs.put("h/a/e1/x", b"one")
+    blobs.put("h/a/e2/y", b"two")
+    blobs.put("h/ab/e1/z", b"three")
+    blobs.put("h/a/e1/x", b"one")  # written again: the same object
+    assert blobs.get("h/a/e1/x") == b"one"
+    assert blobs.delete_prefix("h/a/") == 2
+    assert blobs.get("h/ab/e1/z") == b"three"
+    with pytest.raises(StoreError):
+        blobs.get("h/a/e2/y")

@@ -77,6 +77,7 @@ class MemoryStore:
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
         self.steps.pop((instance_id, execution_id), None)
         self.inboxes.pop((instance_id, execution_id), None)
+        self.notices.pop((instance_id, execution_id), None)
 
     def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
         with self._lock:
@@ -119,4 +120,6 @@ class MemoryStore:
                 count += len(self.steps.pop(key))
             for key in [k for k in self.inboxes if k[0] == instance_id and k[1] <= execution_id]:
                 count += len(self.inboxes.pop(key))
+            for key in [k for k in self.notices if k[0] == instance_id and k[1] <= execution_id]:
+                count += self.notices.pop(key) is not None
             return count
