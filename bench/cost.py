@@ -272,6 +272,23 @@ def main() -> int:
         with _signals_queued(queued):
             r = per_activity(run("approvals", 10, events=10), 10)
         print(f"{label:<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
+    # Scale (bench/scale.py): a 10,000-way fan-out of 1 KB inputs and a 1 MB payload's round
+    # trip (input, activity result, event, output), with the bucket; S3 priced too.
+    import scale
+
+    wide = scale.fan_out("fan_kb", 10_000)
+    print(
+        f"{'fan-out x10000, 1 KB inputs':<30}"
+        + f"{wide['counts']['invocations'] / 10_000:>9.3f}{wide['counts']['sqs'] / 10_000:>9.3f}"
+        + f"{wide['counts']['wru'] / 10_000:>9.3f}{wide['counts']['wru_index'] / 10_000:>9.3f}"
+        + f"{wide['counts']['rru'] / 10_000:>9.3f}{scale.usd(wide['counts']) / 10_000 * 1e6:>9.3f}"
+        + f"  (S3: {wide['counts']['s3_put']:g} PUT, {wide['counts']['s3_get']:g} GET; ${scale.usd(wide['counts']):.4f} in all)"
+    )
+    mb = scale.round_trip(1024 * 1024)
+    print(
+        f"{'1 MB payload round trip':<30}{'':>45}{scale.usd(mb['counts']) * 1e6:>9.2f}"
+        + f"  per million round trips ({scale._counts(mb['counts'])})"
+    )
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")
