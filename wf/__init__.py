@@ -7,7 +7,8 @@ A Dapr workflow moves here by changing one import::
 The package's layers and where each kind of change goes: ``docs/architecture.md``.
 """
 
-from wf.client import DaprWorkflowClient
+from typing import TYPE_CHECKING, Any
+
 from wf.core.context import DaprWorkflowContext, WorkflowActivityContext
 from wf.core.history import PropagationScope
 from wf.core.propagation import PropagatedHistory, PropagationNotFoundError
@@ -16,6 +17,20 @@ from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.task import Task, when_all, when_any
 from wf.errors import FailureDetails, NonDeterminismError, NonRetryableError, TaskFailedError, WorkflowError
 from wf.runtime import WorkflowRuntime
+
+if TYPE_CHECKING:
+    from wf.client import DaprWorkflowClient
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP client (urllib, http.client) is loaded when first named: the Lambda
+    # function never uses it, and its imports were a tenth of a cold start's init.
+    if name == "DaprWorkflowClient":
+        from wf.client import DaprWorkflowClient
+
+        return DaprWorkflowClient
+    raise AttributeError(f"module 'wf' has no attribute {name!r}")
+
 
 __all__ = [
     "DaprWorkflowClient",

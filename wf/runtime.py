@@ -16,7 +16,6 @@ import os
 import urllib.parse
 from typing import Any
 
-from wf.client import DEFAULT_ENDPOINT
 from wf.core.registry import Registry
 
 log = logging.getLogger("wf")
@@ -60,6 +59,8 @@ class WorkflowRuntime(Registry):
         deployed API), the function runs them and ``start`` does nothing."""
         if self._stack is not None:
             return
+        from wf.client import DEFAULT_ENDPOINT  # not at import: the function never needs the client
+
         endpoint = urllib.parse.urlsplit(os.environ.get("WF_ENDPOINT") or DEFAULT_ENDPOINT)
         if os.environ.get("AWS_LAMBDA_FUNCTION_NAME") or endpoint.hostname not in LOCAL_HOSTS:
             log.info("WorkflowRuntime.start: the workflows run where %s is served; nothing to start here", endpoint)

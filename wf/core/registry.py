@@ -4,7 +4,6 @@ app from it (``wf/aws/app.py``), and ``wf.WorkflowRuntime`` adds the Lambda entr
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
@@ -140,6 +139,8 @@ class Registry:
             if inspect.isawaitable(result):
                 # An ``async def`` activity: run to completion on a loop of its own (each
                 # activity runs in a thread of its own, see wf/engine/budget.py).
+                import asyncio  # only for async activities: not a cold start's import
+
                 result = asyncio.run(_awaited(result))
             return ActivityCompleted(now, task_id, encode(result))
         except Exception as exc:
