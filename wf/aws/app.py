@@ -79,8 +79,11 @@ def build_engine(
     """The engine over DynamoDB, SQS and (with a bucket) S3; clients, clock and sleep may
     be injected (tests)."""
     shared_loader()
-    if sqs_client is None:
-        sqs_client = shared_sqs_client(settings.region, settings.sqs_endpoint)
+    make_sqs: Callable[[], SQSClient] = (
+        (lambda: sqs_client)
+        if sqs_client is not None
+        else (lambda: shared_sqs_client(settings.region, settings.sqs_endpoint))
+    )
     blobs: BlobStore | None = None
     if settings.bucket_name:
         # Made on first use: a cold start that never meets a large payload skips it.
@@ -92,7 +95,7 @@ def build_engine(
     return Engine(
         runtime,
         store,
-        SqsQueue(sqs_client, settings.queue_url, blobs),
+        SqsQueue(make_sqs, settings.queue_url, blobs),
         clock=clock,
         new_id=time_ordered_id(clock),
         activity_margin_ms=settings.activity_margin_ms,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -31,10 +32,24 @@ class SqsQueue:
     over ``MAX_INLINE_BODY_BYTES`` is kept in the bucket (``m/`` keys,
     ``wf/engine/blobs.py``) and the message names it; ``read`` gives it back."""
 
-    def __init__(self, client: SQSClient, queue_url: str, blobs: BlobStore | None = None) -> None:
-        self._client = client
+    def __init__(self, make_client: Callable[[], SQSClient], queue_url: str, blobs: BlobStore | None = None) -> None:
+        # The client is made on first use: an invocation that sends nothing (a GET) does
+        # not make it, which is a fifth of a cold start's init.
+        self._make_client = make_client
+        self._made: SQSClient | None = None
+        self._lock = threading.Lock()
         self._url = queue_url
         self._blobs = blobs
+
+    @property
+    def _client(self) -> SQSClient:
+        made = self._made
+        if made is None:
+            with self._lock:
+                if self._made is None:
+                    self._made = self._make_client()
+                made = self._made
+        return made
 
     def _body(self, message: OutMessage) -> str:
         text = json.dumps(message.body, separators=(",", ":"))

@@ -28,7 +28,11 @@
   counts included, each a pass over every message: O(n) per message, so a queue
   holding a wide fan-out's 10,000 messages is filled and emptied quadratically slowly.
   The retention period is read from the queue itself, and the counts (SQS calls them
-  approximate, and they lag on SQS by up to a minute) are kept for a tenth of a second.
+  approximate, and they lag on SQS by up to a minute) are kept for a second, or twenty
+  times as long as they took to count, so that counting is at most a twentieth of the
+  queue's work. And a receive no longer lists every visible message (reading the clock
+  once per message) to hand out ten: the queue's visible messages are walked lazily,
+  with the clock read once.
 
 Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
 """
@@ -64,6 +68,7 @@ def install() -> None:
         _atomic_receives(SQSBackend)
         _retention_without_counting(SQSBackend)
         _counts_kept_briefly()
+        _visible_walked_lazily()
         _installed = True
 
 
@@ -166,8 +171,10 @@ def _retention_without_counting(backend: Any) -> None:
     backend.is_message_valid_based_on_retention_period = is_message_valid_based_on_retention_period
 
 
-#: How long a queue's approximate message counts are kept (``_counts_kept_briefly``).
-COUNTS_KEPT_SECONDS = 0.1
+#: How long a queue's approximate message counts are kept (``_counts_kept_briefly``), at
+#: least, and in multiples of the time counting took.
+COUNTS_KEPT_SECONDS = 1.0
+COUNTS_KEPT_FACTOR = 20
 
 
 def _counts_kept_briefly() -> None:
@@ -184,10 +191,40 @@ def _counts_kept_briefly() -> None:
             cache = self.__dict__.setdefault("_wf_counts", {})
             now = time.monotonic()
             hit = cache.get(name)
-            if hit is not None and now - hit[0] < COUNTS_KEPT_SECONDS:
+            if hit is not None and now < hit[0]:
                 return int(hit[1])
             value = original(self)
-            cache[name] = (now, value)
+            took = time.monotonic() - now
+            cache[name] = (now + max(COUNTS_KEPT_SECONDS, COUNTS_KEPT_FACTOR * took), value)
             return int(value)
 
         setattr(Queue, name, property(kept))
+
+
+class _Visible:
+    """A queue's visible messages, walked on demand (``Queue.messages``: iterated by a
+    receive until it has its ten, counted by the approximate counts, tested for truth by
+    a long poll's wait)."""
+
+    def __init__(self, messages: list[Any], now_ms: float) -> None:
+        self._messages, self._now = messages, now_ms
+
+    def __iter__(self) -> Any:
+        now = self._now
+        return (m for m in self._messages if now > m.visible_at and now >= m.delayed_until)
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __bool__(self) -> bool:
+        return any(True for _ in self)
+
+
+def _visible_walked_lazily() -> None:
+    from moto.core.utils import unix_time_millis
+    from moto.sqs.models import Queue
+
+    def messages(self: Any) -> _Visible:
+        return _Visible(self._messages, unix_time_millis())
+
+    Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
