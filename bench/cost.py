@@ -30,6 +30,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from _meter import DynamoMeter, MeteredSqs  # noqa: E402
+from _pump import deliver  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
@@ -160,7 +161,6 @@ def run(
                 event["body"] = json.dumps({"n": n, "lines": "x" * 4000}) if shape == "seq_big" else str(n)
                 counts["invocations"] += 1
                 assert handler(event, None)["statusCode"] == 202
-            record_tpl = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
             raises = events
             while True:
                 msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
@@ -175,27 +175,9 @@ def run(
                     continue
                 if not msgs:
                     break
-                records = [
-                    dict(
-                        record_tpl,
-                        messageId=m["MessageId"],
-                        receiptHandle=m["ReceiptHandle"],
-                        body=m["Body"],
-                        attributes=dict(
-                            record_tpl["attributes"], ApproximateReceiveCount=m["Attributes"]["ApproximateReceiveCount"]
-                        ),
-                    )
-                    for m in msgs
-                ]
                 handler = handlers[counts["invocations"] % containers]
                 counts["invocations"] += 1
-                failed = {f["itemIdentifier"] for f in handler({"Records": records}, None)["batchItemFailures"]}
-                done = [m for m in msgs if m["MessageId"] not in failed]
-                if done:
-                    sqs.delete_message_batch(
-                        QueueUrl=res.queue_url,
-                        Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                    )
+                deliver(handler, sqs, res.queue_url, msgs)
         for k in range(workflows):
             meta = engines[0].store.get_meta(f"{shape}-{n}-{k}")  # outside the metered window
             assert meta is not None and meta.status.value == "COMPLETED", meta

@@ -30,6 +30,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from _meter import DynamoMeter, MeteredSqs  # noqa: E402
+from _pump import deliver  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
@@ -68,7 +69,6 @@ def run(n: int, containers: int) -> dict[str, Any]:
         handlers = [make_handler(build_engine(wfr, settings, sqs_client=sqs), settings) for _ in range(containers)]
         start = json.loads((HERE.parent / "events" / "start.json").read_text())
         start.update(path=f"{P}/fan/start", body=str(n), queryStringParameters={"instanceID": "fan"})
-        record = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
         done = threading.Event()
         with meter.installed():
             began = time.perf_counter()
@@ -76,36 +76,15 @@ def run(n: int, containers: int) -> dict[str, Any]:
             counts["invocations"] += 1
 
             def container(handler: Any) -> None:
-                idle = 0
                 while not done.is_set():
                     msgs = sqs.receive_message(
                         QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]
                     ).get("Messages", [])
                     if not msgs:
-                        idle += 1
                         time.sleep(0.01)
                         continue
-                    records = [
-                        dict(
-                            record,
-                            messageId=m["MessageId"],
-                            receiptHandle=m["ReceiptHandle"],
-                            body=m["Body"],
-                            attributes=dict(
-                                record["attributes"],
-                                ApproximateReceiveCount=m["Attributes"]["ApproximateReceiveCount"],
-                            ),
-                        )
-                        for m in msgs
-                    ]
                     counts["invocations"] += 1
-                    failed = {f["itemIdentifier"] for f in handler({"Records": records}, None)["batchItemFailures"]}
-                    ok = [m for m in msgs if m["MessageId"] not in failed]
-                    if ok:
-                        sqs.delete_message_batch(
-                            QueueUrl=res.queue_url,
-                            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(ok)],
-                        )
+                    failed = deliver(handler, sqs, res.queue_url, msgs)
                     for m in msgs:
                         if m["MessageId"] in failed:  # as Lambda's event source: visible again at once here
                             raw_sqs.change_message_visibility(

@@ -34,6 +34,7 @@ os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
 from _meter import DynamoMeter, MeteredS3, MeteredSqs  # noqa: E402
+from _pump import deliver  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all  # noqa: E402
@@ -93,7 +94,6 @@ class Bench:
         )
         self.engine = build_engine(wfr, settings, sqs_client=self.sqs, s3=self.s3)
         self.handler = make_handler(self.engine, settings)
-        self.record = json.loads((HERE.parent / "events" / "sqs_event.json").read_text())["Records"][0]
 
     def http(self, method: str, path: str, body: str | None = None, query: dict[str, str] | None = None) -> Any:
         event = json.loads((HERE.parent / "events" / "start.json").read_text())
@@ -112,26 +112,8 @@ class Bench:
             ).get("Messages", [])
             if not msgs:
                 return handled
-            records = [
-                dict(
-                    self.record,
-                    messageId=m["MessageId"],
-                    receiptHandle=m["ReceiptHandle"],
-                    body=m["Body"],
-                    attributes=dict(
-                        self.record["attributes"], ApproximateReceiveCount=m["Attributes"]["ApproximateReceiveCount"]
-                    ),
-                )
-                for m in msgs
-            ]
             self.counts["invocations"] += 1
-            failed = {f["itemIdentifier"] for f in self.handler({"Records": records}, None)["batchItemFailures"]}
-            done = [m for m in msgs if m["MessageId"] not in failed]
-            if done:
-                self.sqs.delete_message_batch(
-                    QueueUrl=self.res.queue_url,
-                    Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done)],
-                )
+            deliver(self.handler, self.sqs, self.res.queue_url, msgs)
             handled += len(msgs)
 
     def output(self, iid: str) -> Any:
