@@ -32,7 +32,9 @@
   times as long as they took to count, so that counting is at most a twentieth of the
   queue's work. And a receive no longer lists every visible message (reading the clock
   once per message) to hand out ten: the queue's visible messages are walked lazily,
-  with the clock read once.
+  with the clock read once. A delete finds its message by its receipt handle (an index
+  kept as messages are received), not by asking every message of the queue whether it
+  ever had that handle.
 
 Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
 """
@@ -41,6 +43,7 @@ from __future__ import annotations
 
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from typing import Any
 
@@ -69,6 +72,7 @@ def install() -> None:
         _retention_without_counting(SQSBackend)
         _counts_kept_briefly()
         _visible_walked_lazily()
+        _deletes_by_handle()
         _installed = True
 
 
@@ -228,3 +232,34 @@ def _visible_walked_lazily() -> None:
         return _Visible(self._messages, unix_time_millis())
 
     Queue.messages = property(messages)  # type: ignore[method-assign,assignment]
+
+
+#: Received messages by receipt handle (``_deletes_by_handle``).
+_by_handle: weakref.WeakValueDictionary[str, Any] = weakref.WeakValueDictionary()
+
+
+def _deletes_by_handle() -> None:
+    from moto.sqs.exceptions import ReceiptHandleIsInvalid
+    from moto.sqs.models import Message, Queue
+
+    original: Callable[..., None] = Message.mark_received
+
+    def mark_received(self: Any, visibility_timeout: int | None = None) -> None:
+        original(self, visibility_timeout)
+        _by_handle[self.receipt_handle] = self
+
+    def delete_message(self: Any, receipt_handle: str) -> None:
+        if receipt_handle in self.deleted_messages:
+            return  # deleted already: as moto (and SQS) allow
+        message = _by_handle.get(receipt_handle)
+        try:
+            if message is None:
+                raise ValueError(receipt_handle)
+            self._messages.remove(message)  # by identity: C speed, under the queue lock
+        except ValueError:
+            raise ReceiptHandleIsInvalid() from None
+        self.pending_messages.discard(message)
+        self.deleted_messages.update(message.all_receipt_handles)
+
+    Message.mark_received = mark_received  # type: ignore[method-assign]
+    Queue.delete_message = delete_message  # type: ignore[method-assign]
