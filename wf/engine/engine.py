@@ -34,7 +34,6 @@ from datetime import datetime, timedelta
 
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
-    ActivityCompleted,
     ActivityFailed,
     ChildFailed,
     HistoryEvent,
@@ -48,6 +47,7 @@ from wf.core.step import StepResult
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
+from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.messages import (
@@ -103,18 +103,6 @@ TIMER_WAIT_RESERVE_MS = 3_000
 DEFAULT_ACTIVITY_CONCURRENCY = 10
 
 
-#: After a lost write race, an instance counts as contended this long: while a fan-in is
-#: in flight (several tasks open), its activity results go to its inbox, for one step to
-#: record together, instead of racing other containers to commit (each lost race is a
-#: billed write, and a reload).
-CONTENDED_FOR = timedelta(seconds=30)
-#: An inbox is recorded this long after results are left in it, so that what other
-#: containers bring meanwhile is recorded in the same step.
-INBOX_DELAY_SECONDS = 1
-#: One inbox message at a time is pending; a notice this old counts as lost (its message
-#: dead-lettered, say) and another is sent.
-INBOX_NOTICE_STALE_SECONDS = 10.0
-
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
 MAX_RETRY_DELAY_SECONDS = 300
@@ -130,7 +118,8 @@ class Engine:
 
     The parts it is composed of: ``LiveCache`` (warm executions), ``Dispatcher``
     (carrying out commands), ``Lifecycle`` (starts, the 409 rule, old executions) and
-    ``ActivityBudget`` (when an activity may start)."""
+    ``ActivityBudget`` (when an activity may start) and ``FanIn`` (results left in an
+    instance's inbox under contention)."""
 
     def __init__(
         self,
@@ -178,8 +167,7 @@ class Engine:
         self.lifecycle = Lifecycle(
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
-        #: When each instance last lost a write race here (``CONTENDED_FOR``).
-        self._contended: dict[str, datetime] = {}
+        self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -364,39 +352,6 @@ class Engine:
             )
             return [] if failure is None else [ChildFailed(now, msg.task_id, failure)]
         return [msg.event]
-
-    def _mark_contended(self, instance_id: str) -> None:
-        now = self.clock()
-        if len(self._contended) > 4096:  # bounded: a container sees many instances
-            self._contended = {i: t for i, t in self._contended.items() if now - t <= CONTENDED_FOR}
-        self._contended[instance_id] = now
-
-    def _to_inbox(self, live: Live, msgs: Sequence[Message], events: list[HistoryEvent]) -> bool:
-        """Under contention, leave activity results in the inbox for one step to take
-        together (with those other containers bring), rather than race to commit them;
-        whether they were left there."""
-        iid, exec_id = live.meta.instance_id, live.meta.execution_id
-        since = self._contended.get(iid)
-        now = self.clock()
-        if (
-            since is None
-            or now - since > CONTENDED_FOR
-            or live.execution.open_tasks < 2
-            or not all(isinstance(m, ActivityMessage) for m in msgs)
-            or not all(isinstance(e, ActivityCompleted | ActivityFailed) for e in events)
-        ):
-            return False
-        if not self.store.put_inbox(iid, exec_id, self.new_id(), events):
-            return False
-        # One message for the entries of a second, not one per entry (their steps would
-        # race each other): none is sent while one is pending, whose handling reads the
-        # inbox after this entry (it clears the notice first). Sent before the notice, so
-        # that a notice always stands for a message on its way.
-        if not self.store.inbox_noticed(iid, exec_id, now, INBOX_NOTICE_STALE_SECONDS):
-            self.queue.send([InboxMessage(iid, exec_id, now).to_out(INBOX_DELAY_SECONDS)])
-            self.store.note_inbox(iid, exec_id, now)
-        self.metrics.count(Metric.RESULTS_COALESCED, len(events))
-        return True
 
     def _record_inbox(self, msg: InboxMessage, receive_count: int, remaining_ms: Callable[[], int] | None) -> None:
         """Record everything waiting in the execution's inbox in one step, carry out what
@@ -642,14 +597,14 @@ class Engine:
                     self._after_commit(live, tuple(owed_by(owing, live.execution.pending_commands())), remaining_ms)
                     return
                 # The call died before writing (or gave up): record its event here.
-            if self._to_inbox(live, msgs, events):
+            if self.fan_in.offer(live, msgs, events):
                 return
             try:
                 result = self._step_and_commit(live, events, before_commit, replaying=stepped)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
-                self._mark_contended(msg.instance_id)
+                self.fan_in.lost_race(msg.instance_id)
                 stepped = True  # the workflow's code has run for these events once
                 continue
             if result is None and not rechecked:
