@@ -508,3 +508,39 @@ def replayed(store: MemoryStore, iid: str):  # noqa: ANN201
     ex = Execution(fan_in_runtime.workflows, iid)
     ex.replay(list(meta.first_step) + [e for s in store.load_steps(iid, meta.execution_id) for e in s.events])
     return ex
+
+
+@fan_in_runtime.workflow(name="two_steps_under_a_timer")
+def two_steps_under_a_timer(ctx: DaprWorkflowContext, _: object):
+    ctx.create_timer(timedelta(hours=1))  # open all along: two tasks are open at each step
+    first = yield ctx.call_activity(double, input=1)
+    second = yield ctx.call_activity(double, input=first)
+    return second
+
+
+def test_an_inbox_recorded_by_a_container_behind_the_table_is_not_lost() -> None:
+    """Found by the Dapr JS SDK test: the inbox's handler held a warm view that did not
+    know the task yet (another container had scheduled it), saw nothing to record, and
+    took the entry out. It reads the table before deciding so."""
+    from wf.engine.messages import ActivityMessage, InboxMessage
+
+    store, queue, clock = MemoryStore(), MemoryQueue(), [datetime(2026, 1, 1, tzinfo=UTC)]
+    make = containers_for(store, queue, clock, fan_in_runtime)
+    a, b, c = make(), make(), make()
+    a.start("two_steps_under_a_timer", "ts", encode(None))
+    c.load("ts")  # c's view: the first step only
+    (first,) = [m for _, out in queue.messages if isinstance(m := WorkMessage.parse(out.body), ActivityMessage)]
+    queue.messages.clear()
+    a.advance([first], a.events_for(first))  # records the first result, schedules the second
+    (second,) = [m for _, out in queue.messages if isinstance(m := WorkMessage.parse(out.body), ActivityMessage)]
+    queue.messages.clear()
+    b.fan_in.lost_race("ts")  # b lost a race on this instance a moment ago
+    b.advance([second], b.events_for(second))
+    (inbox,) = [WorkMessage.parse(out.body) for _, out in queue.messages]
+    assert isinstance(inbox, InboxMessage)
+    c.handle(inbox)
+    assert store.load_inbox("ts", store.metas["ts"].execution_id) == []
+    history = list(store.metas["ts"].first_step) + [
+        e for s in store.load_steps("ts", store.metas["ts"].execution_id) for e in s.events
+    ]
+    assert decode(next(e.output for e in history if isinstance(e, WorkflowCompleted))) == 4

@@ -357,7 +357,7 @@ class Engine:
         """Record everything waiting in the execution's inbox in one step, carry out what
         follows, then take the entries out (the step's invocation alone: until then, a
         redelivery of its message finds them, and carries out again what their steps owe)."""
-        stepped = False
+        stepped = rechecked = False
         for _ in range(MAX_CONFLICT_RETRIES):
             live = self._resolve([msg], receive_count)
             if live is None:
@@ -375,6 +375,12 @@ class Engine:
                     self.forget(msg.instance_id)
                     stepped = True
                     continue
+            if result is None and events and not rechecked:
+                # Nothing to record, says this view; but a warm view may be behind the
+                # store and not know the tasks yet (another container scheduled them).
+                rechecked = True
+                self.forget(msg.instance_id)
+                continue
             if result is not None:
                 self._after_commit(live, result.commands, remaining_ms)
             elif events:
