@@ -512,7 +512,7 @@ def replayed(store: MemoryStore, iid: str):  # noqa: ANN201
 
 @fan_in_runtime.workflow(name="two_steps_under_a_timer")
 def two_steps_under_a_timer(ctx: DaprWorkflowContext, _: object):
-    ctx.create_timer(timedelta(hours=1))  # open all along: two tasks are open at each step
+    ctx.call_activity(double, input=0)  # open all along: two activities are open at each step
     first = yield ctx.call_activity(double, input=1)
     second = yield ctx.call_activity(double, input=first)
     return second
@@ -529,12 +529,16 @@ def test_an_inbox_recorded_by_a_container_behind_the_table_is_not_lost() -> None
     a, b, c = make(), make(), make()
     a.start("two_steps_under_a_timer", "ts", encode(None))
     c.load("ts")  # c's view: the first step only
-    (first,) = [m for _, out in queue.messages if isinstance(m := WorkMessage.parse(out.body), ActivityMessage)]
+    (first,) = [
+        m
+        for _, out in queue.messages
+        if isinstance(m := WorkMessage.parse(out.body), ActivityMessage) and m.input == "1"
+    ]
     queue.messages.clear()
     a.advance([first], a.events_for(first))  # records the first result, schedules the second
     (second,) = [m for _, out in queue.messages if isinstance(m := WorkMessage.parse(out.body), ActivityMessage)]
     queue.messages.clear()
-    b.fan_in.lost_race("ts")  # b lost a race on this instance a moment ago
+    b.fan_in.lost_race("ts", store.metas["ts"].execution_id)  # b lost a race here a moment ago
     b.advance([second], b.events_for(second))
     (inbox,) = [WorkMessage.parse(out.body) for _, out in queue.messages]
     assert isinstance(inbox, InboxMessage)

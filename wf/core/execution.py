@@ -19,7 +19,7 @@ from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from wf.core.commands import Command, NotifyParent, TerminateChild
+from wf.core.commands import Command, NotifyParent, ScheduleActivity, TerminateChild
 from wf.core.context import DaprWorkflowContext, Directives, Turn
 from wf.core.history import (
     ActivityScheduled,
@@ -208,9 +208,9 @@ class Execution:
         return self._book.is_settled(task_id)
 
     @property
-    def open_tasks(self) -> int:
-        """How many tasks are scheduled and not settled (a fan-out in flight: many)."""
-        return len(self._book.open)
+    def open_activities(self) -> int:
+        """How many activities are scheduled and not settled (a fan-out in flight: many)."""
+        return sum(1 for o in self._book.open.values() if isinstance(o.action, ScheduleActivity))
 
     def child_instance_ids(self) -> list[str]:
         """IDs of the children this execution started and that have not reported back."""

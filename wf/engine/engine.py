@@ -610,7 +610,7 @@ class Engine:
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
-                self.fan_in.lost_race(msg.instance_id)
+                self.fan_in.lost_race(msg.instance_id, live.meta.execution_id)
                 stepped = True  # the workflow's code has run for these events once
                 continue
             if result is None and not rechecked:

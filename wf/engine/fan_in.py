@@ -41,26 +41,27 @@ class FanIn:
         metrics: Metrics,
     ) -> None:
         self._store, self._queue, self._clock, self._new_id, self._metrics = store, queue, clock, new_id, metrics
-        #: When each instance last lost a write race here (``CONTENDED_FOR``).
-        self._contended: dict[str, datetime] = {}
+        #: When each execution last lost a write race here (``CONTENDED_FOR``).
+        self._contended: dict[tuple[str, str | None], datetime] = {}
 
-    def lost_race(self, instance_id: str) -> None:
+    def lost_race(self, instance_id: str, execution_id: str | None) -> None:
         now = self._clock()
         if len(self._contended) > MAX_REMEMBERED:
-            self._contended = {i: t for i, t in self._contended.items() if now - t <= CONTENDED_FOR}
-        self._contended[instance_id] = now
+            self._contended = {k: t for k, t in self._contended.items() if now - t <= CONTENDED_FOR}
+        self._contended[(instance_id, execution_id)] = now
 
     def offer(self, live: Live, msgs: Sequence[Message], events: list[HistoryEvent]) -> bool:
-        """Under contention, leave activity results in the inbox for one step to take
-        together (with those other containers bring), rather than race to commit them;
-        whether they were left there."""
+        """Under contention (a lost race on this execution, with several activities open:
+        a fan-in; a sequential workflow keeps its direct commits), leave activity results
+        in the inbox for one step to take together (with those other containers bring),
+        rather than race to commit them; whether they were left there."""
         iid, exec_id = live.meta.instance_id, live.meta.execution_id
-        since = self._contended.get(iid)
+        since = self._contended.get((iid, exec_id))
         now = self._clock()
         if (
             since is None
             or now - since > CONTENDED_FOR
-            or live.execution.open_tasks < 2
+            or live.execution.open_activities < 2
             or not all(isinstance(m, ActivityMessage) for m in msgs)
             or not all(isinstance(e, ActivityCompleted | ActivityFailed) for e in events)
         ):
