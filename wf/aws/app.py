@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 
-from wf.aws.batch import BatchFolder
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import PowertoolsMetrics
@@ -121,8 +119,16 @@ def make_handler(
     """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
     ``flush`` runs after each invocation (metrics), ``span`` around each message (traces),
     ``ack`` deletes received messages early (``SqsQueue.ack``)."""
-    rest = build_resolver(APIGatewayRestResolver(strip_prefixes=[BASE_PATH]), engine, settings)
-    http = build_resolver(APIGatewayHttpResolver(strip_prefixes=[BASE_PATH]), engine, settings)
+    # Each part is built (and the batch code imported) at its first event: a container
+    # started by API Gateway never needs the SQS batch code, nor one started by SQS the
+    # routes, and a cold start's init is shorter by what it does not need.
+    resolvers: dict[bool, Any] = {}
+
+    def resolver_for(v2: bool) -> Any:
+        if v2 not in resolvers:
+            kind = APIGatewayHttpResolver if v2 else APIGatewayRestResolver
+            resolvers[v2] = build_resolver(kind(strip_prefixes=[BASE_PATH]), engine, settings)
+        return resolvers[v2]
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         try:
@@ -132,29 +138,39 @@ def make_handler(
 
     def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
-            folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span, ack)
-            processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-            records = folder.order(event["Records"])
-            folder.hand_on(records)
-            folder.run_activities(records)
-            folder.start_timers(records)
-            try:
-                response = process_partial_response(
-                    event={**event, "Records": records},
-                    record_handler=folder.handle,
-                    processor=processor,
-                    context=context,
-                )
-            finally:
-                folder.finish_timers()
-            failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
-            failures += sorted(folder.failed - set(failures))
-            return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
-        resolver = http if event.get("version") == "2.0" else rest
+            return _batch(engine, event, context, span, ack)
         with _RESOLVING:
-            return resolver.resolve(event, context)
+            return resolver_for(event.get("version") == "2.0").resolve(event, context)  # type: ignore[no-any-return]
 
     return handler
+
+
+def _batch(
+    engine: Engine, event: dict[str, Any], context: Any, span: Span, ack: Callable[[Sequence[str]], None] | None
+) -> dict[str, Any]:
+    """One SQS batch: its records folded into steps, failures reported per record."""
+    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+    from wf.aws.batch import BatchFolder
+
+    folder = BatchFolder(engine, getattr(context, "get_remaining_time_in_millis", None), span, ack)
+    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+    records = folder.order(event["Records"])
+    folder.hand_on(records)
+    folder.run_activities(records)
+    folder.start_timers(records)
+    try:
+        response = process_partial_response(
+            event={**event, "Records": records},
+            record_handler=folder.handle,
+            processor=processor,
+            context=context,
+        )
+    finally:
+        folder.finish_timers()
+    failures = [f["itemIdentifier"] for f in response["batchItemFailures"]]
+    failures += sorted(folder.failed - set(failures))
+    return {"batchItemFailures": [{"itemIdentifier": i} for i in failures]}
 
 
 def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
