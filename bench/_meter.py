@@ -206,10 +206,11 @@ class MeteredS3:
     def __getattr__(self, name: str) -> Any:
         fn = getattr(self._client, name)
         kind = {"put_object": "s3_put", "list_objects_v2": "s3_put", "get_object": "s3_get"}.get(name)
+        if kind is None:
+            return fn
 
         def call(*a: Any, **kw: Any) -> Any:
-            if kind is not None:
-                self._counter[kind] += 1
+            self._counter[kind] += 1
             return fn(*a, **kw)
 
-        return call if kind is not None or callable(fn) else fn
+        return call

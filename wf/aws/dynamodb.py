@@ -47,7 +47,7 @@ from pynamodb.transactions import TransactWrite
 
 from wf.core.history import HistoryEvent, ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
-from wf.engine.blobs import BlobStore, PayloadCodec, history_prefix
+from wf.engine.blobs import REF, BlobStore, PayloadCodec, history_prefix
 from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord, events_from_str, events_to_str
 from wf.errors import ConflictError, FailureDetails, HistoryFormatError, StoreError
 
@@ -112,6 +112,10 @@ def _step_key(execution_id: str, seq: int) -> str:
     return f"H#{execution_id}#{seq:08d}"
 
 
+def _refs_attribute(refs: dict[str, str]) -> str | None:
+    return json.dumps(refs) if refs else None
+
+
 def _part_prefix(execution_id: str, seq: int, token: str) -> str:
     return f"P#{execution_id}#{seq:08d}#{token}#"
 
@@ -130,22 +134,22 @@ class DynamoStore:
         self._item: Any = item_model
         self._codec = PayloadCodec(blobs)
 
-    def _pack_fields(self, prefix: str, fields: dict[str, str | None]) -> tuple[dict[str, str | None], str | None]:
-        """The fields to store, large ones replaced by ``None`` and named in ``refs``."""
+    def _pack_fields(self, prefix: str, fields: dict[str, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
+        """The fields to store, large ones replaced by ``None`` and named in the refs."""
         refs: dict[str, str] = {}
         out: dict[str, str | None] = {}
         for name, value in fields.items():
             packed = self._codec.pack(value, prefix)
             if isinstance(packed, dict):
-                refs[name] = packed["$blob"]
+                refs[name] = packed[REF]
                 out[name] = None
             else:
                 out[name] = packed
-        return out, (json.dumps(refs) if refs else None)
+        return out, refs
 
     def _unpack_fields(self, item: Any, names: tuple[str, ...]) -> dict[str, str | None]:
         refs = json.loads(item.refs) if item.refs else {}
-        return {n: (self._codec.unpack({"$blob": refs[n]}) if n in refs else getattr(item, n)) for n in names}
+        return {n: (self._codec.unpack({REF: refs[n]}) if n in refs else getattr(item, n)) for n in names}
 
     # -- meta ----------------------------------------------------------------------
     def _to_item(self, meta: InstanceMeta) -> Any:
@@ -174,7 +178,7 @@ class DynamoStore:
             output=fields["output"],
             failure=fields["failure"],
             custom_status=fields["custom_status"],
-            refs=refs,
+            refs=_refs_attribute(refs),
             parent=parent,
             first_step=events_to_str(meta.first_step, lambda v: self._codec.pack(v, prefix)),
             synced_seq=meta.synced_seq,
@@ -279,18 +283,18 @@ class DynamoStore:
         prefix = history_prefix(instance_id, execution_id)
         text = events_to_str(step.events, lambda v: self._codec.pack(v, prefix))
         fields, refs = self._pack_fields(prefix, {"custom_status": step.custom_status})
+        events: str | None = text
+        if len(text) > PART_BYTES and self._codec.blobs is not None:  # ensure_ascii JSON: characters are bytes
+            refs["events"], events = self._codec.put(text.encode(), prefix), None
         head = self._item(
             instance_id,
             _step_key(execution_id, step.seq),
+            events=events,
             step_status=step.status.value,
             custom_status=fields["custom_status"],
-            refs=refs,
+            refs=_refs_attribute(refs),
         )
-        if len(text) <= PART_BYTES:  # JSON of ensure_ascii: characters are bytes
-            head.events = text
-            return [head]
-        if self._codec.blobs is not None:
-            head.refs = json.dumps({**json.loads(refs or "{}"), "events": self._codec.put(text.encode(), prefix)})
+        if events is None or len(text) <= PART_BYTES:
             return [head]
         chunks = [text[i : i + PART_BYTES] for i in range(0, len(text), PART_BYTES)]
         token = secrets.token_hex(4)
