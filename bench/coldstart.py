@@ -48,11 +48,19 @@ print((time.perf_counter() - t) * 1000)
 """
 
 
-def timed(code: str, env: dict[str, str], runs: int) -> list[float]:
-    out = []
+def timed(code: str, env: dict[str, str]) -> float:
+    proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(proc.stdout.strip().splitlines()[-1])
+
+
+def interleaved(cases: list[tuple[str, dict[str, str]]], runs: int) -> list[list[float]]:
+    """``runs`` rounds, each running every case once in turn, so that a change in the
+    machine's load (this machine's bare import moves by half between minutes) falls on
+    every case alike rather than on whichever ran in that minute."""
+    out: list[list[float]] = [[] for _ in cases]
     for _ in range(runs):
-        proc = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
-        out.append(float(proc.stdout.strip().splitlines()[-1]))
+        for times, (code, env) in zip(out, cases, strict=True):
+            times.append(timed(code, env))
     return out
 
 
@@ -88,10 +96,9 @@ def main() -> int:
                 check=True,
             )
             code = INIT.format(root=str(ROOT), event=str(ROOT / "events" / "get.json"))
-            timed(code, env, 1)  # the site-packages' bytecode into the cache too
-            bare = timed(BARE, env, args.runs)
-            init = timed(code, env, args.runs)
-            traced = timed(code, {**env, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}, args.runs)
+            traced_env = {**env, "AWS_XRAY_DAEMON_ADDRESS": "127.0.0.1:2000"}
+            timed(code, traced_env)  # the site-packages' bytecode into the cache too
+            bare, init, traced = interleaved([(BARE, env), (code, env), (code, traced_env)], args.runs)
     finally:
         emulator.stop()
     b, i, t = statistics.median(bare), statistics.median(init), statistics.median(traced)

@@ -11,9 +11,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 
 from wf.aws.dynamodb import DynamoStore, make_item_model
+from wf.aws.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import PowertoolsMetrics
 from wf.aws.s3 import S3Blobs

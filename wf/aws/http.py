@@ -17,10 +17,7 @@ from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.event_handler.api_gateway import ApiGatewayResolver
-from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-
+from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
 from wf.aws.settings import Settings
 from wf.core.history import format_time
 from wf.core.serde import encode
