@@ -20,6 +20,7 @@ from wf import (
     when_any,
 )
 from wf.engine.metrics import Metric
+from wf.engine.store import InstanceQuery
 from wf.errors import ConflictError
 
 wfr = WorkflowRuntime()
@@ -215,7 +216,8 @@ def test_continue_as_new_with_carried_events(stack: Stack) -> None:
 
 
 def listed(stack: Stack, status: WorkflowStatus) -> list[str]:
-    return [s.instance_id for s in stack.engine.store.list_instances(status)]
+    page = stack.engine.store.list_instances(InstanceQuery(statuses=frozenset({status})), limit=1000)
+    return [s.instance_id for s in reversed(page.instances)]
 
 
 def test_pause_buffers_until_resume(stack: Stack) -> None:

@@ -19,6 +19,7 @@ from tests.driver import Driver
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.history import ActivityScheduled
 from wf.core.status import WorkflowStatus
+from wf.engine.store import InstanceQuery
 
 wfr = WorkflowRuntime()
 P = "/v1.0-beta1/workflows/dapr"
@@ -476,7 +477,8 @@ def test_a_stalled_instance_waits_for_its_version_and_a_retry_carries_it_on(aws:
         assert without.post(f"{P}/{iid}/raiseEvent/go", "1")[0] == 202
     without.pump()
     assert without.status("s1") == "STALLED" and without.status("s2") == "STALLED"
-    stalled = {s.instance_id for s in without.engine.store.list_instances(WorkflowStatus.STALLED)}
+    query = InstanceQuery(statuses=frozenset({WorkflowStatus.STALLED}))
+    stalled = {s.instance_id for s in without.engine.store.list_instances(query, limit=10).instances}
     assert stalled == {"s1", "s2"}
 
     back = Stack(_versioned("v1", "v2", latest="v2"))

@@ -12,7 +12,7 @@ import pytest
 
 from wf.core.history import ActivityScheduled, ParentRef, TurnStarted, WorkflowStarted
 from wf.core.status import WorkflowStatus
-from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
+from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery, InstanceStore, StepRecord
 from wf.errors import ConflictError, FailureDetails, StoreError
 from wf.testing import MemoryBlobs, MemoryStore
 
@@ -172,14 +172,48 @@ def test_deleting_an_execution_leaves_the_rest_and_purge_removes_everything(stor
     assert store.purge("i1", "e1") == 0
 
 
-def test_listing_by_status_is_oldest_first(store: InstanceStore) -> None:
-    for n in range(5):
-        status = WorkflowStatus.COMPLETED if n % 2 else WorkflowStatus.RUNNING
-        store.put_meta(meta(f"i{n}", created_at=T0 + timedelta(seconds=10 - n), status=status), replaces=None)
-    running = list(store.list_instances(WorkflowStatus.RUNNING))
-    assert [s.instance_id for s in running] == ["i4", "i2", "i0"]
-    assert {s.workflow_name for s in running} == {"wf"}
-    assert [s.instance_id for s in store.list_instances(WorkflowStatus.COMPLETED)] == ["i3", "i1"]
+def _all_pages(store: InstanceStore, query: InstanceQuery, size: int) -> list[list[str]]:
+    pages, after = [], None
+    while True:
+        page = store.list_instances(query, limit=size, after=after)
+        pages.append([s.instance_id for s in page.instances])
+        if page.next is None:
+            return pages
+        after = page.next
+
+
+def test_listing_is_newest_first_filtered_and_paged_without_gaps(store: InstanceStore) -> None:
+    statuses = [WorkflowStatus.RUNNING, WorkflowStatus.COMPLETED, WorkflowStatus.FAILED]
+    for n in range(23):
+        # Three instances share each creation time: ties are ordered by ID, across pages.
+        created = T0 + timedelta(seconds=n // 3)
+        parent = ParentRef("p0", "e1", 1) if n == 5 else None
+        m = meta(f"i{n:02d}", created_at=created, updated_at=created + timedelta(seconds=1), status=statuses[n % 3])
+        store.put_meta(m.with_(parent=parent, workflow_name="other" if n % 2 else "wf"), replaces=None)
+    everything = sorted(((T0 + timedelta(seconds=n // 3), f"i{n:02d}") for n in range(23)), reverse=True)
+    want = [i for _, i in everything]
+    for size in (1, 4, 23, 100):
+        pages = _all_pages(store, InstanceQuery(), size)
+        assert [i for p in pages for i in p] == want, size
+        assert all(len(p) == size for p in pages[:-1]) and 0 < len(pages[-1]) <= size
+    page = store.list_instances(InstanceQuery(), limit=100)
+    first = {s.instance_id: s for s in page.instances}
+    assert first["i05"].parent_instance_id == "p0" and first["i04"].parent_instance_id is None
+    assert first["i04"].status is WorkflowStatus.COMPLETED and first["i04"].workflow_name == "wf"
+    assert first["i04"].updated_at == T0 + timedelta(seconds=2)
+
+    def ids(query: InstanceQuery, size: int = 3) -> list[str]:
+        return [i for p in _all_pages(store, query, size) for i in p]
+
+    done = frozenset({WorkflowStatus.COMPLETED, WorkflowStatus.FAILED})
+    assert ids(InstanceQuery(statuses=done)) == [i for i in want if int(i[1:]) % 3]
+    assert ids(InstanceQuery(workflow_name="other")) == [i for i in want if int(i[1:]) % 2]
+    window = InstanceQuery(created_from=T0 + timedelta(seconds=2), created_to=T0 + timedelta(seconds=4))
+    assert ids(window) == [i for i in want if 6 <= int(i[1:]) <= 14]
+    assert ids(InstanceQuery(id_prefix="i1")) == [i for i in want if i.startswith("i1")]
+    both = InstanceQuery(statuses=frozenset({WorkflowStatus.RUNNING}), workflow_name="wf", id_prefix="i1")
+    assert ids(both, 1) == [i for i in want if int(i[1:]) % 3 == 0 and int(i[1:]) % 2 == 0 and i.startswith("i1")]
+    assert store.list_instances(InstanceQuery(workflow_name="none"), limit=5) == InstancePage((), None)
 
 
 def test_a_wide_step_with_large_payloads_reads_back_whole(store: InstanceStore) -> None:

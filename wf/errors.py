@@ -164,6 +164,20 @@ class InstanceExistsError(RequestError):
     """Start on an instance ID whose instance (or one of its children) is still running."""
 
 
+class InvalidFilterError(RequestError):
+    """A listing or bulk purge filter that cannot be applied: an unknown status, a time
+    that is not RFC 3339, a page size out of range, a bulk purge of running instances."""
+
+
+class InvalidContinuationTokenError(RequestError):
+    """A continuation token this API did not hand out (or for another listing)."""
+
+
+class InvalidEventIdError(RequestError):
+    """A rerun from an event the source's history does not have, or that is not an
+    activity's ``TaskScheduled``."""
+
+
 class Operation(Enum):
     """The management operations, for errors that depend on which one was refused."""
 
@@ -174,6 +188,9 @@ class Operation(Enum):
     PAUSE = "pause"
     RESUME = "resume"
     PURGE = "purge"
+    LIST = "list"
+    HISTORY = "history"
+    RERUN = "rerun"
 
 
 class InvalidStateError(RequestError):

@@ -31,10 +31,12 @@ holding references: no item is ever near DynamoDB's 400 KB.
 from __future__ import annotations
 
 import heapq
+import itertools
 import json
 import secrets
 import zlib
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from typing import Any
 
@@ -48,7 +50,17 @@ from pynamodb.transactions import TransactWrite
 from wf.core.history import HistoryEvent, ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
 from wf.engine.blobs import REF, BlobStore, PayloadCodec, history_prefix
-from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord, events_from_str, events_to_str
+from wf.engine.store import (
+    InstanceMeta,
+    InstancePage,
+    InstanceQuery,
+    InstanceSummary,
+    ListCursor,
+    StepRecord,
+    events_from_str,
+    events_to_str,
+    newest_first,
+)
 from wf.errors import ConflictError, FailureDetails, HistoryFormatError, StoreError
 
 META = "META"
@@ -60,7 +72,7 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
     class ByStatus(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
         class Meta:
             index_name = "by_status"
-            projection = IncludeProjection(["workflow_name"])
+            projection = IncludeProjection(["workflow_name", "updated_at", "parent"])
 
         status_key = UnicodeAttribute(hash_key=True)
         created_at = UnicodeAttribute(range_key=True)
@@ -239,18 +251,70 @@ class DynamoStore:
             f"instance {meta.instance_id} changed concurrently",
         )
 
-    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
-        """Instances whose record has ``status``, oldest first (the index is eventually
-        consistent: a change shows within about a second)."""
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
+        """The index's partitions of each status asked for (all, when none is), each
+        queried newest first and merged: a page costs a query per partition, answered
+        together, and no read of any instance's items. The index is eventually
+        consistent: a change shows within about a second."""
+        m = self._item
+        condition = None
+        low, high = query.created_from, query.created_to
+        if after is not None:
+            high = after.created_at if high is None else min(high, after.created_at)
+        if low is not None and high is not None:
+            condition = m.created_at.between(format_time(low), format_time(high))
+        elif low is not None:
+            condition = m.created_at >= format_time(low)
+        elif high is not None:
+            condition = m.created_at <= format_time(high)
+        filters = None
+        if query.workflow_name is not None:
+            filters = m.workflow_name == query.workflow_name
+        if query.id_prefix:
+            prefix = m.pk.startswith(query.id_prefix)
+            filters = prefix if filters is None else filters & prefix
+        statuses = sorted(query.statuses or WorkflowStatus, key=lambda st: st.value)
+        cursor = (after.created_at, after.instance_id) if after is not None else None
 
-        def shard(n: int) -> Iterator[InstanceSummary]:
+        def partition(status: WorkflowStatus, n: int) -> Iterator[InstanceSummary]:
+            rows = (
+                self._summary(item, status)
+                for item in m.by_status.query(
+                    f"{status.value}#{n:02d}",
+                    range_key_condition=condition,
+                    filter_condition=filters,
+                    scan_index_forward=False,
+                    page_size=limit + 1,
+                )
+            )
             try:
-                for item in self._item.by_status.query(f"{status.value}#{n:02d}"):
-                    yield InstanceSummary(item.pk, item.workflow_name, parse_time(item.created_at))
+                # The index orders one creation time's instances arbitrarily: each such
+                # group is put in ID order, which the merge and the cursor rely on.
+                for _, group in itertools.groupby(rows, key=lambda r: r.created_at):
+                    for row in sorted(group, key=newest_first, reverse=True):
+                        if cursor is None or newest_first(row) < cursor:
+                            yield row
             except PynamoDBException as exc:
                 raise StoreError(f"listing {status.value} instances failed: {exc}") from exc
 
-        return heapq.merge(*(shard(n) for n in range(STATUS_SHARDS)), key=lambda s: s.created_at)
+        parts = [partition(st, n) for st in statuses for n in range(STATUS_SHARDS)]
+        # Each partition's first page at once (a page asks up to 144 partitions).
+        with ThreadPoolExecutor(max_workers=16) as pool:
+            firsts = list(pool.map(lambda it: next(it, None), parts))
+        heads = [itertools.chain([first], it) for first, it in zip(firsts, parts, strict=True) if first is not None]
+        merged = heapq.merge(*heads, key=newest_first, reverse=True)
+        page = tuple(itertools.islice(merged, limit + 1))
+        if len(page) <= limit:
+            return InstancePage(page, None)
+        last = page[limit - 1]
+        return InstancePage(page[:limit], ListCursor(last.created_at, last.instance_id))
+
+    @staticmethod
+    def _summary(item: Any, status: WorkflowStatus) -> InstanceSummary:
+        parent = json.loads(item.parent)["instance_id"] if item.parent else None
+        created = parse_time(item.created_at)
+        updated = parse_time(item.updated_at) if item.updated_at else created
+        return InstanceSummary(item.pk, item.workflow_name, created, updated, status, parent)
 
     def continue_as_new(
         self, meta: InstanceMeta, *, replaces: str, seal: StepRecord, first: StepRecord | None = None

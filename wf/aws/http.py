@@ -9,32 +9,52 @@ with the operation's error code and no internal detail in the body (it is logged
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
 from functools import wraps
 from typing import Any, TypeVar
 
 from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
 from wf.aws.settings import Settings
-from wf.core.history import format_time
+from wf.core.history import format_time, parse_time
 from wf.core.serde import encode
 from wf.core.status import WorkflowStatus
 from wf.engine.engine import Engine
 from wf.engine.manage import InstanceView, Signal, describe, purge, signal
+from wf.engine.operate import (
+    DEFAULT_PAGE_SIZE,
+    MAX_PAGE_SIZE,
+    HistoryEntry,
+    history,
+    list_instances,
+    page_size,
+    purge_matching,
+    rerun,
+)
+from wf.engine.store import InstanceQuery, InstanceSummary, ListCursor
 from wf.errors import (
     ComponentNotFoundError,
     EventNameMissingError,
+    FailureDetails,
     InstanceExistsError,
     InstanceNotFoundError,
+    InvalidContinuationTokenError,
+    InvalidEventIdError,
+    InvalidFilterError,
     InvalidInstanceIdError,
     InvalidStateError,
     MalformedRequestError,
     Operation,
     OperationFailedError,
     PayloadTooLargeError,
+    RequestError,
     RouteNotFoundError,
     WorkflowError,
     WorkflowNameMissingError,
@@ -64,6 +84,9 @@ OPERATION_CODES = {
     Operation.PAUSE: "ERR_PAUSE_WORKFLOW",
     Operation.RESUME: "ERR_RESUME_WORKFLOW",
     Operation.PURGE: "ERR_PURGE_WORKFLOW",
+    Operation.LIST: "ERR_LIST_WORKFLOWS",
+    Operation.HISTORY: "ERR_GET_WORKFLOW_HISTORY",
+    Operation.RERUN: "ERR_RERUN_WORKFLOW",
 }
 _ID_CODES = {
     InvalidInstanceIdError.Reason.MISSING: "ERR_INSTANCE_ID_PROVIDED_MISSING",
@@ -92,6 +115,9 @@ ERRORS: dict[type[WorkflowError], tuple[int, str | Callable[[Exception], str]]] 
     MalformedRequestError: (400, "ERR_MALFORMED_REQUEST"),
     InstanceExistsError: (409, "ERR_INSTANCE_ID_ALREADY_EXISTS"),
     InvalidStateError: (409, _state_code),
+    InvalidFilterError: (400, "ERR_INVALID_FILTER"),
+    InvalidContinuationTokenError: (400, "ERR_INVALID_CONTINUATION_TOKEN"),
+    InvalidEventIdError: (400, "ERR_INVALID_EVENT_ID"),
     PayloadTooLargeError: (413, "ERR_PAYLOAD_TOO_LARGE"),
 }
 
@@ -235,6 +261,66 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         purge(engine, instance_id)
         return _json(202, {})
 
+    def params() -> dict[str, str]:
+        return app.current_event.query_string_parameters or {}
+
+    @app.get("/<ver>/workflows/<component>")
+    @checked(Operation.LIST)
+    def list_route() -> Response[str]:
+        q = params()
+        page = list_instances(
+            engine,
+            listing_query(q),
+            limit=int_param(q, "pageSize", DEFAULT_PAGE_SIZE),
+            after=tokens.cursor(q.get("continuationToken")),
+        )
+        out: dict[str, Any] = {"instances": [summary_body(s) for s in page.instances]}
+        if page.next is not None:
+            out["continuationToken"] = tokens.of_cursor(page.next)
+        return _json(200, out)
+
+    @app.post("/<ver>/workflows/<component>/purge")
+    @checked(Operation.PURGE)
+    def bulk_purge() -> Response[str]:
+        q = params()
+        query = listing_query(q)
+        after = tokens.cursor(q.get("continuationToken"))
+        if after is not None:
+            query = replace(query, created_to=min(query.created_to or after.created_at, after.created_at))
+        result = purge_matching(engine, query, limit=int_param(q, "pageSize", MAX_PAGE_SIZE))
+        out: dict[str, Any] = {"purged": result.purged}
+        if result.next is not None:
+            out["continuationToken"] = tokens.of_cursor(result.next)
+        return _json(202, out)
+
+    @app.get("/<ver>/workflows/<component>/<instance_id>/history")
+    @checked(Operation.HISTORY)
+    def history_route(instance_id: str) -> Response[str]:
+        q = params()
+        size = page_size(int_param(q, "pageSize", MAX_PAGE_SIZE))
+        start = tokens.offset(q.get("continuationToken"))
+        entries = history(engine, instance_id)
+        out: dict[str, Any] = {
+            "instanceID": instance_id,
+            "events": [entry_body(e) for e in entries[start : start + size]],
+        }
+        if start + size < len(entries):
+            out["continuationToken"] = tokens.of_offset(start + size)
+        return _json(200, out)
+
+    @app.post("/<ver>/workflows/<component>/<instance_id>/rerun")
+    @checked(Operation.RERUN)
+    def rerun_route(instance_id: str) -> Response[str]:
+        q = params()
+        new_id = q.get("newInstanceID")
+        if new_id is None:
+            new_id = str(uuid.uuid4())
+        validate_instance_id(new_id)
+        raw = body()
+        from_event = int_param(q, "fromEventID", None, error=InvalidEventIdError) if "fromEventID" in q else None
+        rerun(engine, instance_id, new_id, from_event=from_event, input=raw, new_input=raw is not None)
+        return _json(202, {"instanceID": new_id})
+
     @app.get("/v1.0/metadata")
     def metadata() -> Response[str]:
         return _json(
@@ -302,3 +388,139 @@ def missing_part(path: str, method: str) -> WorkflowError:
         if a == "" and (b in ("terminate", "pause", "resume", "purge", "raiseEvent") or b is None):
             return InvalidInstanceIdError(InvalidInstanceIdError.Reason.MISSING, "instance ID is empty")
     return RouteNotFoundError(f"no route for {method} {path}")
+
+
+def int_param(
+    params: dict[str, str], name: str, default: int | None, *, error: type[RequestError] = InvalidFilterError
+) -> int:
+    raw = params.get(name)
+    if raw is None:
+        if default is None:
+            raise error(f"{name} is required")
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise error(f"{name} must be an integer, not {raw!r}") from None
+
+
+def _time_param(params: dict[str, str], name: str) -> datetime | None:
+    raw = params.get(name)
+    if raw is None:
+        return None
+    try:
+        value = datetime.fromisoformat(raw.strip().replace(" ", "+"))
+    except ValueError:
+        raise InvalidFilterError(f"{name} must be an RFC 3339 time, not {raw!r}") from None
+    # A time without an offset is taken as UTC, as every time this API reports is.
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def listing_query(params: dict[str, str]) -> InstanceQuery:
+    """The filters of a list or bulk purge call (SPEC §1b)."""
+    statuses: set[WorkflowStatus] = set()
+    for raw in (params.get("status") or "").split(","):
+        if raw.strip():
+            try:
+                statuses.add(WorkflowStatus(raw.strip().upper()))
+            except ValueError:
+                known = ", ".join(s.value for s in WorkflowStatus)
+                raise InvalidFilterError(f"unknown status {raw.strip()!r} (known: {known})") from None
+    created_from, created_to = _time_param(params, "createdFrom"), _time_param(params, "createdTo")
+    if created_from is not None and created_to is not None and created_from > created_to:
+        raise InvalidFilterError("createdFrom is after createdTo")
+    return InstanceQuery(
+        statuses=frozenset(statuses),
+        workflow_name=params.get("name") or None,
+        created_from=created_from,
+        created_to=created_to,
+        id_prefix=params.get("instanceIDPrefix") or None,
+    )
+
+
+def summary_body(s: InstanceSummary) -> dict[str, Any]:
+    out = {
+        "instanceID": s.instance_id,
+        "workflowName": s.workflow_name,
+        "createdAt": format_time(s.created_at),
+        "lastUpdatedAt": format_time(s.updated_at),
+        "runtimeStatus": s.status.value,
+    }
+    if s.parent_instance_id is not None:
+        out["parentInstanceID"] = s.parent_instance_id
+    return out
+
+
+def failure_body(failure: FailureDetails) -> dict[str, Any]:
+    out: dict[str, Any] = {"errorType": failure.error_type, "message": failure.message}
+    if failure.stack_trace:
+        out["stackTrace"] = failure.stack_trace
+    return out
+
+
+def entry_body(e: HistoryEntry) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "eventId": e.event_id,
+        "timestamp": format_time(e.timestamp),
+        "eventType": e.event_type.value,
+    }
+    for key, value in (
+        ("name", e.name),
+        ("taskScheduledId", e.task_scheduled_id),
+        ("instanceId", e.instance_id),
+        ("input", e.input),
+        ("result", e.result),
+        ("data", e.data),
+    ):
+        if value is not None:
+            out[key] = value
+    if e.fire_at is not None:
+        out["fireAt"] = format_time(e.fire_at)
+    if e.failure is not None:
+        out["failureDetails"] = failure_body(e.failure)
+    return out
+
+
+class _Tokens:
+    """Continuation tokens: opaque to clients, base64 of what the next page needs, with
+    its kind so that a history token is not taken for a listing's."""
+
+    @staticmethod
+    def _encode(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    @staticmethod
+    def _decode(token: str, kind: str) -> dict[str, Any]:
+        try:
+            data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+            if not isinstance(data, dict) or data.get("k") != kind:
+                raise ValueError(kind)
+            return data
+        except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
+            raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
+
+    def of_cursor(self, cursor: ListCursor) -> str:
+        return self._encode({"k": "list", "c": format_time(cursor.created_at), "i": cursor.instance_id})
+
+    def cursor(self, token: str | None) -> ListCursor | None:
+        if not token:
+            return None
+        data = self._decode(token, "list")
+        try:
+            return ListCursor(parse_time(str(data["c"])), str(data["i"]))
+        except (KeyError, ValueError):
+            raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
+
+    def of_offset(self, offset: int) -> str:
+        return self._encode({"k": "history", "o": offset})
+
+    def offset(self, token: str | None) -> int:
+        if not token:
+            return 0
+        offset = self._decode(token, "history").get("o")
+        if not isinstance(offset, int) or isinstance(offset, bool) or offset < 0:
+            raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave")
+        return offset
+
+
+tokens = _Tokens()

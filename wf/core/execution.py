@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,7 +45,7 @@ from wf.core.serde import decode, encode
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
 from wf.core.task import Task
-from wf.core.tasks import TaskBook, describe, matches, scheduled_event
+from wf.core.tasks import Attempt, Plain, TaskBook, describe, matches, scheduled_event
 from wf.core.typed import call_user
 from wf.core.versions import VersionNotAvailable, WorkflowEntry, WorkflowVersions
 from wf.errors import (
@@ -531,7 +532,16 @@ class Execution:
                 f"the history has {describe(event)} scheduled at task {event.task_id}, "
                 f"but the workflow code scheduled {describe(action)} there"
             )
+        if isinstance(event, ActivityScheduled) and isinstance(action, ScheduleActivity):
+            self._sent_input(event, action)
         return True
+
+    def _sent_input(self, event: ActivityScheduled, action: ScheduleActivity) -> None:
+        """What was sent is what history holds (a rerun may have given the activity a
+        new input, ``wf/engine/operate.py``): a re-dispatch after a crash sends that."""
+        entry = self._book.open.get(event.task_id)
+        if action.input != event.input and isinstance(entry, (Plain, Attempt)) and entry.action is action:
+            self._book.open[event.task_id] = replace(entry, action=replace(action, input=event.input))
 
     def _on_custom_status(self, event: CustomStatusSet) -> bool:
         self._recorded_custom_status = event.status

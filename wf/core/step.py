@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from wf.core.commands import Command
-from wf.core.history import HistoryEvent
+from wf.core.commands import Command, ScheduleActivity
+from wf.core.history import ActivityScheduled, HistoryEvent
 from wf.core.status import WorkflowStatus
 from wf.errors import FailureDetails
 
@@ -26,3 +26,19 @@ class StepResult:
     failure: FailureDetails | None = None
     custom_status: str | None = None
     new_generation: bool = False
+
+
+def with_activity_input(result: StepResult, task_id: int, input: str | None) -> StepResult:
+    """``result`` with activity ``task_id`` scheduled with ``input`` instead of the
+    code's (a rerun's new input for the activity it runs again): in the event recorded
+    and in the command sent. Replay matches activities by name, not input, so the
+    recorded history still replays."""
+    events = tuple(
+        replace(e, input=input) if isinstance(e, ActivityScheduled) and e.task_id == task_id else e
+        for e in result.events
+    )
+    commands = tuple(
+        replace(c, input=input) if isinstance(c, ScheduleActivity) and c.task_id == task_id else c
+        for c in result.commands
+    )
+    return replace(result, events=events, commands=commands)

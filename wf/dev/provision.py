@@ -51,7 +51,10 @@ def table_definition(table_name: str) -> dict[str, Any]:
                     {"AttributeName": "status_key", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
-                "Projection": {"ProjectionType": "INCLUDE", "NonKeyAttributes": ["workflow_name"]},
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["workflow_name", "updated_at", "parent"],
+                },
             }
         ],
         "SSESpecification": {"Enabled": True},

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from wf.core.commands import StartChild
@@ -14,6 +15,7 @@ from wf.core.history import ChildCreated, HistoryEvent, ParentRef, Propagated, W
 from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
+from wf.core.step import with_activity_input
 from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
 from wf.engine.dispatch import Dispatcher
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
@@ -122,9 +124,16 @@ class Lifecycle:
         parent: ParentRef | None = None,
         existing: InstanceMeta | None = None,
         propagated: Propagated | None = None,
+        history: Sequence[HistoryEvent] = (),
+        activity_input: tuple[int, str | None] | None = None,
     ) -> None:
         """Start (or restart, if it and its children are terminal) an instance;
         ``propagated``: what its parent propagated to it.
+
+        A rerun (``wf/engine/operate.py``) gives the ``history`` the new instance starts
+        from (which opens with its own ``WorkflowStarted``): its first step replays it
+        and records what the code does next. ``activity_input``: the task ID of the
+        activity that step schedules again, and its new input.
 
         A new ID costs no read: the create is conditional, and only when it fails is
         the old instance read to decide between 409 and replacing it.
@@ -135,13 +144,25 @@ class Lifecycle:
             self._check_replaceable(existing)
         now = self._clock()
         execution = Execution(self._registry.workflows, instance_id)
-        started = WorkflowStarted(now, name, input, parent, propagated=propagated)
-        result = execution.step([started], now)
+        if history:
+            execution.replay(history)
+            result = execution.step([], now)
+            if activity_input is not None:
+                result = with_activity_input(result, *activity_input)
+            result = replace(result, events=(*history, *result.events))
+        else:
+            started = WorkflowStarted(now, name, input, parent, propagated=propagated)
+            result = execution.step([started], now)
         too_large = oversize(result, self._max_payload)
         if too_large is not None:
             execution = Execution(self._registry.workflows, instance_id)
             failed = WorkflowFailed(now, FailureDetails.of(PayloadTooLargeError, too_large))
-            result = execution.step([started, failed], now)
+            if history:
+                execution.replay(history)
+                result = replace(execution.step([failed], now), commands=())
+                result = replace(result, events=(*history, *result.events))
+            else:
+                result = execution.step([WorkflowStarted(now, name, input, parent, propagated=propagated), failed], now)
         meta = InstanceMeta(
             instance_id=instance_id,
             execution_id=self._new_id(),
@@ -155,6 +176,11 @@ class Lifecycle:
             custom_status=result.custom_status,
             parent=parent,
         )
+        if activity_input is not None:
+            # The code scheduled the activity with its own input: rebuilt from the
+            # recorded step, the execution holds the one history sends.
+            execution = Execution(self._registry.workflows, instance_id)
+            execution.replay(result.events)
         live = Live(meta, execution, 1, list(result.events), now)
         meta, first_item = split_first_step(meta)
         written = self._starting[instance_id] = threading.Event()

@@ -5,7 +5,7 @@ the stored form of a step. Adapters: ``wf/aws/dynamodb.py`` (DynamoDB),
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Protocol
@@ -50,11 +50,67 @@ class InstanceMeta:
 
 @dataclass(frozen=True)
 class InstanceSummary:
-    """One row of an instance listing."""
+    """One row of an instance listing: what the record says (its status may lag the
+    last step by the time the record's own update takes, as a listing reads no step)."""
 
     instance_id: str
     workflow_name: str
     created_at: datetime
+    updated_at: datetime
+    status: WorkflowStatus
+    parent_instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class InstanceQuery:
+    """Which instances a listing wants; every field left empty matches all."""
+
+    statuses: frozenset[WorkflowStatus] = frozenset()
+    workflow_name: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
+    id_prefix: str | None = None
+
+    def matches(self, s: InstanceSummary) -> bool:
+        return (
+            (not self.statuses or s.status in self.statuses)
+            and (self.workflow_name is None or s.workflow_name == self.workflow_name)
+            and (self.created_from is None or s.created_at >= self.created_from)
+            and (self.created_to is None or s.created_at <= self.created_to)
+            and (self.id_prefix is None or s.instance_id.startswith(self.id_prefix))
+        )
+
+
+@dataclass(frozen=True, order=True)
+class ListCursor:
+    """Where a listing page ended: listings are newest first, ties in creation time
+    ordered by instance ID (descending), so the next page starts just below this."""
+
+    created_at: datetime
+    instance_id: str
+
+
+@dataclass(frozen=True)
+class InstancePage:
+    instances: tuple[InstanceSummary, ...]
+    #: Where the next page starts; None on the last page.
+    next: ListCursor | None
+
+
+def summary_of(meta: InstanceMeta) -> InstanceSummary:
+    return InstanceSummary(
+        meta.instance_id,
+        meta.workflow_name,
+        meta.created_at,
+        meta.updated_at,
+        meta.status,
+        meta.parent.instance_id if meta.parent else None,
+    )
+
+
+def newest_first(s: InstanceSummary) -> tuple[datetime, str]:
+    """The listing order's key, descending (``ListCursor`` compares the same way)."""
+    return (s.created_at, s.instance_id)
 
 
 @dataclass(frozen=True)
@@ -156,8 +212,9 @@ class InstanceStore(Protocol):
         ``ConflictError``: it was restarted meanwhile), then the items of that execution
         and every older one (IDs sort by time); returns how many items were deleted."""
 
-    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
-        """Instances whose record has ``status``, oldest first."""
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
+        """One page of at most ``limit`` instances matching ``query``, newest first,
+        starting below ``after``. Reads the records' index only, never a step."""
 
     def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
         """Leave ``events`` in the execution's inbox under ``token`` (unconditional: a

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 from wf.core.history import HistoryEvent
-from wf.core.status import WorkflowStatus
-from wf.engine.store import InstanceMeta, InstanceSummary, StepRecord
+from wf.engine.store import (
+    InstanceMeta,
+    InstancePage,
+    InstanceQuery,
+    ListCursor,
+    StepRecord,
+    newest_first,
+    summary_of,
+)
 from wf.errors import ConflictError
 
 
@@ -106,9 +113,15 @@ class MemoryStore:
             for token in tokens:
                 inbox.pop(token, None)
 
-    def list_instances(self, status: WorkflowStatus) -> Iterator[InstanceSummary]:
-        metas = sorted((m for m in self.metas.values() if m.status is status), key=lambda m: m.created_at)
-        return iter([InstanceSummary(m.instance_id, m.workflow_name, m.created_at) for m in metas])
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
+        with self._lock:
+            rows = [summary_of(m) for m in self.metas.values()]
+        rows = sorted((r for r in rows if query.matches(r)), key=newest_first, reverse=True)
+        if after is not None:
+            rows = [r for r in rows if newest_first(r) < (after.created_at, after.instance_id)]
+        page = tuple(rows[:limit])
+        more = len(rows) > limit
+        return InstancePage(page, ListCursor(page[-1].created_at, page[-1].instance_id) if more else None)
 
     def purge(self, instance_id: str, execution_id: str) -> int:
         with self._lock:
