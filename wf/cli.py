@@ -1,12 +1,10 @@
 """The ``wf`` command.
 
 ``wf dev`` runs the local stack; ``wf start|get|pause|resume|raise|terminate|purge`` manage
-instances on any endpoint (default the local one, or ``$WF_ENDPOINT``); ``wf invoke
-events/X.json`` runs one event through the handler against the local resources.
-
-Exit codes: 0 success, 1 the API answered with an error (or ``get --wait`` ended in
-FAILED/TERMINATED, or another error such as no AWS credentials to sign with), 2 bad
-usage, 3 the endpoint or the local stack cannot be reached.
+instances on any endpoint (default the local one, or ``$WF_ENDPOINT``), and ``wf
+list|history|rerun|purge --status`` operate many (shaped like ``dapr workflow ...``);
+``wf invoke events/X.json`` runs one event through the handler against the local
+resources; ``wf completion bash|zsh`` prints a shell completion script.
 """
 
 from __future__ import annotations
@@ -15,16 +13,28 @@ import argparse
 import json
 import logging
 import os
+import re
+import shlex
 import sys
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wf.client import DEFAULT_ENDPOINT, _Http
+from wf.client import DEFAULT_ENDPOINT, DaprWorkflowClient, WorkflowHistoryEvent, WorkflowSummary, _Http
+from wf.core.status import WorkflowStatus
 from wf.dev.eventsource import DEFAULT_POLLERS
 from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
-EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE = 1, 2, 3
+EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
+
+EXIT_CODES = f"""exit codes:
+  0  success
+  {EXIT_API_ERROR}  the API refused the call (or `get --wait` ended FAILED, TERMINATED or
+     CANCELED; or another error, such as no AWS credentials to sign with)
+  {EXIT_USAGE}  bad usage (or a bulk purge not confirmed)
+  {EXIT_UNREACHABLE}  the endpoint or the local stack cannot be reached
+  {EXIT_TIMEOUT}  `get --wait --timeout S`: still not terminal after S seconds"""
 
 
 def _body_for(text: str | None) -> tuple[Any, bool]:
@@ -67,6 +77,7 @@ def cmd_get(args: argparse.Namespace) -> int:
     _, body = http.call("GET", http.path(args.id))
     if not args.wait:
         _print(body)
+        _print_failure(body)
         return 0
     started, last, tty = time.monotonic(), "", sys.stderr.isatty()
     while body["runtimeStatus"] not in ("COMPLETED", "FAILED", "TERMINATED", "CANCELED"):
@@ -76,13 +87,25 @@ def cmd_get(args: argparse.Namespace) -> int:
         last = line
         if args.timeout and time.monotonic() - started > args.timeout:
             print(f"\nwf: still {body['runtimeStatus']} after {args.timeout}s", file=sys.stderr)
-            return EXIT_API_ERROR
+            return EXIT_TIMEOUT
         time.sleep(0.25)
         _, body = http.call("GET", http.path(args.id))
     if tty:
         print(file=sys.stderr)
     _print(body)
+    _print_failure(body)
     return 0 if body["runtimeStatus"] == "COMPLETED" else EXIT_API_ERROR
+
+
+def _print_failure(body: dict[str, Any]) -> None:
+    """A failure's stack trace as the lines it has (the JSON holds it escaped, on one)."""
+    props = body.get("properties") or {}
+    trace = props.get("dapr.workflow.failure.stack_trace")
+    if body.get("runtimeStatus") == "FAILED" and "dapr.workflow.failure.error_type" in props:
+        kind, message = props["dapr.workflow.failure.error_type"], props.get("dapr.workflow.failure.error_message", "")
+        print(f"failed: {kind}: {message}", file=sys.stderr)
+        if trace:
+            print(trace.rstrip("\n"), file=sys.stderr)
 
 
 def _post(args: argparse.Namespace, *parts: str, text: str | None = None) -> int:
@@ -91,6 +114,209 @@ def _post(args: argparse.Namespace, *parts: str, text: str | None = None) -> int
     http.call("POST", http.path(args.id, *parts), body, raw=raw)
     print(f"{args.id}: {parts[0]} accepted")
     return 0
+
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def when(text: str, now: datetime | None = None) -> datetime:
+    """A time given as a duration ago (``90s``, ``15m``, ``1h``, ``2d``, ``1w``) or as
+    RFC 3339 (``2026-12-01T10:00:00Z``; without an offset, UTC)."""
+    now = now or datetime.now(UTC)
+    match = _DURATION.match(text.strip())
+    if match:
+        return now - timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is neither a duration (90s, 15m, 1h, 2d) nor an RFC 3339 time"
+        ) from None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _client(args: argparse.Namespace) -> DaprWorkflowClient:
+    return DaprWorkflowClient(args.endpoint, component=args.component, aws_region=args.aws_region)
+
+
+def _filters(args: argparse.Namespace) -> dict[str, Any]:
+    return {
+        "status": [s.strip().upper() for s in args.status.split(",") if s.strip()] if args.status else None,
+        "name": args.name,
+        "created_from": getattr(args, "since", None),
+        "created_to": getattr(args, "before", None),
+        "instance_id_prefix": args.prefix,
+    }
+
+
+def _short(t: datetime) -> str:
+    return t.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _table(header: list[str], rows: list[list[str]]) -> None:
+    widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(header)]
+    for row in (header, *rows):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    client = _client(args)
+    rows: list[WorkflowSummary] = []
+    more = False
+    for summary in client.iter_workflow_instances(page_size=min(args.limit or 1000, 1000), **_filters(args)):
+        if args.limit and len(rows) == args.limit:
+            more = True
+            break
+        rows.append(summary)
+    if args.output == "json":
+        _print(
+            [
+                {
+                    "instanceID": s.instance_id,
+                    "workflowName": s.name,
+                    "runtimeStatus": s.runtime_status.value,
+                    "createdAt": s.created_at.isoformat(),
+                    "lastUpdatedAt": s.last_updated_at.isoformat(),
+                    **({"parentInstanceID": s.parent_instance_id} if s.parent_instance_id else {}),
+                }
+                for s in rows
+            ]
+        )
+    else:
+        header = ["INSTANCE ID", "WORKFLOW", "STATUS", "CREATED (UTC)"]
+        if args.output == "wide":
+            header += ["LAST UPDATED (UTC)", "PARENT"]
+        table = []
+        for s in rows:
+            row = [s.instance_id, s.name, s.runtime_status.value, _short(s.created_at)]
+            if args.output == "wide":
+                row += [_short(s.last_updated_at), s.parent_instance_id or ""]
+            table.append(row)
+        _table(header, table)
+    if more:
+        print(f"wf: showing the newest {args.limit}; --limit 0 lists them all", file=sys.stderr)
+    return 0
+
+
+def _detail(e: WorkflowHistoryEvent) -> str:
+    if e.failure_details is not None:
+        return f"{e.failure_details.error_type}: {e.failure_details.message}"
+    for value in (e.result, e.data, e.input):
+        if value is not None:
+            return value if len(value) <= 60 else value[:57] + "..."
+    if e.instance_id:
+        return f"child {e.instance_id}"
+    if e.fire_at is not None:
+        return f"fires {_short(e.fire_at)}"
+    return ""
+
+
+def cmd_history(args: argparse.Namespace) -> int:
+    events = _client(args).get_workflow_history(args.id)
+    if args.output == "json":
+        _print(
+            [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in _event_json(e).items()} for e in events]
+        )
+        return 0
+    rows = []
+    for e in events:
+        ref = str(e.event_id) if e.event_id >= 0 else (f"({e.task_scheduled_id})" if e.task_scheduled_id else "")
+        rows.append([ref, _short(e.timestamp), e.event_type, e.name or "", _detail(e)])
+    _table(["EVENT ID", "TIME (UTC)", "TYPE", "NAME", "RESULT / ERROR"], rows)
+    for e in events:
+        if e.failure_details is not None and e.failure_details.stack_trace:
+            print(
+                f"\n{e.event_type} {e.name or ''} ({e.task_scheduled_id or e.event_id}):", e.failure_details.error_type
+            )
+            print(e.failure_details.stack_trace.rstrip("\n"))
+    return 0
+
+
+def _event_json(e: WorkflowHistoryEvent) -> dict[str, Any]:
+    out: dict[str, Any] = {"eventId": e.event_id, "timestamp": e.timestamp, "eventType": e.event_type}
+    for key, value in (
+        ("name", e.name),
+        ("taskScheduledId", e.task_scheduled_id),
+        ("instanceId", e.instance_id),
+        ("input", e.input),
+        ("result", e.result),
+        ("data", e.data),
+        ("fireAt", e.fire_at),
+    ):
+        if value is not None:
+            out[key] = value
+    if e.failure_details is not None:
+        f = e.failure_details
+        out["failureDetails"] = {"errorType": f.error_type, "message": f.message, "stackTrace": f.stack_trace}
+    return out
+
+
+def cmd_rerun(args: argparse.Namespace) -> int:
+    kwargs: dict[str, Any] = {"new_instance_id": args.new_id}
+    if args.input is not None:
+        kwargs["input"] = _body_for(args.input)[0]
+    print(_client(args).rerun_workflow_from_event(args.id, args.from_event, **kwargs))
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    if args.id is not None:
+        if args.status or args.before or args.name or args.prefix:
+            print("wf: purge takes an instance ID or filters (--status ...), not both", file=sys.stderr)
+            return EXIT_USAGE
+        return _post(args, "purge")
+    if not args.status:
+        print("wf: purge needs an instance ID, or --status for a bulk purge", file=sys.stderr)
+        return EXIT_USAGE
+    client = _client(args)
+    filters = _filters(args)
+    if not args.yes:
+        count = sum(1 for _ in client.iter_workflow_instances(page_size=1000, **filters))
+        what = ", ".join(f"{k}={v}" for k, v in filters.items() if v)
+        if not sys.stdin.isatty():
+            print(f"wf: would purge {count} instances ({what}); pass --yes to confirm", file=sys.stderr)
+            return EXIT_USAGE
+        answer = input(f"Purge {count} instances ({what}) and their children? [y/N] ")
+        if answer.strip().lower() not in ("y", "yes"):
+            print("wf: nothing purged", file=sys.stderr)
+            return EXIT_USAGE
+    print(f"purged {client.purge_workflows(**filters)} instances")
+    return 0
+
+
+def completion_script(parser: argparse.ArgumentParser, shell: str) -> str:
+    """A completion script for ``shell`` made from the parser itself: subcommands, and
+    each one's options."""
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    cases = []
+    for name, p in sub.choices.items():
+        options = sorted(o for a in p._actions for o in a.option_strings)
+        cases.append(f"    {name}) opts={shlex.quote(' '.join(options))} ;;")
+    top = " ".join(sorted(sub.choices)) + " --version --help"
+    statuses = " ".join(s.value for s in WorkflowStatus)
+    script = f"""_wf() {{
+  local cur="${{COMP_WORDS[COMP_CWORD]}}" opts
+  if [ "$COMP_CWORD" -eq 1 ]; then
+    COMPREPLY=( $(compgen -W {shlex.quote(top)} -- "$cur") )
+    return
+  fi
+  case "${{COMP_WORDS[1]}}" in
+{chr(10).join(cases)}
+    *) opts="" ;;
+  esac
+  case "${{COMP_WORDS[COMP_CWORD-1]}}" in
+    --status) COMPREPLY=( $(compgen -W {shlex.quote(statuses)} -- "$cur") ); return ;;
+    -o|--output) COMPREPLY=( $(compgen -W "table wide json" -- "$cur") ); return ;;
+  esac
+  if [[ "$cur" == -* ]]; then COMPREPLY=( $(compgen -W "$opts" -- "$cur") )
+  else COMPREPLY=( $(compgen -f -- "$cur") ); fi
+}}
+complete -F _wf wf
+"""
+    if shell == "zsh":
+        return "#compdef wf\nautoload -U +X bashcompinit && bashcompinit\n" + script
+    return script
 
 
 def cmd_invoke(args: argparse.Namespace) -> int:
@@ -120,11 +346,20 @@ def cmd_invoke(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wf", description="Durable workflows on AWS Lambda (Dapr Workflow API)")
-    sub = parser.add_subparsers(dest="command", required=True)
-    dev = sub.add_parser("dev", help="run the workflow API on http://127.0.0.1:3500 on an embedded AWS emulator")
+    fmt = argparse.ArgumentDefaultsHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="wf",
+        description="Durable workflows on AWS Lambda (Dapr Workflow API)",
+        epilog=EXIT_CODES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    dev = sub.add_parser(
+        "dev", help="run the workflow API on http://127.0.0.1:3500 on an embedded AWS emulator", formatter_class=fmt
+    )
     dev.add_argument("--handler", default="./handler.py", help="file with the workflows and lambda_handler")
-    dev.add_argument("--port", type=int, default=3500)
+    dev.add_argument("--port", type=int, default=3500, help="port of the API on 127.0.0.1")
     dev.add_argument(
         "--concurrency",
         type=int,
@@ -144,45 +379,96 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POLLERS,
         help=f"SQS batches in flight at once, as Lambda's event source scales (default: {DEFAULT_POLLERS})",
     )
-    inv = sub.add_parser("invoke", help="run one Lambda event (events/X.json) through the handler, locally")
-    inv.add_argument("event")
-    inv.add_argument("--handler", default="./handler.py")
+    inv = sub.add_parser(
+        "invoke", help="run one Lambda event (events/X.json) through the handler, locally", formatter_class=fmt
+    )
+    inv.add_argument("event", help="a Lambda event file (JSON), as `sam local invoke -e` takes")
+    inv.add_argument("--handler", default="./handler.py", help="file with the workflows and lambda_handler")
+    comp = sub.add_parser("completion", help="print a shell completion script", formatter_class=fmt)
+    comp.add_argument("shell", choices=["bash", "zsh"], help="the shell (source its output, e.g. in ~/.bashrc)")
 
     def client(name: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help)
-        p.add_argument("--endpoint", default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT))
-        p.add_argument("--component", default="dapr")
+        p = sub.add_parser(name, help=help, formatter_class=fmt, epilog=EXIT_CODES if name == "get" else None)
+        p.add_argument(
+            "--endpoint",
+            default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT),
+            help="the API's base URL ($WF_ENDPOINT)",
+        )
+        p.add_argument("--component", default="dapr", help="the workflow component of the URLs")
         p.add_argument("--aws-region", help="SigV4-sign requests for this region (automatic for execute-api URLs)")
         return p
 
+    def filters(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--status", help="runtime statuses, comma-separated (e.g. FAILED,TERMINATED)")
+        p.add_argument("--name", help="workflow name")
+        p.add_argument("--prefix", help="instance ID prefix")
+
     p = client("start", "start a workflow; prints its instance ID")
-    p.add_argument("name")
+    p.add_argument("name", help="the registered workflow name")
     p.add_argument("--id", help="instance ID (default: a random UUID)")
     p.add_argument("--input", help="input: JSON, or any text (sent as a string)")
     p.set_defaults(fn=cmd_start)
     p = client("get", "show an instance")
-    p.add_argument("id")
+    p.add_argument("id", help="instance ID")
     p.add_argument("--wait", action="store_true", help="show live status until the instance is terminal")
-    p.add_argument("--timeout", type=float, default=0, help="with --wait: give up after this many seconds")
+    p.add_argument(
+        "--timeout", type=float, default=0, help=f"with --wait: give up after this many seconds (exit {EXIT_TIMEOUT})"
+    )
     p.set_defaults(fn=cmd_get)
     for name, help in (
         ("pause", "suspend an instance"),
         ("resume", "resume a suspended instance"),
-        ("purge", "delete a terminal instance and its children"),
     ):
         p = client(name, help)
-        p.add_argument("id")
+        p.add_argument("id", help="instance ID")
         p.set_defaults(fn=lambda a, n=name: _post(a, n))
+    p = client("purge", "delete a terminal instance and its children, or every one matching filters")
+    p.add_argument("id", nargs="?", help="instance ID (or none, with --status, for a bulk purge)")
+    filters(p)
+    p.add_argument("--before", type=when, help="created before: a duration ago (1h, 7d) or an RFC 3339 time")
+    p.add_argument("--yes", action="store_true", help="bulk purge without asking for confirmation")
+    p.set_defaults(fn=cmd_purge)
     p = client("terminate", "terminate an instance and its children")
-    p.add_argument("id")
+    p.add_argument("id", help="instance ID")
     p.add_argument("--output", help="output to record: JSON, or any text")
     p.set_defaults(fn=lambda a: _post(a, "terminate", text=a.output))
     p = client("raise", "raise an event on an instance")
-    p.add_argument("id")
-    p.add_argument("event")
+    p.add_argument("id", help="instance ID")
+    p.add_argument("event", help="event name (case-insensitive)")
     p.add_argument("--data", help="event data: JSON, or any text")
     p.set_defaults(fn=lambda a: _post(a, "raiseEvent", a.event, text=a.data))
+    p = client("list", "list instances, newest first")
+    filters(p)
+    p.add_argument("--since", type=when, help="created since: a duration ago (1h, 7d) or an RFC 3339 time")
+    p.add_argument("--before", type=when, help="created before: a duration ago or an RFC 3339 time")
+    p.add_argument("--limit", type=int, default=100, help="show at most this many (0: all)")
+    p.add_argument("-o", "--output", choices=["table", "wide", "json"], default="table", help="output format")
+    p.set_defaults(fn=cmd_list)
+    p = client("history", "show an instance's history")
+    p.add_argument("id", help="instance ID")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
+    p.set_defaults(fn=cmd_history)
+    p = client("rerun", "start a new instance from a terminal one's history; prints the new ID")
+    p.add_argument("id", help="the terminal instance to rerun")
+    p.add_argument(
+        "--from-event",
+        type=int,
+        help="the EVENT ID of a TaskScheduled event (see `wf history`): that activity runs again "
+        "(default: the whole workflow, from the start)",
+    )
+    p.add_argument("--new-id", help="the new instance's ID (default: a random UUID)")
+    p.add_argument("--input", help="new input for the rerun activity (or workflow): JSON, or any text")
+    p.set_defaults(fn=cmd_rerun)
     return parser
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("wf-lambda")
+    except PackageNotFoundError:  # run from a source tree without installing
+        return "unknown (not installed)"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -201,6 +487,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "invoke":
         return cmd_invoke(args)
+    if args.command == "completion":
+        print(completion_script(build_parser(), args.shell), end="")
+        return 0
     try:
         code: int = args.fn(args)
         return code

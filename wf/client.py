@@ -14,13 +14,13 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from wf.core.context import registered_name
-from wf.core.history import parse_time
+from wf.core.history import format_time, parse_time
 from wf.core.serde import encode
 from wf.core.status import WorkflowState, WorkflowStatus
 from wf.errors import CredentialsError, EndpointUnreachableError, FailureDetails, WorkflowClientError
@@ -65,10 +65,12 @@ class _Http:
         SigV4Auth(credentials.get_frozen_credentials(), "execute-api", region).add_auth(request)
         return dict(request.headers.items())
 
-    def call(self, method: str, path: str, body: Any = None, *, raw: bool = False) -> tuple[int, Any]:
+    def call(
+        self, method: str, path: str, body: Any = None, *, raw: bool = False, send_null: bool = False
+    ) -> tuple[int, Any]:
         data: bytes | None = None
         headers = {"Accept": "application/json"}
-        if body is not None:
+        if body is not None or send_null:
             if isinstance(body, str) and raw:
                 data, headers["Content-Type"] = body.encode(), "text/plain"
             else:
@@ -93,6 +95,12 @@ class _Http:
             # URLError: refused, DNS, TLS; a bare OSError: reset or timed out mid-answer.
             reason = exc.reason if isinstance(exc, urllib.error.URLError) else exc
             raise EndpointUnreachableError(f"cannot reach the workflow API at {self.endpoint}: {reason}") from exc
+
+    def collection(self, query: dict[str, str], *parts: str) -> str:
+        """The component's own path (listing, bulk purge), with a query string."""
+        base = f"{API_PREFIX}/workflows/{urllib.parse.quote(self.component, safe='')}"
+        path = "/".join((base, *(urllib.parse.quote(p, safe="") for p in parts)))
+        return path + ("?" + urllib.parse.urlencode(query) if query else "")
 
     def path(self, *parts: str) -> str:
         quoted = "/".join(urllib.parse.quote(p, safe="") for p in parts)
@@ -120,6 +128,10 @@ def state_from_json(body: dict[str, Any]) -> WorkflowState:
         serialized_custom_status=props.get("dapr.workflow.custom_status"),
         failure_details=failure,
     )
+
+
+#: No new input given (``None`` is an input: JSON null).
+_UNSET: Any = object()
 
 
 class DaprWorkflowClient:
@@ -210,6 +222,206 @@ class DaprWorkflowClient:
 
     def purge_workflow(self, instance_id: str) -> None:
         self._http.call("POST", self._http.path(instance_id, "purge"))
+
+    # -- operating many instances (SPEC §1b) ------------------------------------------
+
+    def list_workflow_instances(
+        self,
+        *,
+        status: WorkflowStatus | str | Iterable[WorkflowStatus | str] | None = None,
+        name: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        instance_id_prefix: str | None = None,
+        page_size: int | None = None,
+        continuation_token: str | None = None,
+    ) -> WorkflowInstancePage:
+        """One page of instances, newest first, filtered by any of: runtime status (one
+        or several), workflow name, creation time window and instance ID prefix."""
+        query = _filters(status, name, created_from, created_to, instance_id_prefix)
+        if page_size is not None:
+            query["pageSize"] = str(page_size)
+        if continuation_token:
+            query["continuationToken"] = continuation_token
+        _, body = self._http.call("GET", self._http.collection(query))
+        return WorkflowInstancePage(
+            [summary_from_json(i) for i in body.get("instances", [])], body.get("continuationToken")
+        )
+
+    def iter_workflow_instances(self, *, page_size: int | None = None, **filters: Any) -> Iterator[WorkflowSummary]:
+        """Every instance ``list_workflow_instances(**filters)`` matches, page by page."""
+        token: str | None = None
+        while True:
+            page = self.list_workflow_instances(page_size=page_size, continuation_token=token, **filters)
+            yield from page.instances
+            token = page.continuation_token
+            if not token:
+                return
+
+    def list_workflow_instance_ids(
+        self, *, page_size: int | None = None, continuation_token: str | None = None
+    ) -> InstanceIdPage:
+        """One page of instance IDs, newest first (the Dapr SDK's name)."""
+        page = self.list_workflow_instances(page_size=page_size, continuation_token=continuation_token)
+        return InstanceIdPage([s.instance_id for s in page.instances], page.continuation_token)
+
+    def iter_workflow_instance_ids(self, *, page_size: int | None = None) -> Iterator[str]:
+        """Every instance ID, page by page."""
+        for summary in self.iter_workflow_instances(page_size=page_size):
+            yield summary.instance_id
+
+    def get_workflow_history(self, instance_id: str) -> list[WorkflowHistoryEvent]:
+        """The instance's history, every page of it (durabletask event names)."""
+        events: list[WorkflowHistoryEvent] = []
+        token: str | None = None
+        while True:
+            path = self._http.path(instance_id, "history")
+            if token:
+                path += "?" + urllib.parse.urlencode({"continuationToken": token})
+            _, body = self._http.call("GET", path)
+            events.extend(history_event_from_json(e) for e in body.get("events", []))
+            token = body.get("continuationToken")
+            if not token:
+                return events
+
+    def rerun_workflow_from_event(
+        self,
+        instance_id: str,
+        event_id: int | None = None,
+        *,
+        new_instance_id: str | None = None,
+        input: Any = _UNSET,
+    ) -> str:
+        """Start a new instance from terminal ``instance_id``'s history up to activity
+        event ``event_id`` (a ``TaskScheduled`` event's ID), which runs again (with
+        ``input``, if given); ``event_id=None`` reruns the workflow from the start.
+        Returns the new instance's ID."""
+        query: dict[str, str] = {}
+        if event_id is not None:
+            query["fromEventID"] = str(event_id)
+        if new_instance_id is not None:
+            query["newInstanceID"] = new_instance_id
+        path = self._http.path(instance_id, "rerun")
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
+        _, body = self._http.call("POST", path, None if input is _UNSET else input, send_null=input is None)
+        return str(body["instanceID"])
+
+    def purge_workflows(
+        self,
+        *,
+        status: WorkflowStatus | str | Iterable[WorkflowStatus | str],
+        name: str | None = None,
+        created_from: datetime | None = None,
+        created_to: datetime | None = None,
+        instance_id_prefix: str | None = None,
+    ) -> int:
+        """Purge every terminal instance the filters match (with its children), in calls
+        of up to 1,000; returns how many were purged."""
+        query = _filters(status, name, created_from, created_to, instance_id_prefix)
+        total = 0
+        while True:
+            _, body = self._http.call("POST", self._http.collection(query, "purge"))
+            total += int(body.get("purged", 0))
+            token = body.get("continuationToken")
+            if not token or not body.get("purged"):
+                return total
+            query["continuationToken"] = token
+
+
+def _filters(
+    status: WorkflowStatus | str | Iterable[WorkflowStatus | str] | None,
+    name: str | None,
+    created_from: datetime | None,
+    created_to: datetime | None,
+    prefix: str | None,
+) -> dict[str, str]:
+    query: dict[str, str] = {}
+    if status is not None:
+        many = [status] if isinstance(status, (str, WorkflowStatus)) else list(status)
+        query["status"] = ",".join(s.value if isinstance(s, WorkflowStatus) else str(s) for s in many)
+    if name:
+        query["name"] = name
+    if created_from is not None:
+        query["createdFrom"] = format_time(created_from)
+    if created_to is not None:
+        query["createdTo"] = format_time(created_to)
+    if prefix:
+        query["instanceIDPrefix"] = prefix
+    return query
+
+
+@dataclass(frozen=True)
+class WorkflowSummary:
+    """One row of a listing."""
+
+    instance_id: str
+    name: str
+    runtime_status: WorkflowStatus
+    created_at: datetime
+    last_updated_at: datetime
+    parent_instance_id: str | None = None
+
+
+@dataclass(frozen=True)
+class WorkflowInstancePage:
+    instances: list[WorkflowSummary]
+    #: Pass to the next call for the next page; None on the last page.
+    continuation_token: str | None
+
+
+@dataclass(frozen=True)
+class InstanceIdPage:
+    instance_ids: list[str]
+    continuation_token: str | None
+
+
+@dataclass(frozen=True)
+class WorkflowHistoryEvent:
+    """One event of an instance's history (durabletask names: ``event_type`` is e.g.
+    ``TaskScheduled``; ``event_id`` is a scheduled task's ID, -1 for other events)."""
+
+    event_id: int
+    timestamp: datetime
+    event_type: str
+    name: str | None = None
+    task_scheduled_id: int | None = None
+    input: str | None = None
+    result: str | None = None
+    data: str | None = None
+    failure_details: FailureDetails | None = None
+    instance_id: str | None = None
+    fire_at: datetime | None = None
+
+
+def summary_from_json(body: dict[str, Any]) -> WorkflowSummary:
+    return WorkflowSummary(
+        body["instanceID"],
+        body["workflowName"],
+        WorkflowStatus(body["runtimeStatus"]),
+        parse_time(body["createdAt"]),
+        parse_time(body["lastUpdatedAt"]),
+        body.get("parentInstanceID"),
+    )
+
+
+def history_event_from_json(body: dict[str, Any]) -> WorkflowHistoryEvent:
+    failure = body.get("failureDetails")
+    return WorkflowHistoryEvent(
+        event_id=int(body["eventId"]),
+        timestamp=parse_time(body["timestamp"]),
+        event_type=body["eventType"],
+        name=body.get("name"),
+        task_scheduled_id=body.get("taskScheduledId"),
+        input=body.get("input"),
+        result=body.get("result"),
+        data=body.get("data"),
+        failure_details=FailureDetails(failure["message"], failure["errorType"], failure.get("stackTrace"))
+        if failure
+        else None,
+        instance_id=body.get("instanceId"),
+        fire_at=parse_time(body["fireAt"]) if body.get("fireAt") else None,
+    )
 
 
 @dataclass(frozen=True)
