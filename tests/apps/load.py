@@ -80,3 +80,9 @@ def timer(ctx: DaprWorkflowContext, seconds: float):
     due = ctx.current_utc_datetime + timedelta(seconds=seconds)
     yield ctx.create_timer(timedelta(seconds=seconds))
     return due.isoformat()
+
+
+@wfr.workflow(name="fails")
+def fails(ctx: DaprWorkflowContext, key: str):
+    """Fails with the activity's error: a FAILED instance with a stack trace."""
+    yield ctx.call_activity(refuses, input=key)

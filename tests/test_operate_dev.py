@@ -1,0 +1,205 @@
+"""Operating many instances against the real local stack (`wf dev`, HTTP): the Python
+client's listing, history, rerun and bulk purge, and the CLI commands built on them."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from tests.dev_process import ROOT, wf_dev
+from wf.client import DaprWorkflowClient
+from wf.core.status import WorkflowStatus
+from wf.errors import WorkflowClientError
+
+APP = ROOT / "tests" / "apps" / "load.py"
+COUNT = 260
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory):
+    with wf_dev(tmp_path_factory.mktemp("operate"), APP) as (base, env, lines):
+        yield base, env, lines
+
+
+def wf(env: dict, base: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "wf.cli", *args],
+        cwd=ROOT,
+        env={**os.environ, **env, "WF_ENDPOINT": base},
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_listing_250_instances_by_page_with_filters(dev, monkeypatch) -> None:
+    base, env, _ = dev
+    monkeypatch.setenv("WF_ENDPOINT", base)
+    client = DaprWorkflowClient()  # from $WF_ENDPOINT, as the CLI
+    ids = [f"op-{n:03d}" for n in range(COUNT)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: client.schedule_new_workflow("collect", input=1, instance_id=i), ids))
+    terminated = ids[::4]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(client.terminate_workflow, terminated))
+    for iid in terminated:
+        client.wait_for_workflow_completion(iid, timeout_in_seconds=60)
+    created = {i: client.get_workflow_state(i).created_at for i in ids}
+    newest = sorted(ids, key=lambda i: (created[i], i), reverse=True)
+
+    # Every instance, by pages of 37, and the index reports them in order.
+    listed, token, pages = [], None, 0
+    while True:
+        page = client.list_workflow_instance_ids(page_size=37, continuation_token=token)
+        assert len(page.instance_ids) <= 37
+        listed += page.instance_ids
+        pages += 1
+        token = page.continuation_token
+        if token is None:
+            break
+    assert [i for i in listed if i.startswith("op-")] == newest and pages >= COUNT // 37
+    assert list(client.iter_workflow_instance_ids(page_size=100)) == listed
+
+    # Filters, across pages: status, status and prefix, a time window.
+    # (The index follows the records within about a second: retry until it has.)
+    def by_status(status: WorkflowStatus) -> list[str]:
+        return [s.instance_id for s in client.iter_workflow_instances(status=status, page_size=19)]
+
+    for _ in range(50):
+        if by_status(WorkflowStatus.TERMINATED) == [i for i in newest if i in terminated]:
+            break
+    assert by_status(WorkflowStatus.TERMINATED) == [i for i in newest if i in terminated]
+    assert by_status(WorkflowStatus.RUNNING) == [i for i in newest if i not in terminated]
+    rows = list(
+        client.iter_workflow_instances(status=["RUNNING", "TERMINATED"], instance_id_prefix="op-1", page_size=7)
+    )
+    assert [r.instance_id for r in rows] == [i for i in newest if i.startswith("op-1")]
+    assert {r.name for r in rows} == {"collect"}
+    window = sorted(created.values())[100:150]
+    got = client.list_workflow_instances(created_from=window[0], created_to=window[-1], page_size=1000).instances
+    assert {s.instance_id for s in got} == {i for i in ids if window[0] <= created[i] <= window[-1]}
+
+    # The CLI, on the same listing.
+    r = wf(env, base, "list", "--status", "terminated", "--prefix", "op-", "--limit", "0", "-o", "json")
+    assert r.returncode == 0, r.stderr
+    assert [row["instanceID"] for row in json.loads(r.stdout)] == [i for i in newest if i in terminated]
+    r = wf(env, base, "list", "--prefix", "op-", "--limit", "5", "-o", "wide")
+    lines = r.stdout.splitlines()
+    assert lines[0].split() == [
+        "INSTANCE",
+        "ID",
+        "WORKFLOW",
+        "STATUS",
+        "CREATED",
+        "(UTC)",
+        "LAST",
+        "UPDATED",
+        "(UTC)",
+        "PARENT",
+    ]
+    assert [line.split()[0] for line in lines[1:]] == newest[:5]
+    assert "--limit 0 lists them all" in r.stderr
+    r = wf(env, base, "list", "--since", "1h", "--name", "collect", "--limit", "0")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == COUNT + 1
+    assert wf(env, base, "list", "--status", "DONE").returncode == 1
+    assert "ERR_INVALID_FILTER" in wf(env, base, "list", "--status", "DONE").stderr
+    assert wf(env, base, "list", "--since", "yesterday").returncode == 2
+
+    # Bulk purge: refused without --yes when nobody can answer, then done.
+    r = wf(env, base, "purge", "--status", "TERMINATED", "--prefix", "op-")
+    assert r.returncode == 2 and f"would purge {len(terminated)} instances" in r.stderr
+    r = wf(env, base, "purge", "--status", "TERMINATED", "--prefix", "op-", "--yes")
+    assert (r.returncode, r.stdout.strip()) == (0, f"purged {len(terminated)} instances"), r.stderr
+    assert client.get_workflow_state(terminated[0]) is None
+    assert client.purge_workflows(status="TERMINATED", instance_id_prefix="op-") == 0
+    with pytest.raises(WorkflowClientError) as refused:
+        client.purge_workflows(status="RUNNING")
+    assert refused.value.error_code == "ERR_INVALID_FILTER"
+    assert wf(env, base, "purge").returncode == 2
+
+
+def test_history_rerun_and_readable_failures(dev) -> None:
+    base, env, _ = dev
+    client = DaprWorkflowClient(base)
+    client.schedule_new_workflow("fast_retries", input="h1", instance_id="hist-1")
+    assert (
+        client.wait_for_workflow_completion("hist-1", timeout_in_seconds=60).runtime_status is WorkflowStatus.COMPLETED
+    )
+    events = client.get_workflow_history("hist-1")
+    kinds = [e.event_type for e in events]
+    assert kinds[1] == "ExecutionStarted" and kinds[-1] == "ExecutionCompleted"
+    failed = [e for e in events if e.event_type == "TaskFailed"]
+    assert len(failed) == 3  # two attempts of fails_twice, one of refuses
+    assert failed[-1].failure_details.error_type == "NonRetryableError"
+    assert "Traceback" in failed[-1].failure_details.stack_trace
+    scheduled = {e.event_id: e.name for e in events if e.event_type == "TaskScheduled"}
+    assert set(scheduled.values()) == {"fails_twice", "refuses"}
+
+    r = wf(env, base, "history", "hist-1")
+    assert r.returncode == 0, r.stderr
+    table = r.stdout.splitlines()
+    assert table[0].split()[:4] == ["EVENT", "ID", "TIME", "(UTC)"]
+    assert any("TaskFailed" in line and "NonRetryableError: no point retrying" in line for line in table)
+    # The stack trace as lines, not one escaped string.
+    assert any(line.startswith("Traceback (most recent call last):") for line in table)
+    r = wf(env, base, "history", "hist-1", "-o", "json")
+    assert [e["eventType"] for e in json.loads(r.stdout)] == kinds
+
+    # A failed workflow: `wf get` prints its JSON, then the trace readably.
+    client.schedule_new_workflow("fails", input="f1", instance_id="fail-1")
+    client.wait_for_workflow_completion("fail-1", timeout_in_seconds=60)
+    r = wf(env, base, "get", "fail-1")
+    assert json.loads(r.stdout)["runtimeStatus"] == "FAILED"
+    assert "failed: TaskFailedError" in r.stderr and "\nTraceback (most recent call last):\n" in r.stderr
+
+    # Rerun from an activity: `five` runs its fan-out again with a new input for it.
+    client.schedule_new_workflow("five", input=10, instance_id="five-1")
+    assert json.loads(client.wait_for_workflow_completion("five-1").serialized_output) == [20, 22, 24, 26, 28]
+    task = next(e.event_id for e in client.get_workflow_history("five-1") if e.event_type == "TaskScheduled")
+    new = client.rerun_workflow_from_event("five-1", task, new_instance_id="five-2", input=100)
+    assert new == "five-2"
+    state = client.wait_for_workflow_completion("five-2")
+    assert json.loads(state.serialized_output) == [200, 22, 24, 26, 28]
+    r = wf(env, base, "rerun", "five-1", "--new-id", "five-3")
+    assert (r.returncode, r.stdout.strip()) == (0, "five-3"), r.stderr
+    assert json.loads(client.wait_for_workflow_completion("five-3").serialized_output) == [20, 22, 24, 26, 28]
+    r = wf(env, base, "rerun", "five-1", "--from-event", "999")
+    assert r.returncode == 1 and "ERR_INVALID_EVENT_ID" in r.stderr
+
+    # Waiting with a timeout ends with its own exit code.
+    client.schedule_new_workflow("collect", input=1, instance_id="slow-1")
+    r = wf(env, base, "get", "slow-1", "--wait", "--timeout", "0.5")
+    assert r.returncode == 4 and "still RUNNING" in r.stderr
+
+
+def test_cli_version_help_and_completion(dev) -> None:
+    base, env, _ = dev
+    r = wf(env, base, "--version")
+    assert r.returncode == 0 and r.stdout.startswith("wf ")
+    for command in ("list", "history", "rerun", "purge", "get", "start", "dev"):
+        r = wf(env, base, command, "--help")
+        assert r.returncode == 0
+        # Every option has a help line, and those with a default show it.
+        assert "(default:" in r.stdout or command in ("history",)
+    assert "4  `get --wait --timeout S`" in wf(env, base, "--help").stdout
+    script = wf(env, base, "completion", "bash").stdout
+    check = subprocess.run(
+        ["bash", "-c", script + '\nCOMP_WORDS=(wf li); COMP_CWORD=1; _wf; echo "${COMPREPLY[@]}"'],
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.split() == ["list"]
+    check = subprocess.run(
+        ["bash", "-c", script + '\nCOMP_WORDS=(wf list --st); COMP_CWORD=2; _wf; echo "${COMPREPLY[@]}"'],
+        capture_output=True,
+        text=True,
+    )
+    assert check.stdout.split() == ["--status"]
+    assert wf(env, base, "completion", "zsh").stdout.startswith("#compdef wf")
