@@ -19,9 +19,11 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
+from wf.aws.openapi import ROUTES, RouteDoc, document
 from wf.aws.settings import Settings
 from wf.core.history import format_time, parse_time
 from wf.core.serde import encode
@@ -218,8 +220,26 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_body_bytes} bytes")
         return parse_body(raw)
 
-    @app.post("/<ver>/workflows/<component>/<name>/start")
-    @checked(Operation.START)
+    documented: list[tuple[Callable[..., Any], RouteDoc]] = []
+
+    def route(method: str, path: str, name: str, operation: Operation | None) -> Callable[[Handler], Handler]:
+        """Register ``fn`` for ``method path`` with what the OpenAPI document says of it
+        (``wf/aws/openapi.py:ROUTES[name]``)."""
+        doc = ROUTES[name]
+
+        def decorate(fn: Handler) -> Handler:
+            handler = checked(operation)(fn) if operation is not None else fn
+            documented.append((handler, doc))
+            fault = OPERATION_CODES[operation] if operation is not None else None
+            register = app.get if method == "GET" else app.post
+            register(
+                path, summary=doc.summary, responses=doc.responses(VERSIONS, fault), tags=[doc.tag], operation_id=name
+            )(handler)
+            return handler
+
+        return decorate
+
+    @route("POST", "/<ver>/workflows/<component>/<name>/start", "start", Operation.START)
     def start(name: str) -> Response[str]:
         params = app.current_event.query_string_parameters or {}
         instance_id = params.get("instanceID")
@@ -232,15 +252,13 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         engine.start(name, instance_id, body())
         return _json(202, {"instanceID": instance_id})
 
-    @app.get("/<ver>/workflows/<component>/<instance_id>")
-    @checked(Operation.GET)
+    @route("GET", "/<ver>/workflows/<component>/<instance_id>", "get", Operation.GET)
     def get(instance_id: str) -> Response[str]:
         return _json(200, view_body(describe(engine, instance_id)))
 
     def simple(path: str, kind: Signal, operation: Operation) -> None:
-        @app.post(f"/<ver>/workflows/<component>/<instance_id>/{path}")
-        @checked(operation)
-        def route(instance_id: str) -> Response[str]:
+        @route("POST", f"/<ver>/workflows/<component>/<instance_id>/{path}", path, operation)
+        def signal_route(instance_id: str) -> Response[str]:
             data = body() if kind is Signal.TERMINATE else None
             signal(engine, instance_id, kind, data=data)
             return _json(202, {})
@@ -249,14 +267,12 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     simple("pause", Signal.PAUSE, Operation.PAUSE)
     simple("resume", Signal.RESUME, Operation.RESUME)
 
-    @app.post("/<ver>/workflows/<component>/<instance_id>/raiseEvent/<event_name>")
-    @checked(Operation.RAISE)
+    @route("POST", "/<ver>/workflows/<component>/<instance_id>/raiseEvent/<event_name>", "raise", Operation.RAISE)
     def raise_event(instance_id: str, event_name: str) -> Response[str]:
         signal(engine, instance_id, Signal.RAISE, name=event_name, data=body())
         return _json(202, {})
 
-    @app.post("/<ver>/workflows/<component>/<instance_id>/purge")
-    @checked(Operation.PURGE)
+    @route("POST", "/<ver>/workflows/<component>/<instance_id>/purge", "purge", Operation.PURGE)
     def purge_route(instance_id: str) -> Response[str]:
         purge(engine, instance_id)
         return _json(202, {})
@@ -264,8 +280,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     def params() -> dict[str, str]:
         return app.current_event.query_string_parameters or {}
 
-    @app.get("/<ver>/workflows/<component>")
-    @checked(Operation.LIST)
+    @route("GET", "/<ver>/workflows/<component>", "list", Operation.LIST)
     def list_route() -> Response[str]:
         q = params()
         page = list_instances(
@@ -279,8 +294,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             out["continuationToken"] = tokens.of_cursor(page.next)
         return _json(200, out)
 
-    @app.post("/<ver>/workflows/<component>/purge")
-    @checked(Operation.PURGE)
+    @route("POST", "/<ver>/workflows/<component>/purge", "bulk_purge", Operation.PURGE)
     def bulk_purge() -> Response[str]:
         q = params()
         query = listing_query(q)
@@ -293,8 +307,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             out["continuationToken"] = tokens.of_cursor(result.next)
         return _json(202, out)
 
-    @app.get("/<ver>/workflows/<component>/<instance_id>/history")
-    @checked(Operation.HISTORY)
+    @route("GET", "/<ver>/workflows/<component>/<instance_id>/history", "history", Operation.HISTORY)
     def history_route(instance_id: str) -> Response[str]:
         q = params()
         size = page_size(int_param(q, "pageSize", MAX_PAGE_SIZE))
@@ -308,8 +321,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             out["continuationToken"] = tokens.of_offset(start + size)
         return _json(200, out)
 
-    @app.post("/<ver>/workflows/<component>/<instance_id>/rerun")
-    @checked(Operation.RERUN)
+    @route("POST", "/<ver>/workflows/<component>/<instance_id>/rerun", "rerun", Operation.RERUN)
     def rerun_route(instance_id: str) -> Response[str]:
         q = params()
         new_id = q.get("newInstanceID")
@@ -321,7 +333,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         rerun(engine, instance_id, new_id, from_event=from_event, input=raw, new_input=raw is not None)
         return _json(202, {"instanceID": new_id})
 
-    @app.get("/v1.0/metadata")
+    @route("GET", "/v1.0/metadata", "metadata", None)
     def metadata() -> Response[str]:
         return _json(
             200,
@@ -334,9 +346,26 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             },
         )
 
-    @app.get("/v1.0/healthz")
+    @route("GET", "/v1.0/healthz", "healthz", None)
     def healthz() -> Response[str]:
         return Response(status_code=204, content_type="text/plain", body="")
+
+    spec: list[str] = []
+
+    def openapi_document() -> str:
+        if not spec:
+            for handler, doc in documented:
+                document(handler, doc, VERSIONS)
+            spec.append(app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION))
+        return spec[0]
+
+    @app.get("/v1.0/openapi.json", include_in_schema=False)
+    def openapi_json() -> Response[str]:
+        return Response(status_code=200, content_type="application/json", body=openapi_document())
+
+    @app.get("/docs", include_in_schema=False)
+    def swagger_ui() -> Response[str]:
+        return Response(status_code=200, content_type="text/html", body=swagger_page(openapi_document()))
 
     def refused(exc: Exception) -> Response[str]:
         status, code = next(answer for kind, answer in ERRORS.items() if isinstance(exc, kind))
@@ -360,6 +389,26 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     app.exception_handler(Exception)(fault)
 
     return app
+
+
+API_TITLE = "wf-lambda workflow management API"
+API_VERSION = "1.0"
+API_DESCRIPTION = (
+    "The Dapr Workflow management API (start, get, pause, resume, raise event, terminate, purge) "
+    "and operations over many instances (list, history, rerun, bulk purge), as SPEC §1 and §1b define them."
+)
+
+
+def swagger_page(spec: str) -> str:
+    """Powertools' Swagger UI page for ``spec``, with the UI's script and styles inline
+    (shipped in Powertools: nothing is fetched from elsewhere)."""
+    from aws_lambda_powertools.event_handler.openapi import swagger_ui
+    from aws_lambda_powertools.event_handler.openapi.swagger_ui import generate_swagger_html
+
+    assets = Path(swagger_ui.__file__).parent
+    js = (assets / "swagger-ui-bundle.min.js").read_text(encoding="utf-8")
+    css = (assets / "swagger-ui.min.css").read_text(encoding="utf-8")
+    return generate_swagger_html(spec.replace("</", "<\\/"), js, css, "", None)
 
 
 def validate_instance_id(instance_id: str) -> None:
