@@ -184,6 +184,46 @@ def run(
     return counts
 
 
+def operate_costs(instances: int = 150, history_reads: int = 20) -> dict[str, Counter[str]]:
+    """The requests of one list page (100 instances, no filter) and of one history read
+    (a completed 10-activity workflow's), each through the HTTP handler, metered."""
+    out: dict[str, Counter[str]] = {"list": Counter(), "history": Counter()}
+    with mock_aws():
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        res = ensure_resources(dynamodb, sqs)
+        settings = Settings(res.table_name, res.queue_url)
+        handler = make_handler(build_engine(wfr, settings, sqs_client=sqs), settings)
+        template = json.loads((HERE.parent / "events" / "get.json").read_text())
+        for k in range(instances):
+            event = json.loads((HERE.parent / "events" / "start.json").read_text())
+            event["path"] = "/v1.0/workflows/dapr/seq/start"
+            event["queryStringParameters"] = {"instanceID": f"op-{k}"}
+            event["body"] = "10" if k < history_reads else "1"
+            assert handler(event, None)["statusCode"] == 202
+        while msgs := sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+            "Messages", []
+        ):
+            deliver(handler, sqs, res.queue_url, msgs)
+        table = dynamodb.describe_table(TableName=res.table_name)["Table"]
+        for kind, paths in (
+            ("list", [("/v1.0/workflows/dapr", {"pageSize": "100"})]),
+            ("history", [(f"/v1.0/workflows/dapr/op-{k}/history", None) for k in range(history_reads)]),
+        ):
+            meter = DynamoMeter(table, out[kind])
+            with meter.installed():
+                for path, query in paths:
+                    event = {**template, "path": path, "queryStringParameters": query}
+                    out[kind]["invocations"] += 1
+                    response = handler(event, None)
+                    assert response["statusCode"] == 200, response
+                    if kind == "list":
+                        assert len(json.loads(response["body"])["instances"]) == 100
+            for key in out[kind]:
+                out[kind][key] /= len(paths)
+    return out
+
+
 @contextlib.contextmanager
 def _signals_queued(queued: bool) -> Iterator[None]:
     """With ``queued``, management calls hand their events to the queue, as before they
@@ -271,6 +311,15 @@ def main() -> int:
         f"{'1 MB payload round trip':<30}{'':>45}{scale.usd(mb['counts']) * 1e6:>9.2f}"
         + f"  per million round trips ({scale._counts(mb['counts'])})"
     )
+    # Operating (SPEC §1b): a list page reads the records' index only; a history read the
+    # instance's record and step items only.
+    operate = operate_costs()
+    for label, key in (("list page (100 instances)", "list"), ("history read (10 activities)", "history")):
+        c = operate[key]
+        print(
+            f"{label:<30}{c['invocations']:>9.3f}{0:>9.3f}{c['wru']:>9.3f}{0:>9.3f}{c['rru']:>9.3f}{usd(c):>9.3f}"
+            + "  per million calls"
+        )
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")

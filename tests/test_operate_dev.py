@@ -3,6 +3,7 @@ client's listing, history, rerun and bulk purge, and the CLI commands built on t
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import subprocess
@@ -171,6 +172,20 @@ def test_history_rerun_and_readable_failures(dev) -> None:
     assert json.loads(client.wait_for_workflow_completion("five-3").serialized_output) == [20, 22, 24, 26, 28]
     r = wf(env, base, "rerun", "five-1", "--from-event", "999")
     assert r.returncode == 1 and "ERR_INVALID_EVENT_ID" in r.stderr
+
+    # The asyncio client: the same calls, awaited.
+    async def from_asyncio() -> tuple[list[str], list[str], str]:
+        from wf.aio import DaprWorkflowClient as AsyncClient
+
+        aclient = AsyncClient(base)
+        ids = [i async for i in aclient.iter_workflow_instance_ids(page_size=3)]
+        history = [e.event_type for e in await aclient.get_workflow_history("five-1")]
+        new = await aclient.rerun_workflow_from_event("five-1", new_instance_id="five-4")
+        return ids, history, new
+
+    ids, history, new = asyncio.run(from_asyncio())
+    assert {"five-1", "five-2", "hist-1", "fail-1"} <= set(ids) and history[1] == "ExecutionStarted"
+    assert new == "five-4"
 
     # Waiting with a timeout ends with its own exit code.
     client.schedule_new_workflow("collect", input=1, instance_id="slow-1")

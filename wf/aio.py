@@ -5,10 +5,11 @@ the event loop is never blocked on HTTP."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 from wf.client import DaprWorkflowClient as _SyncClient
+from wf.client import InstanceIdPage, WorkflowHistoryEvent, WorkflowInstancePage
 from wf.core.status import WorkflowState
 
 __all__ = ["DaprWorkflowClient"]
@@ -62,3 +63,35 @@ class DaprWorkflowClient:
 
     async def purge_workflow(self, instance_id: str) -> None:
         await asyncio.to_thread(self._sync.purge_workflow, instance_id)
+
+    # -- operating many instances: as the synchronous client's, the iterators as lists --
+
+    async def list_workflow_instances(self, **kwargs: Any) -> WorkflowInstancePage:
+        return await asyncio.to_thread(self._sync.list_workflow_instances, **kwargs)
+
+    async def list_workflow_instance_ids(
+        self, *, page_size: int | None = None, continuation_token: str | None = None
+    ) -> InstanceIdPage:
+        return await asyncio.to_thread(
+            self._sync.list_workflow_instance_ids, page_size=page_size, continuation_token=continuation_token
+        )
+
+    async def iter_workflow_instance_ids(self, *, page_size: int | None = None) -> AsyncIterator[str]:
+        """Every instance ID, a page fetched (in a worker thread) as the last is used up."""
+        token: str | None = None
+        while True:
+            page = await self.list_workflow_instance_ids(page_size=page_size, continuation_token=token)
+            for instance_id in page.instance_ids:
+                yield instance_id
+            token = page.continuation_token
+            if not token:
+                return
+
+    async def get_workflow_history(self, instance_id: str) -> list[WorkflowHistoryEvent]:
+        return await asyncio.to_thread(self._sync.get_workflow_history, instance_id)
+
+    async def rerun_workflow_from_event(self, instance_id: str, event_id: int | None = None, **kwargs: Any) -> str:
+        return await asyncio.to_thread(self._sync.rerun_workflow_from_event, instance_id, event_id, **kwargs)
+
+    async def purge_workflows(self, **kwargs: Any) -> int:
+        return await asyncio.to_thread(self._sync.purge_workflows, **kwargs)
