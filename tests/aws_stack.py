@@ -69,6 +69,7 @@ class Stack:
         component: str = "dapr",
         max_body_bytes: int = 128 * 1024,
         bucket: bool = False,
+        retention_days: float = 0.0,
     ) -> None:
         self.now = T0
         ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -76,7 +77,12 @@ class Stack:
         self.s3 = boto3.client("s3", region_name="us-east-1") if bucket else None
         self.res = ensure_resources(ddb, self.sqs, s3=self.s3)
         self.settings = Settings(
-            self.res.table_name, self.res.queue_url, component, max_body_bytes, bucket_name=self.res.bucket_name
+            self.res.table_name,
+            self.res.queue_url,
+            component,
+            max_body_bytes,
+            bucket_name=self.res.bucket_name,
+            retention_days=retention_days,
         )
         self.metrics = RecordingMetrics()
         self.engine = build_engine(

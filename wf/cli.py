@@ -379,6 +379,13 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POLLERS,
         help=f"SQS batches in flight at once, as Lambda's event source scales (default: {DEFAULT_POLLERS})",
     )
+    dev.add_argument(
+        "--retention-days",
+        type=float,
+        default=None,
+        help="days terminal instances are kept, then deleted, as the template's RetentionDays "
+        "(default: $WF_RETENTION_DAYS, else 0: kept until purged)",
+    )
     inv = sub.add_parser(
         "invoke", help="run one Lambda event (events/X.json) through the handler, locally", formatter_class=fmt
     )
@@ -478,6 +485,9 @@ def main(argv: list[str] | None = None) -> int:
         for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3", "waitress"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
         from wf.dev.server import serve
+
+        if args.retention_days is not None:
+            os.environ["WF_RETENTION_DAYS"] = str(args.retention_days)
 
         try:
             serve(args.handler, args.port, concurrency=args.concurrency, pollers=args.pollers, state=args.state)

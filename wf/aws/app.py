@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
@@ -89,7 +89,10 @@ def build_engine(
             (lambda: s3) if s3 is not None else (lambda: s3_client(settings.region, settings.s3_endpoint)),
             settings.bucket_name,
         )
-    store = DynamoStore(make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint), blobs)
+    retention = timedelta(days=settings.retention_days) if settings.retention_days else None
+    store = DynamoStore(
+        make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint), blobs, retention=retention
+    )
     return Engine(
         runtime,
         store,
@@ -116,7 +119,8 @@ def make_handler(
     span: Span = no_span,
     ack: Callable[[Sequence[str]], None] | None = None,
 ) -> LambdaHandler:
-    """The Lambda entry for an engine: API Gateway v1/v2 events and SQS batches;
+    """The Lambda entry for an engine: API Gateway v1/v2 events, SQS batches and the
+    table's stream (expired records, ``wf/aws/retention.py``);
     ``flush`` runs after each invocation (metrics), ``span`` around each message (traces),
     ``ack`` deletes received messages early (``SqsQueue.ack``)."""
     # Each part is built (and the batch code imported) at its first event: a container
@@ -138,6 +142,11 @@ def make_handler(
 
     def dispatch(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if "Records" in event:
+            records = event["Records"]
+            if records and records[0].get("eventSource") == "aws:dynamodb":
+                from wf.aws.retention import expire_batch
+
+                return expire_batch(engine.store, event, context)
             return _batch(engine, event, context, span, ack)
         with _RESOLVING:
             return resolver_for(event.get("version") == "2.0").resolve(event, context)  # type: ignore[no-any-return]

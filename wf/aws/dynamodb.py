@@ -33,11 +33,12 @@ from __future__ import annotations
 import heapq
 import itertools
 import json
+import math
 import secrets
 import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
@@ -100,6 +101,9 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         superseded = UnicodeAttribute(null=True)
         #: The record's or step's own payloads kept in the bucket: field name to blob key.
         refs = UnicodeAttribute(null=True)
+        #: When a terminal instance's record expires (epoch seconds; the table's TTL
+        #: attribute): the rest of the instance is deleted as the stream reports it.
+        expire_at = NumberAttribute(null=True)
         #: A step stored in several items: how many, and the token of their keys.
         parts = NumberAttribute(null=True)
         part_token = UnicodeAttribute(null=True)
@@ -141,10 +145,14 @@ PART_BYTES = 90_000
 class DynamoStore:
     """``InstanceStore`` on one DynamoDB table."""
 
-    def __init__(self, item_model: type[Model], blobs: BlobStore | None = None) -> None:
+    def __init__(
+        self, item_model: type[Model], blobs: BlobStore | None = None, *, retention: timedelta | None = None
+    ) -> None:
+        """``retention``: how long a terminal instance's record is kept (its TTL)."""
         # Any: the model's attributes are made at run time, which mypy cannot follow.
         self._item: Any = item_model
         self._codec = PayloadCodec(blobs)
+        self._retention = retention or None
 
     def _pack_fields(self, prefix: str, fields: dict[str, str | None]) -> tuple[dict[str, str | None], dict[str, str]]:
         """The fields to store, large ones replaced by ``None`` and named in the refs."""
@@ -195,7 +203,13 @@ class DynamoStore:
             first_step=events_to_str(meta.first_step, lambda v: self._codec.pack(v, prefix)),
             synced_seq=meta.synced_seq,
             superseded=json.dumps([[e, format_time(t)] for e, t in meta.superseded]) if meta.superseded else None,
+            expire_at=self._expiry(meta),
         )
+
+    def _expiry(self, meta: InstanceMeta) -> int | None:
+        if self._retention is None or not meta.status.is_terminal:
+            return None
+        return math.ceil((meta.updated_at + self._retention).timestamp())
 
     def _from_item(self, item: Any) -> InstanceMeta:
         fields = self._unpack_fields(item, ("output", "failure", "custom_status"))
@@ -523,6 +537,24 @@ class DynamoStore:
         self._delete_where(instance_id, self._item.sk == f"N#{execution_id}")
         if self._codec.blobs is not None:
             self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
+
+    def expired(self, instance_id: str, execution_ids: Sequence[str]) -> int:
+        """Delete what is left of an instance whose record expired (its TTL): the items
+        of the newest of ``execution_ids`` (the record's execution) and of every older
+        one, and the blobs of ``execution_ids`` (the record's execution and those it
+        superseded). An execution newer than the record's (the ID started again since)
+        is not touched. Deleting what is gone already is no error: a retried expiry
+        finishes the first's work. Returns how many items were deleted."""
+        m = self._item
+        newest = max(execution_ids)
+        deleted = 0
+        for kind in ("H", "P", "I"):
+            deleted += self._delete_where(instance_id, m.sk.between(f"{kind}#", f"{kind}#{newest}#~"))
+        deleted += self._delete_where(instance_id, m.sk.between("N#", f"N#{newest}~"))
+        if self._codec.blobs is not None:
+            for execution_id in execution_ids:
+                self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
+        return deleted
 
     def purge(self, instance_id: str, execution_id: str) -> int:
         m = self._item

@@ -62,6 +62,10 @@ class Settings:
     #: The bucket of large payloads (``WF_BUCKET``): without one, payloads are limited to
     #: what fits inline in items and messages (200 KB).
     bucket_name: str | None = None
+    #: Days a terminal instance is kept (``WF_RETENTION_DAYS``; 0, the default, keeps it
+    #: forever): its record then expires by DynamoDB TTL, and the function deletes the
+    #: rest of it as the table's stream reports the expiry (``wf/aws/retention.py``).
+    retention_days: float = 0.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -112,4 +116,19 @@ class Settings:
             sqs_endpoint=endpoint("sqs"),
             s3_endpoint=endpoint("s3"),
             bucket_name=bucket,
+            retention_days=_days(env.get("WF_RETENTION_DAYS")),
         )
+
+
+def _days(raw: str | None) -> float:
+    if raw is None or raw.strip() == "":
+        return 0.0
+    try:
+        days = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(
+            f"environment variable WF_RETENTION_DAYS must be a number of days, not {raw!r}"
+        ) from exc
+    if not 0 <= days < 36_500 or days != days:
+        raise ConfigurationError(f"WF_RETENTION_DAYS must be 0 (keep forever) or a positive number of days, not {raw}")
+    return days

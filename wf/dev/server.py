@@ -29,6 +29,7 @@ from typing import Any
 from wf.dev.containers import Containers, app_factory
 from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
+from wf.dev.expiry import TtlSweeper
 from wf.dev.front import http_server, wsgi_app
 from wf.dev.provision import ensure_resources
 from wf.dev.state import load_state, state_file
@@ -198,6 +199,16 @@ class LocalStack:
             for i in range(RECEIVERS)
         ]
         self._threads.append(threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True))
+        if float(os.environ.get("WF_RETENTION_DAYS") or 0) > 0:
+            # The emulator has no TTL and no stream: the sweeper stands in for both.
+            sweeper = TtlSweeper(
+                boto3.client("dynamodb", region_name=region),
+                res.table_name,
+                self._containers.invoke,
+                _Context,
+                region=region,
+            )
+            self._threads.append(threading.Thread(target=sweeper.run, args=(self._stop,), name="ttl", daemon=True))
         for thread in self._threads:
             thread.start()
 
