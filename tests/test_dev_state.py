@@ -150,3 +150,58 @@ def test_ctrl_c_in_a_terminal_saves_the_instances(tmp_path: Path) -> None:
         assert client.get_workflow_state("kept").runtime_status is WorkflowStatus.RUNNING
     finally:
         ctrl_c(proc)
+
+
+def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(tmp_path: Path) -> None:
+    """Stopped, `wf dev` is gone in well under a second (printed, not asserted: a
+    timing) and the next one binds the same port at once. Its log tells a failed
+    activity from a completed one, with the failure's type and message, says why a
+    workflow failed, and has no line per polling GET unless --verbose."""
+    import signal
+    import subprocess
+    import sys
+
+    from tests.dev_process import ROOT, wf_dev
+
+    app = ROOT / "tests" / "apps" / "load.py"
+    port = free_port()
+    with wf_dev(tmp_path, app, port=port) as (base, _, lines):
+        client = DaprWorkflowClient(base)
+        client.schedule_new_workflow("fails", input="k", instance_id="bad")
+        assert client.wait_for_workflow_completion("bad", timeout_in_seconds=60).runtime_status.value == "FAILED"
+        client.schedule_new_workflow("five", input=1, instance_id="good")
+        client.wait_for_workflow_completion("good", timeout_in_seconds=60)
+        time.sleep(0.5)
+    log = "".join(lines)
+    assert "bad: activity 'refuses' (task 1) failed: NonRetryableError: no point retrying" in log
+    assert "fails bad: RUNNING -> FAILED: TaskFailedError:" in log
+    assert "good: activity 'double' (task 1) completed" in log
+    assert "POST /v1.0/workflows/dapr/fails/start?instanceID=bad -> 202" in log
+    assert "GET /v1.0/workflows/dapr/bad -> 200" not in log  # the client's polling
+    assert "sqs activity" not in log
+
+    with wf_dev(tmp_path, app, "--verbose", port=port) as (base, _, lines):
+        DaprWorkflowClient(base).get_workflow_state("bad")
+        time.sleep(0.3)
+    assert "GET /v1.0/workflows/dapr/bad -> 200" in "".join(lines)  # and it kept "bad" across the restart
+
+    durations = []
+    for _ in range(2):
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(app)],
+            cwd=tmp_path,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        assert proc.stdout is not None
+        for line in proc.stdout:  # bound the same port at once (else it says "in use" and exits)
+            assert "in use" not in line
+            if "serving" in line:
+                break
+        time.sleep(1)
+        started = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=30) == 0
+        durations.append(time.monotonic() - started)
+    print(f"wf dev stopped in {', '.join(f'{d * 1000:.0f} ms' for d in durations)}")

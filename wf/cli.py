@@ -380,6 +380,11 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"SQS batches in flight at once, as Lambda's event source scales (default: {DEFAULT_POLLERS})",
     )
     dev.add_argument(
+        "--verbose",
+        action="store_true",
+        help="log every request (polling GETs too) and every SQS message handled",
+    )
+    dev.add_argument(
         "--retention-days",
         type=float,
         default=None,
@@ -490,11 +495,24 @@ def main(argv: list[str] | None = None) -> int:
             os.environ["WF_RETENTION_DAYS"] = str(args.retention_days)
 
         try:
-            serve(args.handler, args.port, concurrency=args.concurrency, pollers=args.pollers, state=args.state)
+            serve(
+                args.handler,
+                args.port,
+                concurrency=args.concurrency,
+                pollers=args.pollers,
+                state=args.state,
+                verbose=args.verbose,
+            )
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)
             return EXIT_USAGE if exc.usage else EXIT_UNREACHABLE
-        return 0
+        # Stopped and saved: the process ends now. Left to the interpreter, tearing down
+        # what the stack loaded (botocore's models, moto's clients, every container's
+        # app) took another second and a half, and a restart waited for it.
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
     if args.command == "invoke":
         return cmd_invoke(args)
     if args.command == "completion":

@@ -39,7 +39,10 @@ class SqsEventSource:
         wait_seconds: int = 1,
         delete_after: float = 0.5,
         max_batches: int = DEFAULT_POLLERS,
+        verbose: bool = False,
     ) -> None:
+        """``verbose``: a log line per message handled (else only per message failed)."""
+        self._verbose = verbose
         self._sqs, self._url, self._handler = sqs, queue_url, handler
         self._region, self._context = region, context
         self._batch_size, self._wait = batch_size, wait_seconds
@@ -143,9 +146,10 @@ class SqsEventSource:
             failed = {m["MessageId"] for m in msgs}
         self._deleter.add(m["ReceiptHandle"] for m in msgs if m["MessageId"] not in failed)
         for m in msgs:
-            log.info(
-                "sqs %s: %s", _describe(m["Body"]), "failed, SQS will retry it" if m["MessageId"] in failed else "done"
-            )
+            if m["MessageId"] in failed:
+                log.info("sqs %s: failed, SQS will retry it", _describe(m["Body"]))
+            elif self._verbose:
+                log.info("sqs %s: handled", _describe(m["Body"]))
         return len(msgs), len(failed)
 
     def flush(self) -> None:

@@ -122,7 +122,11 @@ class LocalStack:
         publish: bool = False,
         state_file: Path | None = None,
         replay_each_step: bool = False,
+        verbose: bool = False,
     ) -> None:
+        """``verbose``: a log line per HTTP request and per SQS message (else per change,
+        write request and failure only)."""
+        self._verbose = verbose
         factory, limit = app_factory(lambda_handler)
         #: Where the embedded emulator's table and queues are kept across restarts.
         self._state_file = state_file
@@ -153,7 +157,10 @@ class LocalStack:
         try:
             # Bound first: a port in use is reported before anything else starts.
             self._server = http_server(
-                wsgi_app(self._containers.invoke, _Context), self._host, self._port, threads=HTTP_THREADS
+                wsgi_app(self._containers.invoke, _Context, verbose=self._verbose),
+                self._host,
+                self._port,
+                threads=HTTP_THREADS,
             )
         except OSError as exc:
             raise DevServerError(
@@ -192,7 +199,13 @@ class LocalStack:
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
             STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
-            sqs, res.queue_url, self._containers.invoke, region=region, context=_Context, max_batches=self._pollers
+            sqs,
+            res.queue_url,
+            self._containers.invoke,
+            region=region,
+            context=_Context,
+            max_batches=self._pollers,
+            verbose=self._verbose,
         )
         self._threads = [
             threading.Thread(target=self._source.run, args=(self._stop,), name=f"sqs-event-source-{i}", daemon=True)
@@ -295,6 +308,7 @@ def serve(
     concurrency: int | None = None,
     pollers: int = DEFAULT_POLLERS,
     state: str | None = None,
+    verbose: bool = False,
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM;
     ``state``: the ``--state`` option (see ``wf/dev/state.py``)."""
@@ -306,6 +320,7 @@ def serve(
         pollers=pollers,
         publish=True,
         state_file=state_file(state),
+        verbose=verbose,
     )
     stopped = threading.Event()
 

@@ -198,7 +198,21 @@ class Dispatcher:
             getters = [lambda: self._budget.timed(calls[0][0], calls[0][1])]
         else:
             getters = self._budget.timed_all(calls, remaining_ms)
-        return [self._recorded(r, get) for r, get in zip(runs, getters, strict=True)]
+        events = [self._recorded(r, get) for r, get in zip(runs, getters, strict=True)]
+        for run, event in zip(runs, events, strict=True):
+            if isinstance(event, ActivityFailed):
+                f = event.failure
+                log.info(
+                    "%s: activity '%s' (task %d) failed: %s: %s",
+                    run.instance_id,
+                    run.name,
+                    run.task_id,
+                    f.error_type,
+                    f.message,
+                )
+            else:
+                log.info("%s: activity '%s' (task %d) completed", run.instance_id, run.name, run.task_id)
+        return events
 
     def _recorded(self, run: ActivityRun, get: Callable[[], HistoryEvent]) -> HistoryEvent:
         try:

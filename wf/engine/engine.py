@@ -746,7 +746,10 @@ class Engine:
             self.store.update_meta(updated)
             live.meta = updated
             if meta.status is not status:
-                log.info("%s %s: %s -> %s", meta.workflow_name, meta.instance_id, meta.status.value, status.value)
+                failure = f": {ex.failure.error_type}: {ex.failure.message}" if ex.failure is not None else ""
+                log.info(
+                    "%s %s: %s -> %s%s", meta.workflow_name, meta.instance_id, meta.status.value, status.value, failure
+                )
                 finished = FINISHED.get(status)
                 if finished is not None:
                     self.metrics.count(finished)
