@@ -129,7 +129,7 @@ def test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses(tmp_pat
                 "--seed",
                 "1",
                 "--workers",
-                "2",
+                "4",
                 "--report",
                 "har",
                 "--report-har-path",

@@ -4,15 +4,19 @@ client's listing, history, rerun and bulk purge, and the CLI commands built on t
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import io
 import json
 import os
 import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import pytest
 
 from tests.dev_process import ROOT, wf_dev
+from wf.cli import main
 from wf.client import DaprWorkflowClient
 from wf.core.status import WorkflowStatus
 from wf.errors import WorkflowClientError
@@ -27,16 +31,26 @@ def dev(tmp_path_factory):
         yield base, env, lines
 
 
-def wf(env: dict, base: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "wf.cli", *args],
-        cwd=ROOT,
-        env={**os.environ, **env, "WF_ENDPOINT": base},
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+def wf(env: dict, base: str, *args: str) -> SimpleNamespace:
+    """The `wf` command, run in this process (a subprocess per call would spend a second
+    on each interpreter's imports): its exit code and what it printed."""
+    out, err = io.StringIO(), io.StringIO()
+    saved_stdin, saved_endpoint = sys.stdin, os.environ.get("WF_ENDPOINT")
+    os.environ["WF_ENDPOINT"] = base
+    sys.stdin = io.StringIO("")  # no terminal to ask on
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(list(args))
+            except SystemExit as exc:  # argparse: --version, --help, bad usage
+                code = exc.code if isinstance(exc.code, int) else 1
+    finally:
+        sys.stdin = saved_stdin
+        if saved_endpoint is None:
+            os.environ.pop("WF_ENDPOINT", None)
+        else:
+            os.environ["WF_ENDPOINT"] = saved_endpoint
+    return SimpleNamespace(returncode=code, stdout=out.getvalue(), stderr=err.getvalue())
 
 
 def test_listing_250_instances_by_page_with_filters(dev, monkeypatch) -> None:
@@ -178,7 +192,7 @@ def test_history_rerun_and_readable_failures(dev) -> None:
         from wf.aio import DaprWorkflowClient as AsyncClient
 
         aclient = AsyncClient(base)
-        ids = [i async for i in aclient.iter_workflow_instance_ids(page_size=3)]
+        ids = [i async for i in aclient.iter_workflow_instance_ids(page_size=200)]
         history = [e.event_type for e in await aclient.get_workflow_history("five-1")]
         new = await aclient.rerun_workflow_from_event("five-1", new_instance_id="five-4")
         return ids, history, new

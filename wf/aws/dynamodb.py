@@ -311,17 +311,33 @@ class DynamoStore:
             except PynamoDBException as exc:
                 raise StoreError(f"listing {status.value} instances failed: {exc}") from exc
 
-        parts = [partition(st, n) for st in statuses for n in range(STATUS_SHARDS)]
-        # Each partition's first page at once (a page asks up to 144 partitions).
+        skip = after.exhausted if after is not None else frozenset()
+        indexes = [i for i in range(len(statuses) * STATUS_SHARDS) if i not in skip]
+        parts = {i: partition(statuses[i // STATUS_SHARDS], i % STATUS_SHARDS) for i in indexes}
+        finished: set[int] = set(skip)
+
+        def tagged(i: int, first: InstanceSummary | None) -> Iterator[tuple[InstanceSummary, int]]:
+            if first is None:
+                finished.add(i)
+                return
+            yield first, i
+            for row in parts[i]:
+                yield row, i
+            finished.add(i)
+
+        # Each partition's first page at once (a first page asks up to 144 of them).
         with ThreadPoolExecutor(max_workers=16) as pool:
-            firsts = list(pool.map(lambda it: next(it, None), parts))
-        heads = [itertools.chain([first], it) for first, it in zip(firsts, parts, strict=True) if first is not None]
-        merged = heapq.merge(*heads, key=newest_first, reverse=True)
-        page = tuple(itertools.islice(merged, limit + 1))
-        if len(page) <= limit:
-            return InstancePage(page, None)
-        last = page[limit - 1]
-        return InstancePage(page[:limit], ListCursor(last.created_at, last.instance_id))
+            firsts = dict(zip(indexes, pool.map(lambda i: next(parts[i], None), indexes), strict=True))
+        merged = heapq.merge(*(tagged(i, f) for i, f in firsts.items()), key=lambda t: newest_first(t[0]), reverse=True)
+        taken = list(itertools.islice(merged, limit + 1))
+        if len(taken) <= limit:
+            return InstancePage(tuple(row for row, _ in taken), None)
+        # A partition that has given all it holds, none of it left for the next page
+        # (the one extra row read is the next page's), is not read again.
+        exhausted = frozenset(finished - {taken[limit][1]})
+        last = taken[limit - 1][0]
+        page = tuple(row for row, _ in taken[:limit])
+        return InstancePage(page, ListCursor(last.created_at, last.instance_id, exhausted))
 
     @staticmethod
     def _summary(item: Any, status: WorkflowStatus) -> InstanceSummary:

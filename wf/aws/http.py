@@ -549,15 +549,21 @@ class _Tokens:
             raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
 
     def of_cursor(self, cursor: ListCursor) -> str:
-        return self._encode({"k": "list", "c": format_time(cursor.created_at), "i": cursor.instance_id})
+        mask = sum(1 << i for i in cursor.exhausted)
+        data = {"k": "list", "c": format_time(cursor.created_at), "i": cursor.instance_id}
+        return self._encode({**data, "x": f"{mask:x}"} if mask else data)
 
     def cursor(self, token: str | None) -> ListCursor | None:
         if not token:
             return None
         data = self._decode(token, "list")
         try:
-            return ListCursor(parse_time(str(data["c"])), str(data["i"]))
-        except (KeyError, ValueError):
+            mask = int(str(data.get("x", "0")), 16)
+            if mask < 0 or mask.bit_length() > 1024:
+                raise ValueError("mask")
+            exhausted = frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
+            return ListCursor(parse_time(str(data["c"])), str(data["i"]), exhausted)
+        except (KeyError, ValueError, TypeError):
             raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
 
     def of_offset(self, offset: int) -> str:

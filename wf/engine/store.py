@@ -88,6 +88,9 @@ class ListCursor:
 
     created_at: datetime
     instance_id: str
+    #: Store-specific: the parts of its index the store found holding nothing more past
+    #: this point, which the next page need not read again (the same query's).
+    exhausted: frozenset[int] = frozenset()
 
 
 @dataclass(frozen=True)
