@@ -213,12 +213,11 @@ def _detail(e: WorkflowHistoryEvent) -> str:
 
 
 def cmd_history(args: argparse.Namespace) -> int:
-    events = _client(args).get_workflow_history(args.id)
+    client = _client(args)
     if args.output == "json":
-        _print(
-            [{k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in _event_json(e).items()} for e in events]
-        )
+        _print(client.get_workflow_history_json(args.id))
         return 0
+    events = client.get_workflow_history(args.id)
     rows = []
     for e in events:
         ref = str(e.event_id) if e.event_id >= 0 else (f"({e.task_scheduled_id})" if e.task_scheduled_id else "")
@@ -226,30 +225,10 @@ def cmd_history(args: argparse.Namespace) -> int:
     _table(["EVENT ID", "TIME (UTC)", "TYPE", "NAME", "RESULT / ERROR"], rows)
     for e in events:
         if e.failure_details is not None and e.failure_details.stack_trace:
-            print(
-                f"\n{e.event_type} {e.name or ''} ({e.task_scheduled_id or e.event_id}):", e.failure_details.error_type
-            )
+            task = e.task_scheduled_id if e.task_scheduled_id is not None else e.event_id
+            print(f"\n{e.event_type} {e.name or ''} (task {task}): {e.failure_details.error_type}")
             print(e.failure_details.stack_trace.rstrip("\n"))
     return 0
-
-
-def _event_json(e: WorkflowHistoryEvent) -> dict[str, Any]:
-    out: dict[str, Any] = {"eventId": e.event_id, "timestamp": e.timestamp, "eventType": e.event_type}
-    for key, value in (
-        ("name", e.name),
-        ("taskScheduledId", e.task_scheduled_id),
-        ("instanceId", e.instance_id),
-        ("input", e.input),
-        ("result", e.result),
-        ("data", e.data),
-        ("fireAt", e.fire_at),
-    ):
-        if value is not None:
-            out[key] = value
-    if e.failure_details is not None:
-        f = e.failure_details
-        out["failureDetails"] = {"errorType": f.error_type, "message": f.message, "stackTrace": f.stack_trace}
-    return out
 
 
 def cmd_rerun(args: argparse.Namespace) -> int:

@@ -272,14 +272,18 @@ class DaprWorkflowClient:
 
     def get_workflow_history(self, instance_id: str) -> list[WorkflowHistoryEvent]:
         """The instance's history, every page of it (durabletask event names)."""
-        events: list[WorkflowHistoryEvent] = []
+        return [history_event_from_json(e) for e in self.get_workflow_history_json(instance_id)]
+
+    def get_workflow_history_json(self, instance_id: str) -> list[dict[str, Any]]:
+        """The instance's history as the API sends it (JSON objects), every page of it."""
+        events: list[dict[str, Any]] = []
         token: str | None = None
         while True:
             path = self._http.path(instance_id, "history")
             if token:
                 path += "?" + urllib.parse.urlencode({"continuationToken": token})
             _, body = self._http.call("GET", path)
-            events.extend(history_event_from_json(e) for e in body.get("events", []))
+            events.extend(body.get("events", []))
             token = body.get("continuationToken")
             if not token:
                 return events
