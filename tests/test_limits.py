@@ -22,10 +22,9 @@ def test_payload_size_decides_as_the_exact_size_would() -> None:
 
 def test_a_wide_step_passes_and_a_large_payload_is_refused_with_the_limit_named() -> None:
     d = Driver(wfr)
-    d.start("fan", 3000, "wide")
-    d.run()
-    results = [r for inst in d.instances.values() for _, _, _, r in inst.steps if r.events]
-    widest = max(results, key=lambda r: len(r.events))
+    # The first step schedules all 3,000 (running them all to the end is the scale
+    # bench's and the large payload tests' part: here it only replayed for minutes).
+    widest = d.start("fan", 3000, "wide")
     assert len(widest.events) > 3000
     assert oversize(widest) is None  # 3,000 activities in one step: no item limit applies
     big = d.start("chain", ["x" * (MAX_INLINE_PAYLOAD_BYTES + 10)], "big")
