@@ -231,3 +231,36 @@ def test_cli_version_help_and_completion(dev) -> None:
     )
     assert check.stdout.split() == ["--status"]
     assert wf(env, base, "completion", "zsh").stdout.startswith("#compdef wf")
+
+
+def test_wf_console_serves_the_console_and_forwards_the_api(dev) -> None:
+    """`wf console --endpoint URL`'s server: the console's files, and every other call
+    passed on to the API (unsigned here: a local endpoint)."""
+    import threading
+    import urllib.request
+
+    import waitress
+
+    from tests.dev_process import free_port
+    from wf.console.proxy import console_app
+
+    base, _, _ = dev
+    port = free_port()
+    server = waitress.create_server(console_app(base), host="127.0.0.1", port=port)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        local = f"http://127.0.0.1:{port}"
+        with urllib.request.urlopen(f"{local}/ui") as r:
+            assert r.status == 200 and "text/html" in r.headers["Content-Type"] and b"console.js" in r.read()
+        with urllib.request.urlopen(f"{local}/ui/console.js") as r:
+            assert "javascript" in r.headers["Content-Type"]
+        client = DaprWorkflowClient(local)
+        client.schedule_new_workflow("five", input=3, instance_id="via-console")
+        assert json.loads(client.wait_for_workflow_completion("via-console").serialized_output) == [6, 8, 10, 12, 14]
+        assert client.list_workflow_instances(instance_id_prefix="via-console").instances[0].name == "five"
+        with pytest.raises(WorkflowClientError) as missing:
+            client.get_workflow_history("nobody-here")
+        assert missing.value.status == 404 and missing.value.error_code == "ERR_INSTANCE_ID_NOT_FOUND"
+    finally:
+        server.close()

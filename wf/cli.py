@@ -10,6 +10,7 @@ resources; ``wf completion bash|zsh`` prints a shell completion script.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -375,6 +376,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("event", help="a Lambda event file (JSON), as `sam local invoke -e` takes")
     inv.add_argument("--handler", default="./handler.py", help="file with the workflows and lambda_handler")
+    con = sub.add_parser(
+        "console", help="the web console for a deployed stack, on http://127.0.0.1:3600/ui", formatter_class=fmt
+    )
+    con.add_argument(
+        "--endpoint", default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT), help="the API's base URL ($WF_ENDPOINT)"
+    )
+    con.add_argument("--port", type=int, default=3600, help="port of the console on 127.0.0.1")
+    con.add_argument("--aws-region", help="SigV4-sign requests for this region (automatic for execute-api URLs)")
     comp = sub.add_parser("completion", help="print a shell completion script", formatter_class=fmt)
     comp.add_argument("shell", choices=["bash", "zsh"], help="the shell (source its output, e.g. in ~/.bashrc)")
 
@@ -494,6 +503,12 @@ def main(argv: list[str] | None = None) -> int:
         os._exit(0)
     if args.command == "invoke":
         return cmd_invoke(args)
+    if args.command == "console":
+        from wf.console.proxy import serve as serve_console
+
+        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop
+            serve_console(args.endpoint, args.port, aws_region=args.aws_region)
+        return 0
     if args.command == "completion":
         print(completion_script(build_parser(), args.shell), end="")
         return 0

@@ -117,6 +117,10 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
 
 
 STATUS_SHARDS = 16
+#: The statuses an instance record can hold, which a listing without a status filter
+#: reads: CONTINUED_AS_NEW marks a sealed execution's last step, never a record (the
+#: record moves to the next execution), and nothing ends CANCELED.
+RECORDED_STATUSES = frozenset(WorkflowStatus) - {WorkflowStatus.CONTINUED_AS_NEW, WorkflowStatus.CANCELED}
 
 
 def status_key(status: WorkflowStatus, instance_id: str) -> str:
@@ -287,7 +291,7 @@ class DynamoStore:
         if query.id_prefix:
             prefix = m.pk.startswith(query.id_prefix)
             filters = prefix if filters is None else filters & prefix
-        statuses = sorted(query.statuses or WorkflowStatus, key=lambda st: st.value)
+        statuses = sorted(query.statuses or RECORDED_STATUSES, key=lambda st: st.value)
         cursor = (after.created_at, after.instance_id) if after is not None else None
 
         def partition(status: WorkflowStatus, n: int) -> Iterator[InstanceSummary]:
@@ -325,7 +329,7 @@ class DynamoStore:
                 yield row, i
             finished.add(i)
 
-        # Each partition's first page at once (a first page asks up to 144 of them).
+        # Each partition's first page at once (a first page asks up to 112 of them).
         with ThreadPoolExecutor(max_workers=16) as pool:
             firsts = dict(zip(indexes, pool.map(lambda i: next(parts[i], None), indexes), strict=True))
         merged = heapq.merge(*(tagged(i, f) for i, f in firsts.items()), key=lambda t: newest_first(t[0]), reverse=True)

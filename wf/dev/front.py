@@ -20,6 +20,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
+from wf.console import asset
+
 log = logging.getLogger("wf.dev")
 
 Invoke = Callable[[dict[str, Any], Any], dict[str, Any]]
@@ -84,6 +86,11 @@ def wsgi_app(invoke: Invoke, context: Callable[[], Any], verbose: bool = True) -
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
+        found = asset(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
+        if found is not None:  # the console: files of the package, not the function's
+            data, content_type = found
+            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+            return [] if method == "HEAD" else [data]
         raw = environ.get("REQUEST_URI") or urllib.parse.quote(environ.get("PATH_INFO", "/"))
         if environ.get("QUERY_STRING") and "?" not in raw:
             raw += "?" + environ["QUERY_STRING"]

@@ -83,6 +83,15 @@ def _partition_queries(table: Any) -> None:
     def query(self: Any, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         # index_name is the 8th parameter after self (7th after hash_key).
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+        if index_name and hash_key is not None:
+            attribute = _index_hash_attribute(self, index_name)
+            if attribute is not None:
+                previous = getattr(_state, "index", None)
+                _state.index = (self, attribute, hash_key)
+                try:
+                    return original_query(self, hash_key, *args, **kwargs)
+                finally:
+                    _state.index = previous
         if index_name or hash_key is None or not self.range_key_attr:
             return original_query(self, hash_key, *args, **kwargs)
         previous = getattr(_state, "partition", None)
@@ -93,6 +102,12 @@ def _partition_queries(table: Any) -> None:
             _state.partition = previous
 
     def all_items(self: Any) -> Any:
+        index = getattr(_state, "index", None)
+        if index is not None and index[0] is self:
+            # An index query: the items of that index key only, from a map of the table
+            # by that attribute, built once per generation of the table's writes (a
+            # listing's hundred-odd queries would each walk every item of it).
+            return _by_attribute(self, index[1]).get(_key_of(index[2]), [])
         partition = getattr(_state, "partition", None)
         if partition is not None and partition[0] is self:
             # ``items`` is a defaultdict: ``get`` so that a read creates no partition.
@@ -104,14 +119,60 @@ def _partition_queries(table: Any) -> None:
     table.all_items = all_items
 
 
+#: Bumped by every write to any table: the maps ``_by_attribute`` built before are stale.
+_generation = [0]
+_maps: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, dict[Any, list[Any]]]]] = weakref.WeakKeyDictionary()
+_WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
+
+
+def _index_hash_attribute(table: Any, index_name: str) -> str | None:
+    for index in [*(table.global_indexes or []), *(table.indexes or [])]:
+        if index.name == index_name:
+            return next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    return None
+
+
+def _key_of(value: Any) -> Any:
+    return (value.type, str(value.value)) if hasattr(value, "type") else value
+
+
+def _by_attribute(table: Any, attribute: str) -> dict[Any, list[Any]]:
+    """The table's items by their value of ``attribute`` (in the table's order), as of
+    the last write; called under ``_writing``."""
+    maps = _maps.setdefault(table, {})
+    cached = maps.get(attribute)
+    if cached is not None and cached[0] == _generation[0]:
+        return cached[1]
+    out: dict[Any, list[Any]] = {}
+    for item in original_all_items_of(table):
+        value = item.attrs.get(attribute) if hasattr(item, "attrs") else None
+        if value is not None:
+            out.setdefault(_key_of(value), []).append(item)
+    maps[attribute] = (_generation[0], out)
+    return out
+
+
+def original_all_items_of(table: Any) -> Any:
+    previous = getattr(_state, "index", None)
+    _state.index = None
+    try:
+        return list(table.all_items())
+    finally:
+        _state.index = previous
+
+
 def _atomic_table_operations(backend: Any) -> None:
     for name in ("put_item", "update_item", "delete_item", "transact_write_items", "get_item", "query", "scan"):
         original = getattr(backend, name, None)
         if original is None:
             continue
 
-        def locked(*args: Any, __original: Callable[..., Any] = original, **kwargs: Any) -> Any:
+        def locked(
+            *args: Any, __original: Callable[..., Any] = original, __write: bool = name in _WRITES, **kwargs: Any
+        ) -> Any:
             with _writing:
+                if __write:
+                    _generation[0] += 1
                 return __original(*args, **kwargs)
 
         setattr(backend, name, locked)

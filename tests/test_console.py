@@ -1,0 +1,226 @@
+"""The web console in a real browser: headless Chromium (Debian's `chromium`) driven by
+Playwright, against `wf dev` serving the console at /ui. Lists and filters instances,
+opens one, reads its timeline, raises the event that completes it, reruns it from an
+activity and purges it; then times a page of 1,000 instances and a 1,000-event history
+(printed, not asserted) and saves the screenshots of docs/."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from tests.dev_process import ROOT, wf_dev
+from wf.client import DaprWorkflowClient
+
+APP = ROOT / "tests" / "apps" / "console.py"
+DOCS = ROOT / "docs"
+
+
+def _chromium() -> str | None:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+CHROMIUM = _chromium()
+pytestmark = pytest.mark.skipif(
+    CHROMIUM is None, reason="no Chromium here (`apt-get install chromium`; .ci/run installs it)"
+)
+
+
+@pytest.fixture(scope="module")
+def dev(tmp_path_factory) -> Iterator[tuple[str, DaprWorkflowClient]]:
+    with wf_dev(tmp_path_factory.mktemp("console"), APP) as (base, _env, _lines):
+        yield base, DaprWorkflowClient(base)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _page(browser, width: int = 1280, height: int = 800):
+    page = browser.new_page(viewport={"width": width, "height": height})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("dialog", lambda d: d.accept())  # confirmations of destructive actions
+    page.errors = errors  # type: ignore[attr-defined]
+    return page
+
+
+def _open(page, base: str, hash_: str = "#/") -> None:
+    page.goto(f"{base}/ui{hash_}")
+    _drawn(page, hash_)
+
+
+def _drawn(page, hash_: str) -> None:
+    """Wait until the console has drawn the page of ``hash_``."""
+    page.wait_for_function(f"document.body.dataset.route === {json.dumps(hash_)}")
+
+
+def test_list_filter_open_timeline_raise_rerun_purge(dev, browser) -> None:
+    base, client = dev
+    client.schedule_new_workflow("family", input="Ada", instance_id="fam")
+    client.schedule_new_workflow("approval", input="Bob", instance_id="bob")
+    client.schedule_new_workflow("idle", input=1, instance_id="idle-1")
+    client.terminate_workflow("idle-1")
+    for iid in ("fam-child", "bob"):
+        client._wait(iid, lambda s: s.serialized_custom_status is not None, True, 60)
+    client.wait_for_workflow_completion("idle-1")
+    page = _open_list(browser, base)
+
+    # The list: every instance, with status in colour and in words, and counts.
+    ids = page.locator("#instances tbody tr td:first-child a").all_inner_texts()
+    assert {"fam", "fam-child", "bob", "idle-1"} <= set(ids)
+    row = page.locator("#instances tbody tr", has_text="idle-1")
+    assert row.locator(".status").inner_text() == "TERMINATED"
+    assert "s-TERMINATED" in (row.locator(".status").get_attribute("class") or "")
+    page.wait_for_selector(".counts button[data-status='TERMINATED']")
+    assert page.locator(".counts button[data-status='TERMINATED']").inner_text().strip().endswith(" 1")
+
+    # Filter by status, then by name: the filter is in the URL and survives a refresh.
+    page.select_option("#f-status", "TERMINATED")
+    page.click("#apply")
+    page.wait_for_function("document.querySelectorAll('#instances tbody tr').length === 1")
+    assert page.locator("#instances tbody tr td:first-child a").all_inner_texts() == ["idle-1"]
+    assert "status=TERMINATED" in page.url
+    page.reload()
+    page.wait_for_selector("#instances")
+    assert page.locator("#instances tbody tr td:first-child a").all_inner_texts() == ["idle-1"]
+    page.select_option("#f-status", "")
+    page.fill("#f-name", "approval")
+    page.keyboard.press("Enter")  # the form by keyboard
+    page.wait_for_function("document.querySelectorAll('#instances tbody tr').length === 2")
+    assert set(page.locator("#instances tbody tr td:first-child a").all_inner_texts()) == {"fam-child", "bob"}
+
+    # Open the child: its parent is linked, its timeline has the activity, the failed
+    # try and the retry, the timer.
+    page.click("text=fam-child")
+    page.wait_for_selector("#instance-timing")
+    page.wait_for_selector("#parent")
+    assert page.locator("#parent").inner_text() == "fam"
+    kinds = page.locator("#timeline .bar").evaluate_all("bars => bars.map(b => b.dataset.kind)")
+    assert kinds.count("activity") == 3 and kinds.count("timer") >= 1
+    failed = page.locator("#timeline .bar.failed")
+    assert failed.count() == 1 and "ConnectionError: try 1" in (failed.get_attribute("title") or "")
+    failed.focus()
+    page.keyboard.press("Enter")  # the details by keyboard
+    assert "error ConnectionError" in page.inner_text("#detail")
+    history_types = page.locator("#history tbody tr td:nth-child(4)").all_inner_texts()
+    assert "TaskFailed" in history_types and "TimerFired" in history_types
+
+    # Raise the event that completes it; the parent completes with it.
+    page.fill("#event-name", "approve")
+    page.fill("#event-data", '"yes"')
+    page.click("#raise")
+    client.wait_for_workflow_completion("fam-child")
+    client.wait_for_workflow_completion("fam")
+    page.reload()
+    page.wait_for_selector("#instance-timing")
+    assert page.locator("h1 .status").inner_text() == "COMPLETED"
+    assert json.loads(page.locator(".card", has_text="Output").locator("pre").inner_text())["decision"] == "yes"
+
+    # A refusal is shown as the API gives it: pause of a completed instance.
+    page.locator("#pause").evaluate("b => b.disabled = false")
+    page.click("#pause")
+    page.wait_for_selector("#notice:not([hidden])")
+    assert "ERR_PAUSE_WORKFLOW" in page.inner_text("#notice")
+
+    # Rerun from the greeting activity: a new instance, that waits for its own event.
+    page.select_option("#rerun-from", label="activity greet (task 1)")
+    page.click("#rerun")
+    page.wait_for_function(
+        "(document.body.dataset.route || '').startsWith('#/i/') && !document.body.dataset.route.includes('fam-child')"
+    )
+    new_id = page.locator("h1 .id").inner_text()
+    assert new_id != "fam-child"
+    state = client._wait(new_id, lambda s: s.serialized_custom_status is not None, True, 60)
+    assert state.runtime_status.value == "RUNNING"
+
+    # Purge the completed parent: gone, with its child, and back to the list.
+    _open(page, base, "#/i/fam")
+    page.wait_for_selector("#instance-timing")
+    assert page.locator("a.child").inner_text().strip() == "fam-child"
+    page.click("#purge")
+    _drawn(page, "#/")
+    assert client.get_workflow_state("fam") is None and client.get_workflow_state("fam-child") is None
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def _open_list(browser, base: str):
+    page = _page(browser)
+    _open(page, base)
+    page.wait_for_selector("#instances")
+    return page
+
+
+def test_a_phone_width_and_1000_instances_and_a_1000_event_history(dev, browser) -> None:
+    base, client = dev
+    ids = [f"bulk-{n:04d}" for n in range(1000)]
+    with ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda i: client.schedule_new_workflow("idle", input=1, instance_id=i), ids))
+    client.schedule_new_workflow("wide", input=490, instance_id="wide")
+    client.wait_for_workflow_completion("wide", timeout_in_seconds=120)
+
+    page = _page(browser)
+    _open(page, base, "#/?size=1000&prefix=bulk-")
+    page.wait_for_function("document.querySelectorAll('#instances tbody tr').length === 1000")
+    listed = page.locator("#list-timing")
+    print(
+        f"console: a page of {listed.get_attribute('data-count')} instances in {float(listed.get_attribute('data-ms')):.0f} ms"
+    )
+    page.wait_for_selector(".counts button")
+    page.screenshot(path=str(DOCS / "console-instances.png"))
+    # Paging: 1,000 by 100, no instance twice.
+    _open(page, base, "#/?size=100&prefix=bulk-")
+    seen: list[str] = []
+    for _ in range(10):
+        page.wait_for_selector("#instances")
+        seen += page.locator("#instances tbody tr td:first-child a").all_inner_texts()
+        if page.locator("#next").is_disabled():
+            break
+        page.click("#next")
+        page.wait_for_function(
+            f"!document.querySelector('#instances tbody td:first-child a') || document.querySelector('#instances tbody td:first-child a').textContent !== {json.dumps(seen[-100])}"
+        )
+    assert sorted(seen) == ids
+
+    page.wait_for_function("document.querySelectorAll('.counts li button').length === 7")  # its requests done
+    _open(page, base, "#/i/wide")
+    page.wait_for_selector("#instance-timing")
+    drawn = page.locator("#instance-timing")
+    assert int(drawn.get_attribute("data-count") or 0) >= 980
+    assert page.locator("#timeline .bar").count() == 490
+    print(
+        f"console: a history of {drawn.get_attribute('data-count')} events in {float(drawn.get_attribute('data-ms')):.0f} ms"
+    )
+
+    # A phone's width: the instance page of a waiting instance, readable, no sideways page.
+    client.schedule_new_workflow("approval", input="Cy", instance_id="phone")
+    client._wait("phone", lambda s: s.serialized_custom_status is not None, True, 60)
+    _open(page, base, "#/i/phone")
+    page.wait_for_selector("#instance-timing")
+    page.screenshot(path=str(DOCS / "console-instance.png"))
+    phone = _page(browser, 390, 844)
+    _open(phone, base, "#/i/phone")
+    phone.wait_for_selector("#instance-timing")
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
+    assert page.errors == [] and phone.errors == []  # type: ignore[attr-defined]
+
+
+def test_screenshots_are_in_docs() -> None:
+    # Made by the test above (in this same run when it ran); the README shows them.
+    readme = (ROOT / "README.md").read_text()
+    for name in ("console-instances.png", "console-instance.png"):
+        assert (DOCS / name).exists() and f"docs/{name}" in readme
