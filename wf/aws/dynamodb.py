@@ -330,7 +330,8 @@ class DynamoStore:
             finished.add(i)
 
         # Each partition's first page at once (a first page asks up to 112 of them).
-        with ThreadPoolExecutor(max_workers=16) as pool:
+        # As many at once as botocore keeps connections (10): more would each open one.
+        with ThreadPoolExecutor(max_workers=10) as pool:
             firsts = dict(zip(indexes, pool.map(lambda i: next(parts[i], None), indexes), strict=True))
         merged = heapq.merge(*(tagged(i, f) for i, f in firsts.items()), key=lambda t: newest_first(t[0]), reverse=True)
         taken = list(itertools.islice(merged, limit + 1))
