@@ -506,8 +506,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "console":
         from wf.console.proxy import serve as serve_console
 
-        with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop
-            serve_console(args.endpoint, args.port, aws_region=args.aws_region)
+        try:
+            with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop
+                serve_console(args.endpoint, args.port, aws_region=args.aws_region)
+        except DevServerError as exc:
+            print(f"wf console: {exc}", file=sys.stderr)
+            return EXIT_USAGE
         return 0
     if args.command == "completion":
         print(completion_script(build_parser(), args.shell), end="")

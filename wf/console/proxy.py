@@ -13,6 +13,7 @@ from typing import Any
 
 from wf.client import _Http
 from wf.console import asset
+from wf.errors import DevServerError
 
 log = logging.getLogger("wf.console")
 
@@ -66,7 +67,10 @@ def console_app(
 
 def serve(endpoint: str, port: int, host: str = "127.0.0.1", *, aws_region: str | None = None) -> None:
     """Serve the console for ``endpoint`` on ``host:port`` until interrupted."""
-    import waitress
+    try:
+        import waitress
+    except ImportError as exc:  # the local stack's HTTP server, of the dev extra
+        raise DevServerError("wf console needs waitress: pip install 'wf-lambda[dev]'", usage=True) from exc
 
     print(f"wf console: http://{host}:{port}/ui for {endpoint}", flush=True)
     waitress.serve(console_app(endpoint, aws_region=aws_region), host=host, port=port, threads=8)

@@ -144,7 +144,7 @@ def _by_attribute(table: Any, attribute: str) -> dict[Any, list[Any]]:
     if cached is not None and cached[0] == _generation[0]:
         return cached[1]
     out: dict[Any, list[Any]] = {}
-    for item in original_all_items_of(table):
+    for item in _every_item(table):
         value = item.attrs.get(attribute) if hasattr(item, "attrs") else None
         if value is not None:
             out.setdefault(_key_of(value), []).append(item)
@@ -152,7 +152,8 @@ def _by_attribute(table: Any, attribute: str) -> dict[Any, list[Any]]:
     return out
 
 
-def original_all_items_of(table: Any) -> Any:
+def _every_item(table: Any) -> list[Any]:
+    """The table's items, whatever query of this thread is under way."""
     previous = getattr(_state, "index", None)
     _state.index = None
     try:

@@ -4,7 +4,7 @@
 
 const STATUSES = ["RUNNING", "SUSPENDED", "PENDING", "STALLED", "COMPLETED", "FAILED", "TERMINATED"];
 const TERMINAL = new Set(["COMPLETED", "FAILED", "TERMINATED", "CANCELED"]);
-const state = { component: "dapr", timer: null, tokens: [], instance: null };
+const state = { component: "dapr", timer: null, tokens: [] };
 const $ = (sel, root = document) => root.querySelector(sel);
 
 function el(tag, attrs = {}, ...children) {
@@ -261,7 +261,6 @@ async function instancePage(id) {
     main.replaceChildren(el("h1", { text: id }), el("p", { role: "alert", text: e.message }), el("a", { href: "#/", text: "All instances" }));
     return;
   }
-  state.instance = inst;
   const props = inst.properties || {};
   const status = inst.runtimeStatus;
   const cards = [
