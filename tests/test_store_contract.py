@@ -196,6 +196,16 @@ def test_listing_is_newest_first_filtered_and_paged_without_gaps(store: Instance
         pages = _all_pages(store, InstanceQuery(), size)
         assert [i for p in pages for i in p] == want, size
         assert all(len(p) == size for p in pages[:-1]) and 0 < len(pages[-1]) <= size
+    # One status's page, larger than its shards' first reads (each asks for its share
+    # of the page): the shards holding more are read on.
+    for n in range(23, 90):
+        store.put_meta(meta(f"i{n:02d}", created_at=T0 + timedelta(minutes=n)), replaces=None)
+    running = [f"i{n:02d}" for n in range(89, 22, -1)]
+    running += [i for i in want if int(i[1:]) % 3 == 0]
+    pages = _all_pages(store, InstanceQuery(statuses=frozenset({WorkflowStatus.RUNNING})), 30)
+    assert [i for p in pages for i in p] == running
+    for n in range(23, 90):
+        store.purge(f"i{n:02d}", "e1")
     page = store.list_instances(InstanceQuery(), limit=100)
     first = {s.instance_id: s for s in page.instances}
     assert first["i05"].parent_instance_id == "p0" and first["i04"].parent_instance_id is None

@@ -293,6 +293,12 @@ class DynamoStore:
             filters = prefix if filters is None else filters & prefix
         statuses = sorted(query.statuses or RECORDED_STATUSES, key=lambda st: st.value)
         cursor = (after.created_at, after.instance_id) if after is not None else None
+        # A status's instances are spread evenly over its shards, so a page drawn from
+        # one status takes about a shard's share of it from each: each shard's first
+        # query asks for a little more than that, not for the whole page (moto reads,
+        # and DynamoDB bills, what a query asks for). A shard that holds more than its
+        # share is read on, a page at a time, as the merge needs it.
+        share = min(limit + 1, (limit + 1) * 5 // (4 * STATUS_SHARDS) + 2)
 
         def partition(status: WorkflowStatus, n: int) -> Iterator[InstanceSummary]:
             rows = (
@@ -302,7 +308,7 @@ class DynamoStore:
                     range_key_condition=condition,
                     filter_condition=filters,
                     scan_index_forward=False,
-                    page_size=limit + 1,
+                    page_size=share,
                 )
             )
             try:

@@ -35,12 +35,24 @@
   with the clock read once. A delete finds its message by its receipt handle (an index
   kept as messages are received), not by asking every message of the queue whether it
   ever had that handle.
+* **Requests routed without a directory walk.** The moto server finds each request's
+  service by listing moto's package directory (a ``listdir`` and some 150 ``isdir``
+  calls), under one lock that every request of the process takes: a console page's 112
+  index queries spent most of their time queued there. The listing is read once.
+* **Items encoded as JSON directly.** moto 5.2 serializes a response by walking the
+  operation's output shape, attribute by attribute of every item: two thirds of a
+  query's time. A read's items are already in DynamoDB's JSON form (``{"S": ...}``), so
+  the rest of the response goes through moto's serializer and the items are added to
+  its JSON as they are (binary values base64-encoded, as the serializer does them).
+  ``tests/test_moto_fixes.py`` checks that both ways give the same response.
 
 Installed by ``wf dev`` and by the test and bench harnesses that run moto in process.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import threading
 import time
 import weakref
@@ -73,7 +85,48 @@ def install() -> None:
         _counts_kept_briefly()
         _visible_walked_lazily()
         _deletes_by_handle()
+        _modules_listed_once()
+        _items_encoded_directly()
         _installed = True
+
+
+def _modules_listed_once() -> None:
+    from moto import backends
+
+    # The package's directories do not change while the process runs.
+    listed = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: listed
+
+
+#: The reads whose responses carry items, and the response member that holds them.
+ITEM_MEMBERS = {"Query": "Items", "Scan": "Items", "GetItem": "Item", "BatchGetItem": "Responses"}
+
+
+def _items_encoded_directly() -> None:
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoHandler
+
+    original: Callable[..., Any] = DynamoHandler.serialized
+
+    def serialized(self: Any, action_result: Any) -> Any:
+        result = action_result.result
+        member = ITEM_MEMBERS.get(self._get_action())
+        if member is None or not isinstance(result, dict) or member not in result:
+            return original(self, action_result)
+        rest = {k: v for k, v in result.items() if k != member}
+        status, headers, body = original(self, ActionResult(rest))
+        response = json.loads(body) if body else {}
+        response[member] = result[member]
+        return status, headers, json.dumps(response, default=_base64, separators=(",", ":"))
+
+    DynamoHandler.serialized = serialized  # type: ignore[method-assign]
+    DynamoHandler.wf_unpatched_serialized = original  # type: ignore[attr-defined]  # what tests compare against
+
+
+def _base64(value: Any) -> str:
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode()
+    raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
 def _partition_queries(table: Any) -> None:

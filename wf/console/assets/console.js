@@ -109,6 +109,7 @@ async function instancesPage() {
   try {
     page = await api("GET", "", { query: { ...filters, pageSize, continuationToken: p.token || "" } });
   } catch (e) { table.replaceChildren(el("p", { role: "alert", text: e.message })); return; }
+  const fetched = performance.now() - started;
   const rows = page.instances.map((i) => el("tr", {},
     el("td", { class: "id" }, el("a", { href: `#/i/${encodeURIComponent(i.instanceID)}`, text: i.instanceID })),
     el("td", { text: i.workflowName }),
@@ -123,8 +124,9 @@ async function instancesPage() {
       el("th", { scope: "col", class: "wide", text: "Last updated (UTC)" }), el("th", { scope: "col", class: "wide", text: "Parent" }))),
     el("tbody", {}, rows)));
   const drawn = performance.now() - started;
-  timing.textContent = `${page.instances.length} instances listed and drawn in ${Math.round(drawn)} ms`;
+  timing.textContent = `${page.instances.length} instances listed and drawn in ${Math.round(drawn)} ms (the API's answer in ${Math.round(fetched)} ms)`;
   timing.dataset.ms = String(drawn);
+  timing.dataset.fetchMs = String(fetched);
   timing.dataset.count = String(page.instances.length);
 
   const back = state.tokens.length > 0;
