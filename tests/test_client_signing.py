@@ -57,6 +57,10 @@ def test_requests_are_signed_with_sigv4_and_the_signature_verifies(server: str, 
     client = DaprWorkflowClient(server, aws_region="us-east-1")
     assert client.schedule_new_workflow("wf", input={"a": 1}, instance_id="i-1") == "i-1"
     (req,) = Capture.seen
+    _assert_signed(server, req)
+
+
+def _assert_signed(server: str, req: dict[str, Any]) -> None:
     auth = req["headers"]["Authorization"]
     assert auth.startswith("AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/")
     assert "/us-east-1/execute-api/aws4_request" in auth
@@ -95,3 +99,34 @@ def test_cli_signs_with_aws_region(server: str, monkeypatch, capsys) -> None:
     assert main(["start", "wf", "--endpoint", server, "--aws-region", "us-east-1"]) == 0
     assert capsys.readouterr().out.strip() == "i-1"
     assert Capture.seen[-1]["headers"]["Authorization"].startswith("AWS4-HMAC-SHA256")
+
+
+def test_the_console_server_signs_what_it_forwards_and_keeps_the_browsers_cookies(server: str, monkeypatch) -> None:
+    import urllib.request
+
+    import waitress
+
+    from tests.dev_process import free_port
+    from wf.console.proxy import console_app
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    port = free_port()
+    console = waitress.create_server(console_app(server, aws_region="us-east-1"), host="127.0.0.1", port=port)
+    threading.Thread(target=console.run, daemon=True).start()
+    try:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/v1.0/workflows/dapr/wf/start?instanceID=i-1",
+            data=b'{"a": 1}',
+            method="POST",
+            headers={"Content-Type": "application/json", "Accept": "application/json", "Cookie": "session=browser"},
+        )
+        with urllib.request.urlopen(request) as r:
+            assert r.status == 202 and json.load(r) == {"instanceID": "i-1"}
+    finally:
+        console.close()
+    (req,) = Capture.seen
+    assert req["path"] == "/v1.0/workflows/dapr/wf/start?instanceID=i-1" and req["body"] == b'{"a": 1}'
+    assert "Cookie" not in req["headers"]
+    _assert_signed(server, req)
