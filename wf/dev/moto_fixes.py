@@ -37,8 +37,9 @@
   ever had that handle.
 * **Requests routed without a directory walk.** The moto server finds each request's
   service by listing moto's package directory (a ``listdir`` and some 150 ``isdir``
-  calls), under one lock that every request of the process takes: a console page's 112
-  index queries spent most of their time queued there. The listing is read once.
+  calls), under one lock that every request of the process takes: without this, a
+  console page of 1,000 instances (112 index queries) took 1.13-1.15 s, against
+  0.76-0.97 s with it. The listing is read once.
 * **Items encoded as JSON directly.** moto 5.2 serializes a response by walking the
   operation's output shape, attribute by attribute of every item: two thirds of a
   query's time. A read's items are already in DynamoDB's JSON form (``{"S": ...}``), so
