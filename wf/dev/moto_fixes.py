@@ -7,7 +7,13 @@
   quadratically. DynamoDB reads one partition. While a primary-key query runs, the
   table's item listing yields only the asked partition, already in key order. Results
   are identical (moto filters that listing by the same hash key and sorts it by range
-  key afterwards); index queries and scans are left alone.
+  key afterwards). An index query likewise reads only the items of its index key, from
+  a map of the table by that key that is rebuilt after writes, each item projected as
+  the index holds it (moto would copy every whole item, payloads included, and then
+  project it); scans are left alone.
+* **Projections without a round trip.** moto projects an item onto an index by
+  converting the whole item to Python values and back. An index's attributes are
+  top-level names, so the projection keeps the item's attributes of those names.
 * **Atomic conditional writes.** moto checks a write's condition and then writes, with
   nothing in between to stop another thread: two containers' conditional puts of the
   same step item could both succeed, the second overwriting the first (a step, and the
@@ -39,7 +45,8 @@
   service by listing moto's package directory (a ``listdir`` and some 150 ``isdir``
   calls), under one lock that every request of the process takes: without this, a
   console page of 1,000 instances (112 index queries) took 1.13-1.15 s, against
-  0.76-0.97 s with it. The listing is read once.
+  0.76-0.97 s with it. The listing is read once. Likewise the actions a handler class
+  answers, which moto listed with ``inspect.getmembers`` on every request.
 * **Items encoded as JSON directly.** moto 5.2 serializes a response by walking the
   operation's output shape, attribute by attribute of every item: two thirds of a
   query's time. A read's items are already in DynamoDB's JSON form (``{"S": ...}``), so
@@ -88,7 +95,20 @@ def install() -> None:
         _deletes_by_handle()
         _modules_listed_once()
         _items_encoded_directly()
+        _index_items_projected_directly()
+        _actions_listed_once()
         _installed = True
+
+
+def _actions_listed_once() -> None:
+    import functools
+
+    from moto.core import responses
+
+    # A handler class's methods (the actions it answers) do not change while the process
+    # runs; moto lists them with ``inspect.getmembers`` on every request.
+    listed = functools.cache(responses.method_names_from_class)  # type: ignore[attr-defined]
+    responses.method_names_from_class = listed  # type: ignore[attr-defined]
 
 
 def _modules_listed_once() -> None:
@@ -124,6 +144,34 @@ def _items_encoded_directly() -> None:
     DynamoHandler.wf_unpatched_serialized = original  # type: ignore[attr-defined]  # what tests compare against
 
 
+def _index_items_projected_directly() -> None:
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+    from moto.dynamodb.models.table import SecondaryIndex
+
+    original: Callable[..., Any] = SecondaryIndex.project
+
+    def project(self: Any, item: Any) -> Any:
+        kind = (self.projection or {}).get("ProjectionType")
+        if kind not in ("KEYS_ONLY", "INCLUDE"):
+            return original(self, item)
+        # The index's attributes are top-level names, so the projection is the item's
+        # attributes of those names. Its values are the item's own: every caller copies
+        # what it answers. (moto converts the whole item to Python values and back.)
+        names = {*self.table_key_attrs, *self.schema_key_attrs}
+        if kind == "INCLUDE":
+            names.update(self.projection.get("NonKeyAttributes", []))
+        projected: Any = Item.__new__(Item)
+        projected.hash_key = item.hash_key
+        projected.range_key = item.range_key
+        # dict's own update: LimitedSizeDict's per-key size check would re-add the sizes
+        # of the attributes so far for each one (the item passed it when it was written).
+        projected.attrs = LimitedSizeDict({k: v for k, v in item.attrs.items() if k in names})
+        return projected
+
+    SecondaryIndex.project = project  # type: ignore[method-assign]
+    SecondaryIndex.wf_unpatched_project = original  # type: ignore[attr-defined]  # what tests compare against
+
+
 def _base64(value: Any) -> str:
     if isinstance(value, bytes):
         return base64.b64encode(value).decode()
@@ -138,10 +186,10 @@ def _partition_queries(table: Any) -> None:
         # index_name is the 8th parameter after self (7th after hash_key).
         index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
         if index_name and hash_key is not None:
-            attribute = _index_hash_attribute(self, index_name)
+            index, attribute = _index_and_hash_attribute(self, index_name)
             if attribute is not None:
                 previous = getattr(_state, "index", None)
-                _state.index = (self, attribute, hash_key)
+                _state.index = (self, attribute, hash_key, index)
                 try:
                     return original_query(self, hash_key, *args, **kwargs)
                 finally:
@@ -160,8 +208,11 @@ def _partition_queries(table: Any) -> None:
         if index is not None and index[0] is self:
             # An index query: the items of that index key only, from a map of the table
             # by that attribute, built once per generation of the table's writes (a
-            # listing's hundred-odd queries would each walk every item of it).
-            return _by_attribute(self, index[1]).get(_key_of(index[2]), [])
+            # listing's hundred-odd queries would each walk every item of it). Each comes
+            # projected as the index holds it, which is what moto copies before it
+            # projects (copying the whole item, its payloads included, first) and what
+            # DynamoDB's 1 MB page limit counts on an index.
+            return [index[3].project(item) for item in _by_attribute(self, index[1]).get(_key_of(index[2]), [])]
         partition = getattr(_state, "partition", None)
         if partition is not None and partition[0] is self:
             # ``items`` is a defaultdict: ``get`` so that a read creates no partition.
@@ -179,11 +230,11 @@ _maps: weakref.WeakKeyDictionary[Any, dict[str, tuple[int, dict[Any, list[Any]]]
 _WRITES = frozenset({"put_item", "update_item", "delete_item", "transact_write_items"})
 
 
-def _index_hash_attribute(table: Any, index_name: str) -> str | None:
+def _index_and_hash_attribute(table: Any, index_name: str) -> tuple[Any, str | None]:
     for index in [*(table.global_indexes or []), *(table.indexes or [])]:
         if index.name == index_name:
-            return next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
-    return None
+            return index, next((k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"), None)
+    return None, None
 
 
 def _key_of(value: Any) -> Any:
