@@ -7,9 +7,10 @@ from __future__ import annotations
 from tests.chaos_harness import Chaos
 
 
-def test_chaos_small(aws) -> None:
+def test_chaos_small(aws, record_property) -> None:
     report = Chaos(40, seed=11, fault_rate=0.10, crash_rate=0.01).run()
-    print("\n".join(report.lines()))
+    for line in report.lines():
+        record_property("figure", f"chaos: {line}")
     assert report.faults.get("before", 0) + report.faults.get("after", 0) > 50
     assert report.faults.get("crash", 0) > 0
     assert (report.lost, report.stuck, report.failed, report.wrong) == (0, 0, 0, 0), report.problems[:20]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -152,7 +153,9 @@ def test_ctrl_c_in_a_terminal_saves_the_instances(tmp_path: Path) -> None:
         ctrl_c(proc)
 
 
-def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(tmp_path: Path) -> None:
+def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
+    tmp_path: Path, record_property: Callable[[str, object], None]
+) -> None:
     """Stopped, `wf dev` is gone in well under a second (printed, not asserted: a
     timing) and the next one binds the same port at once. Its log tells a failed
     activity from a completed one, with the failure's type and message, says why a
@@ -204,4 +207,4 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(t
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         durations.append(time.monotonic() - started)
-    print(f"wf dev stopped in {', '.join(f'{d * 1000:.0f} ms' for d in durations)}")
+    record_property("figure", f"wf dev stopped in {', '.join(f'{d * 1000:.0f} ms' for d in durations)}")

@@ -108,7 +108,7 @@ def test_building_the_routes_imports_no_pydantic() -> None:
     assert out.stdout.strip() == "False"
 
 
-def test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses(tmp_path) -> None:
+def test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses(tmp_path, record_property) -> None:
     har = tmp_path / "fuzz.har"
     with wf_dev(tmp_path) as (base, _env, _lines):
         run = subprocess.run(
@@ -138,6 +138,6 @@ def test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses(tmp_pat
             timeout=900,
         )
     requests = len(json.loads(har.read_text())["log"]["entries"])
-    print(f"schemathesis: {requests} requests")
+    record_property("figure", f"schemathesis: {requests} requests")
     assert run.returncode == 0, run.stdout[-4000:]
     assert requests >= 2000
