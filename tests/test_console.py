@@ -175,14 +175,21 @@ def test_a_phone_width_and_1000_instances_and_a_1000_event_history(dev, browser,
 
     page = _page(browser)
     _open(page, base, "#/?size=1000&prefix=bulk-")
-    page.wait_for_function("document.querySelectorAll('#instances tbody tr').length === 1000")
-    listed = page.locator("#list-timing")
+    timings: list[str] = []
+    for load in range(3):  # the first load, then two reloads: one figure is one sample
+        if load:
+            page.reload()
+        page.wait_for_function("document.querySelectorAll('#instances tbody tr').length === 1000")
+        listed = page.locator("#list-timing")
+        assert listed.get_attribute("data-count") == "1000"
+        timings.append(
+            f"{float(listed.get_attribute('data-ms')):.0f} ms (the API's answer in {float(listed.get_attribute('data-fetch-ms')):.0f} ms)"
+        )
+        # The counts' requests done, so that they do not share the next load's time.
+        page.wait_for_function("document.querySelectorAll('.counts li button').length === 7")
     record_property(
-        "figure",
-        f"console: a page of {listed.get_attribute('data-count')} instances in {float(listed.get_attribute('data-ms')):.0f} ms"
-        f" (the API's answer in {float(listed.get_attribute('data-fetch-ms')):.0f} ms)",
+        "figure", f"console: a page of 1,000 instances, first load {timings[0]}; reloaded, {' and '.join(timings[1:])}"
     )
-    page.wait_for_selector(".counts button")
     page.screenshot(path=str(DOCS / "console-instances.png"))
     # Paging: 1,000 by 100, no instance twice.
     _open(page, base, "#/?size=100&prefix=bulk-")
