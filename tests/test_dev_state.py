@@ -156,7 +156,7 @@ def test_ctrl_c_in_a_terminal_saves_the_instances(tmp_path: Path) -> None:
 def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
     tmp_path: Path, record_property: Callable[[str, object], None]
 ) -> None:
-    """Stopped, `wf dev` is gone in well under a second (printed, not asserted: a
+    """Stopped, `wf dev` is gone in well under a second (shown at the end of the run, not asserted: a
     timing) and the next one binds the same port at once. Its log tells a failed
     activity from a completed one, with the failure's type and message, says why a
     workflow failed, and has no line per polling GET unless --verbose."""
