@@ -174,3 +174,34 @@ def test_wf_dev_expires_instances_as_dynamodb_ttl_and_the_stream_would(tmp_path)
         assert left == []
         assert client.get_workflow_state("stays").runtime_status.value == "RUNNING"
         assert any("ttl short: expired and deleted" in line for line in lines)
+
+
+def test_wf_dev_sweeps_a_large_table_less_often() -> None:
+    """A sweep is a scan of the whole table: one that takes long is followed by a
+    longer wait, so that sweeping is at most 5% of the emulator's time."""
+    from wf.dev.expiry import DEFAULT_INTERVAL, TtlSweeper
+
+    now = [0.0]
+    took = iter([0.01, 1.5, 0.2])  # a small table, then a large one, then fewer items
+
+    class Paginator:
+        def paginate(self, **_: object) -> list[dict[str, list[object]]]:
+            now[0] += next(took)
+            return [{"Items": []}]
+
+    class Dynamo:
+        def get_paginator(self, name: str) -> Paginator:
+            assert name == "scan"
+            return Paginator()
+
+    class Stop:
+        waits: list[float] = []
+
+        def wait(self, timeout: float) -> bool:
+            self.waits.append(round(timeout, 6))
+            return len(self.waits) > 3
+
+    stop = Stop()
+    sweeper = TtlSweeper(Dynamo(), "t", lambda e, c: {}, lambda: None, timer=lambda: now[0])
+    sweeper.run(stop)  # type: ignore[arg-type]
+    assert stop.waits == [DEFAULT_INTERVAL, DEFAULT_INTERVAL, 30.0, 4.0]

@@ -19,8 +19,12 @@ from typing import Any
 
 log = logging.getLogger("wf.dev")
 
-#: Seconds between two sweeps of the table.
+#: Seconds between two sweeps of the table, at least.
 DEFAULT_INTERVAL = 2.0
+#: The most of its time the sweeper may take: a sweep scans the whole table (moto has
+#: nothing to find the due items by), so a large table is swept less often, not
+#: continually under the table's lock while every other call waits.
+MAX_SHARE = 0.05
 #: Records per stream batch (the template's ``BatchSize``).
 BATCH = 100
 
@@ -36,6 +40,7 @@ class TtlSweeper:
         region: str = "us-east-1",
         interval: float = DEFAULT_INTERVAL,
         clock: Callable[[], float] = time.time,
+        timer: Callable[[], float] = time.monotonic,
     ) -> None:
         self._dynamodb = dynamodb
         self._table = table_name
@@ -44,16 +49,20 @@ class TtlSweeper:
         self._region = region
         self._interval = interval
         self._clock = clock
+        self._timer = timer
         self._pending: list[dict[str, Any]] = []
         self._sequence = 0
         self._arn = f"arn:aws:dynamodb:{region}:000000000000:table/{table_name}/stream/local"
 
     def run(self, stop: threading.Event) -> None:
-        while not stop.wait(self._interval):
+        wait = self._interval
+        while not stop.wait(wait):
+            started = self._timer()
             try:
                 self.sweep()
             except Exception:
                 log.exception("ttl: sweeping the table failed; trying again")
+            wait = max(self._interval, (self._timer() - started) / MAX_SHARE)
 
     def sweep(self) -> int:
         """Delete what is due; report the instance records among it. Returns how many
