@@ -11,7 +11,7 @@ from datetime import timedelta
 import pytest
 
 from tests.aws_stack import Stack
-from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
+from wf import DaprWorkflowContext, RetryPolicy, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.history import format_time
 
 wfr = WorkflowRuntime()
@@ -40,6 +40,20 @@ def pipeline(ctx: DaprWorkflowContext, items: list):
 @wfr.workflow(name="parent")
 def parent(ctx: DaprWorkflowContext, n: int):
     return (yield ctx.call_child_workflow("pipeline", input=["c1", "c2", "c3"], instance_id=f"{ctx.instance_id}-kid"))
+
+
+@wfr.activity(name="flaky")
+def flaky(ctx: WorkflowActivityContext, x: str) -> str:
+    runs[(ctx.workflow_id, x)] += 1
+    if x.startswith("bad") or runs[(ctx.workflow_id, x)] == 1:
+        raise ConnectionError(f"{x} failed")
+    return f"{x}!"
+
+
+@wfr.workflow(name="retried")
+def retried(ctx: DaprWorkflowContext, x: str):
+    policy = RetryPolicy(first_retry_interval=timedelta(seconds=1), max_number_of_attempts=2)
+    return (yield ctx.call_activity(flaky, input=x, retry_policy=policy))
 
 
 @wfr.workflow(name="quick")
@@ -129,6 +143,26 @@ def test_history_names_every_event_and_rerun_from_an_activity_reuses_what_came_b
     stack.post(f"{P}/fresh/raiseEvent/approve", "1")
     stack.pump()
     assert json.loads(stack.get("fresh")[1]["properties"]["dapr.workflow.output"])["out"] == ["x!", "y!", "z!"]
+
+
+def test_a_rerun_activitys_new_input_is_the_input_of_its_retries_too(stack: Stack) -> None:
+    assert stack.post(f"{P}/retried/start", '"bad"', query={"instanceID": "flaky-src"})[0] == 202
+    stack.pump()
+    assert stack.status("flaky-src") == "FAILED" and runs[("flaky-src", "bad")] == 2
+    # Its first attempt with the new input fails too; the retry must send the new input
+    # again, not the one the code computes (the source's).
+    code, _ = stack.http(
+        "POST", f"{P}/flaky-src/rerun", '"good"', query={"fromEventID": "1", "newInstanceID": "flaky-2"}
+    )
+    assert code == 202
+    stack.pump()
+    assert (runs[("flaky-2", "good")], runs[("flaky-2", "bad")]) == (2, 0)
+    assert stack.status("flaky-2") == "COMPLETED"
+    assert json.loads(stack.get("flaky-2")[1]["properties"]["dapr.workflow.output"]) == "good!"
+    inputs = [
+        e["input"] for e in stack.http("GET", f"{P}/flaky-2/history")[1]["events"] if e["eventType"] == "TaskScheduled"
+    ]
+    assert [json.loads(i) for i in inputs] == ["good", "good"]
 
 
 def test_rerun_refusals(stack: Stack) -> None:

@@ -538,10 +538,13 @@ class Execution:
 
     def _sent_input(self, event: ActivityScheduled, action: ScheduleActivity) -> None:
         """What was sent is what history holds (a rerun may have given the activity a
-        new input, ``wf/engine/operate.py``): a re-dispatch after a crash sends that."""
+        new input, ``wf/engine/operate.py``): a re-dispatch after a crash sends that,
+        and so do the activity's later attempts under its retry policy."""
         entry = self._book.open.get(event.task_id)
         if action.input != event.input and isinstance(entry, (Plain, Attempt)) and entry.action is action:
             self._book.open[event.task_id] = replace(entry, action=replace(action, input=event.input))
+            if isinstance(entry, Attempt):
+                entry.retry.input = event.input
 
     def _on_custom_status(self, event: CustomStatusSet) -> bool:
         self._recorded_custom_status = event.status
