@@ -17,6 +17,7 @@ from tests.dev_process import free_port
 from wf import DaprWorkflowClient, DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
 from wf.dev.server import LocalStack
 from wf.dev.state import DEFAULT_STATE_FILE, state_file
+from wf.errors import EndpointUnreachableError
 
 wfr = WorkflowRuntime()
 
@@ -151,6 +152,59 @@ def test_ctrl_c_in_a_terminal_saves_the_instances(tmp_path: Path) -> None:
         assert client.get_workflow_state("kept").runtime_status is WorkflowStatus.RUNNING
     finally:
         ctrl_c(proc)
+
+
+def test_closing_its_terminal_saves_the_instances(tmp_path: Path) -> None:
+    """A closed terminal hangs up on ``wf dev`` (SIGHUP, and writes to it fail): it
+    saves, as on Ctrl-C, so the next ``wf dev`` has the instances."""
+    import os
+    import select
+    import signal
+    import subprocess
+    import sys
+
+    from tests.dev_process import ROOT
+
+    state, port = tmp_path / "state.json", free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env["WF_STATE"] = str(state)
+    argv = [sys.executable, "-m", "wf.cli", "dev", "--port", str(port), "--handler", str(ROOT / "handler.py")]
+    pid, terminal = os.forkpty()  # the child's controlling terminal, as a terminal window's
+    if pid == 0:  # pragma: no cover - the child
+        os.chdir(tmp_path)
+        os.execve(sys.executable, argv, env)
+    shown = b""
+    deadline = time.monotonic() + 60
+    while b"serving" not in shown and time.monotonic() < deadline:
+        if select.select([terminal], [], [], 1)[0]:
+            shown += os.read(terminal, 4096)
+    assert b"serving" in shown, shown.decode(errors="replace")
+    client = DaprWorkflowClient(f"http://127.0.0.1:{port}")
+    client.schedule_new_workflow("hello_world_wf", input=1, instance_id="kept")
+    _wait(client, "kept", lambda s: s.runtime_status is WorkflowStatus.RUNNING)
+    # The window closed: its shell passes the hangup on to the whole job (the emulator
+    # too), and the terminal is gone, so writing to it fails.
+    os.killpg(pid, signal.SIGHUP)
+    os.close(terminal)
+    deadline = time.monotonic() + 30
+    while (ended := os.waitpid(pid, os.WNOHANG))[0] == 0:
+        assert time.monotonic() < deadline, "wf dev did not stop on hangup"
+        time.sleep(0.1)
+    assert os.waitstatus_to_exitcode(ended[1]) == 0
+    assert "kept" in state.read_text()
+    proc = subprocess.Popen(argv, cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                assert client.get_workflow_state("kept").runtime_status is WorkflowStatus.RUNNING
+                break
+            except EndpointUnreachableError:  # not serving yet
+                assert time.monotonic() < deadline
+                time.sleep(0.2)
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) == 0
 
 
 def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(

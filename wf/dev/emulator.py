@@ -119,10 +119,11 @@ class Emulator:
 
 def main() -> None:
     """The emulator process: serve until stdin closes."""
-    # Ctrl-C in a terminal reaches the whole process group: the parent stops the stack,
-    # asks for the save, then closes stdin. Stopped by the signal, this process would
-    # take the data with it before the save.
+    # Ctrl-C in a terminal reaches the whole process group, and so does the hangup of a
+    # terminal closed: the parent stops the stack, asks for the save, then closes stdin.
+    # Stopped by the signal, this process would take the data with it before the save.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     for key, value in (
         ("AWS_ACCESS_KEY_ID", "local"),
         ("AWS_SECRET_ACCESS_KEY", "local"),

@@ -310,8 +310,9 @@ def serve(
     state: str | None = None,
     verbose: bool = False,
 ) -> None:
-    """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C or SIGTERM;
-    ``state``: the ``--state`` option (see ``wf/dev/state.py``)."""
+    """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C, SIGTERM or
+    SIGHUP (its terminal closed); ``state``: the ``--state`` option (see
+    ``wf/dev/state.py``)."""
     stack = LocalStack(
         load_handler(handler_file),
         port,
@@ -328,9 +329,11 @@ def serve(
         stopped.set()
 
     # Stop cleanly on Ctrl-C and on SIGTERM, also when started where SIGINT is ignored
-    # (a background job of a script).
+    # (a background job of a script), and when its terminal is closed (SIGHUP), whose
+    # default would end it at once, with everything since the last start unsaved.
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGHUP, interrupt)
     stack.start()
     print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
     try:
@@ -339,6 +342,7 @@ def serve(
     except KeyboardInterrupt:
         pass
     finally:
-        print("wf dev: stopping", flush=True)
+        with contextlib.suppress(OSError):  # a closed terminal: the save matters, not the line
+            print("wf dev: stopping", flush=True)
         with contextlib.suppress(KeyboardInterrupt):  # a second Ctrl-C: stop now
             stack.stop()
