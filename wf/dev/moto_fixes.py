@@ -70,7 +70,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 _state = threading.local()
 _installed = False
@@ -98,30 +98,24 @@ def install() -> None:
         _counts_kept_briefly()
         _visible_walked_lazily()
         _deletes_by_handle()
-        _modules_listed_once()
+        _listings_read_once()
         _items_encoded_directly()
         _index_items_projected_directly()
-        _actions_listed_once()
         _installed = True
 
 
-def _actions_listed_once() -> None:
+def _listings_read_once() -> None:
     import functools
 
+    from moto import backends
     from moto.core import responses
 
-    # A handler class's methods (the actions it answers) do not change while the process
-    # runs; moto lists them with ``inspect.getmembers`` on every request.
-    listed = functools.cache(responses.method_names_from_class)  # type: ignore[attr-defined]
-    responses.method_names_from_class = listed  # type: ignore[attr-defined]
-
-
-def _modules_listed_once() -> None:
-    from moto import backends
-
-    # The package's directories do not change while the process runs.
-    listed = tuple(backends.list_of_moto_modules())
-    backends.list_of_moto_modules = lambda: listed
+    # Neither the package's directories nor a handler class's methods (the actions it
+    # answers) change while the process runs; moto lists both on every request.
+    modules = tuple(backends.list_of_moto_modules())
+    backends.list_of_moto_modules = lambda: modules
+    actions = functools.cache(responses.method_names_from_class)  # type: ignore[attr-defined]
+    responses.method_names_from_class = actions  # type: ignore[attr-defined]
 
 
 #: The reads whose responses carry items, and the response member that holds them.
@@ -183,6 +177,15 @@ def _base64(value: Any) -> str:
     raise TypeError(f"{type(value).__name__} is not JSON serializable")
 
 
+class _IndexQuery(NamedTuple):
+    """The index query under way in this thread."""
+
+    table: Any
+    index: Any
+    attribute: str  # the index's hash key
+    value: Any  # the queried value of it
+
+
 def _partition_queries(table: Any) -> None:
     original_query: Callable[..., Any] = table.query
     original_all_items: Callable[..., Any] = table.all_items
@@ -194,7 +197,7 @@ def _partition_queries(table: Any) -> None:
             index, attribute = _index_and_hash_attribute(self, index_name)
             if attribute is not None:
                 previous = getattr(_state, "index", None)
-                _state.index = (self, attribute, hash_key, index)
+                _state.index = _IndexQuery(self, index, attribute, hash_key)
                 try:
                     return original_query(self, hash_key, *args, **kwargs)
                 finally:
@@ -210,14 +213,15 @@ def _partition_queries(table: Any) -> None:
 
     def all_items(self: Any) -> Any:
         index = getattr(_state, "index", None)
-        if index is not None and index[0] is self:
+        if index is not None and index.table is self:
             # An index query: the items of that index key only, from a map of the table
             # by that attribute, built once per generation of the table's writes (a
             # listing's hundred-odd queries would each walk every item of it). Each comes
             # projected as the index holds it, which is what moto copies before it
             # projects (copying the whole item, its payloads included, first) and what
             # DynamoDB's 1 MB page limit counts on an index.
-            return [index[3].project(item) for item in _by_attribute(self, index[1]).get(_key_of(index[2]), [])]
+            items = _by_attribute(self, index.attribute).get(_key_of(index.value), [])
+            return [index.index.project(item) for item in items]
         partition = getattr(_state, "partition", None)
         if partition is not None and partition[0] is self:
             # ``items`` is a defaultdict: ``get`` so that a read creates no partition.
