@@ -1,6 +1,11 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -45,3 +50,33 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("figures measured")
         for figure in figures:
             terminalreporter.line(str(figure))
+
+
+@pytest.fixture(scope="session")
+def dapr_js(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Callable[[str, dict[str, str] | None], subprocess.CompletedProcess[str]]:
+    """Runs the real Dapr JS SDK's workflow client (tests/js) against a port: installed
+    once per run from the npm registry."""
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if node is None or npm is None:
+        pytest.skip("node and npm are needed to run the Dapr JS SDK")
+    where = tmp_path_factory.mktemp("dapr-js")
+    js = Path(__file__).resolve().parent / "js"
+    for name in ("package.json", "dapr_js_client.mjs"):
+        shutil.copy(js / name, where / name)
+    for attempt in range(3):  # the registry is a network service: ride out a blip
+        install = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund"], cwd=where, capture_output=True, text=True, timeout=300
+        )
+        if install.returncode == 0:
+            break
+        time.sleep(5 * (attempt + 1))
+    assert install.returncode == 0, install.stderr
+
+    def run(port: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [node, "dapr_js_client.mjs", port], cwd=where, capture_output=True, text=True, timeout=120, env=env
+        )
+
+    return run

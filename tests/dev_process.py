@@ -10,7 +10,6 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -51,7 +50,7 @@ def wf_dev(
             with urllib.request.urlopen(base + "/v1.0/healthz", timeout=2) as r:
                 if r.status == 204:
                     break
-        except (urllib.error.URLError, ConnectionError):
+        except OSError:  # not listening yet, or its first (cold) answer took longer than 2 s
             pass
         if proc.poll() is not None or time.monotonic() > deadline:
             proc.kill()

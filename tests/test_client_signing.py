@@ -107,26 +107,33 @@ def test_the_console_server_signs_what_it_forwards_and_keeps_the_browsers_cookie
     import waitress
 
     from tests.dev_process import free_port
-    from wf.console.proxy import console_app
+    from wf.console.proxy import ConsoleProxy
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
     port = free_port()
-    console = waitress.create_server(console_app(server, aws_region="us-east-1"), host="127.0.0.1", port=port)
+    proxy = ConsoleProxy(server, port=port, aws_region="us-east-1")
+    console = waitress.create_server(proxy, host="127.0.0.1", port=port)
     threading.Thread(target=console.run, daemon=True).start()
     try:
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1.0/workflows/dapr/wf/start?instanceID=i-1",
+            f"http://127.0.0.1:{port}/v1.0/workflows/dapr/i-1/raiseEvent/ev%201",
             data=b'{"a": 1}',
             method="POST",
-            headers={"Content-Type": "application/json", "Accept": "application/json", "Cookie": "session=browser"},
+            headers={
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "Cookie": "session=browser",
+                "X-WF-Console-Key": proxy.policy.console_key,
+            },
         )
         with urllib.request.urlopen(request) as r:
-            assert r.status == 202 and json.load(r) == {"instanceID": "i-1"}
+            assert r.status == 202
     finally:
         console.close()
     (req,) = Capture.seen
-    assert req["path"] == "/v1.0/workflows/dapr/wf/start?instanceID=i-1" and req["body"] == b'{"a": 1}'
-    assert "Cookie" not in req["headers"]
+    assert req["path"] == "/v1.0/workflows/dapr/i-1/raiseEvent/ev%201" and req["body"] == b'{"a": 1}'
+    # The browser's cookies and the console's key stay here: only the signature goes on.
+    assert "Cookie" not in req["headers"] and "X-WF-Console-Key" not in req["headers"]
     _assert_signed(server, req)

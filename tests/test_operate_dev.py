@@ -234,33 +234,47 @@ def test_cli_version_help_and_completion(dev) -> None:
 
 
 def test_wf_console_serves_the_console_and_forwards_the_api(dev) -> None:
-    """`wf console --endpoint URL`'s server: the console's files, and every other call
-    passed on to the API (unsigned here: a local endpoint)."""
+    """`wf console --endpoint URL`'s server: the console's files, and the console's calls
+    passed on to the API (unsigned here: a local endpoint), the API's errors as they are.
+    What it refuses: tests/test_security.py."""
     import threading
+    import urllib.error
     import urllib.request
 
     import waitress
 
     from tests.dev_process import free_port
-    from wf.console.proxy import console_app
+    from wf.console.proxy import ConsoleProxy
 
     base, _, _ = dev
     port = free_port()
-    server = waitress.create_server(console_app(base), host="127.0.0.1", port=port)
+    proxy = ConsoleProxy(base, port=port)
+    server = waitress.create_server(proxy, host="127.0.0.1", port=port)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         local = f"http://127.0.0.1:{port}"
-        with urllib.request.urlopen(f"{local}/ui") as r:
+        with urllib.request.urlopen(proxy.url) as r:
             assert r.status == 200 and "text/html" in r.headers["Content-Type"] and b"console.js" in r.read()
         with urllib.request.urlopen(f"{local}/ui/console.js") as r:
             assert "javascript" in r.headers["Content-Type"]
-        client = DaprWorkflowClient(local)
+        client = DaprWorkflowClient(base)
         client.schedule_new_workflow("five", input=3, instance_id="via-console")
-        assert json.loads(client.wait_for_workflow_completion("via-console").serialized_output) == [6, 8, 10, 12, 14]
-        assert client.list_workflow_instances(instance_id_prefix="via-console").instances[0].name == "five"
-        with pytest.raises(WorkflowClientError) as missing:
-            client.get_workflow_history("nobody-here")
-        assert missing.value.status == 404 and missing.value.error_code == "ERR_INSTANCE_ID_NOT_FOUND"
+        client.wait_for_workflow_completion("via-console")
+
+        def forwarded(path: str) -> tuple[int, dict]:
+            headers = {"X-WF-Console-Key": proxy.policy.console_key, "Accept": "application/json"}
+            try:
+                with urllib.request.urlopen(urllib.request.Request(local + path, headers=headers)) as r:
+                    return r.status, json.load(r)
+            except urllib.error.HTTPError as exc:
+                return exc.code, json.load(exc)
+
+        status, got = forwarded("/v1.0/workflows/dapr/via-console")
+        assert status == 200 and json.loads(got["properties"]["dapr.workflow.output"]) == [6, 8, 10, 12, 14]
+        status, listed = forwarded("/v1.0/workflows/dapr?instanceIDPrefix=via-console")
+        assert status == 200 and [i["workflowName"] for i in listed["instances"]] == ["five"]
+        status, missing = forwarded("/v1.0/workflows/dapr/nobody-here/history")
+        assert status == 404 and missing["errorCode"] == "ERR_INSTANCE_ID_NOT_FOUND"
     finally:
         server.close()

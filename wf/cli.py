@@ -325,6 +325,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     return EXIT_API_ERROR if result.get("batchItemFailures") else 0
 
 
+def _allow_host_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-host",
+        action="append",
+        metavar="HOST",
+        default=argparse.SUPPRESS,  # none: and no "(default: None)" in the help
+        help="also answer requests that name this host (HOST or HOST:PORT), beside 127.0.0.1, localhost "
+        "and [::1]; repeatable (requests naming any other host are refused: docs/security.md)",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     fmt = argparse.ArgumentDefaultsHelpFormatter
     parser = argparse.ArgumentParser(
@@ -359,6 +370,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_POLLERS,
         help=f"SQS batches in flight at once, as Lambda's event source scales (default: {DEFAULT_POLLERS})",
     )
+    _allow_host_option(dev)
     dev.add_argument(
         "--verbose",
         action="store_true",
@@ -384,6 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     con.add_argument("--port", type=int, default=3600, help="port of the console on 127.0.0.1")
     con.add_argument("--aws-region", help="SigV4-sign requests for this region (automatic for execute-api URLs)")
+    _allow_host_option(con)
     comp = sub.add_parser("completion", help="print a shell completion script", formatter_class=fmt)
     comp.add_argument("shell", choices=["bash", "zsh"], help="the shell (source its output, e.g. in ~/.bashrc)")
 
@@ -490,6 +503,7 @@ def main(argv: list[str] | None = None) -> int:
                 pollers=args.pollers,
                 state=args.state,
                 verbose=args.verbose,
+                allow_hosts=getattr(args, "allow_host", ()),
             )
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)
@@ -508,7 +522,9 @@ def main(argv: list[str] | None = None) -> int:
 
         try:
             with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C: stop
-                serve_console(args.endpoint, args.port, aws_region=args.aws_region)
+                serve_console(
+                    args.endpoint, args.port, aws_region=args.aws_region, allow_hosts=getattr(args, "allow_host", ())
+                )
         except DevServerError as exc:
             print(f"wf console: {exc}", file=sys.stderr)
             return EXIT_USAGE

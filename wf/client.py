@@ -41,12 +41,24 @@ def signing_region(endpoint: str, aws_region: str | None = None) -> str | None:
     return match.group(1) if match else None
 
 
+#: Dapr's API token header; sent with every call when ``DAPR_API_TOKEN`` is set, as Dapr's
+#: SDKs send it (``wf dev`` then demands it: docs/security.md).
+API_TOKEN_HEADER = "dapr-api-token"
+
+
+def api_token_headers() -> dict[str, str]:
+    """The ``dapr-api-token`` header of ``$DAPR_API_TOKEN``, or none when it is unset."""
+    token = os.environ.get("DAPR_API_TOKEN")
+    return {API_TOKEN_HEADER: token} if token else {}
+
+
 class _Http:
     def __init__(self, endpoint: str, component: str, timeout: float, aws_region: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.component = component
         self.timeout = timeout
         self.sign_region = signing_region(self.endpoint, aws_region)
+        self.token_headers = api_token_headers()
 
     def _signed(
         self, region: str, method: str, url: str, data: bytes | None, headers: dict[str, str]
@@ -69,7 +81,7 @@ class _Http:
         self, method: str, path: str, body: Any = None, *, raw: bool = False, send_null: bool = False
     ) -> tuple[int, Any]:
         data: bytes | None = None
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", **self.token_headers}
         if body is not None or send_null:
             if isinstance(body, str) and raw:
                 data, headers["Content-Type"] = body.encode(), "text/plain"

@@ -54,4 +54,18 @@ def idle(ctx: DaprWorkflowContext, _):
     return (yield ctx.wait_for_external_event("never"))
 
 
+@wfr.activity(name="explode")
+def explode(ctx: WorkflowActivityContext, text: str) -> None:
+    raise ValueError(text)
+
+
+@wfr.workflow(name="hostile")
+def hostile(ctx: DaprWorkflowContext, text: str):
+    """Puts its input (hostile HTML, for the console's XSS test) everywhere the console
+    shows text: custom status, event data, an activity's input, the failure message."""
+    ctx.set_custom_status(text)
+    data = yield ctx.wait_for_external_event("go")
+    yield ctx.call_activity(explode, input=data)
+
+
 lambda_handler = wfr.lambda_handler

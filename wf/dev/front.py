@@ -20,7 +20,8 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
-from wf.console import asset
+from wf.console import asset, asset_headers
+from wf.console.guard import GuardPolicy, guard
 
 log = logging.getLogger("wf.dev")
 
@@ -81,15 +82,18 @@ def _status_line(code: int) -> str:
         return f"{code} Status"
 
 
-def wsgi_app(invoke: Invoke, context: Callable[[], Any], verbose: bool = True) -> Callable[..., Iterable[bytes]]:
-    """The WSGI app invoking the function once per request."""
+def wsgi_app(
+    invoke: Invoke, context: Callable[[], Any], policy: GuardPolicy, verbose: bool = True
+) -> Callable[..., Iterable[bytes]]:
+    """The WSGI app invoking the function once per request, behind ``policy``
+    (``wf/console/guard.py``: what it accepts from a browser)."""
 
     def app(environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"]
-        found = asset(environ.get("PATH_INFO", "")) if method in ("GET", "HEAD") else None
+        found = asset(environ.get("PATH_INFO", ""), policy.console_key) if method in ("GET", "HEAD") else None
         if found is not None:  # the console: files of the package, not the function's
             data, content_type = found
-            start_response("200 OK", [("Content-Type", content_type), ("Content-Length", str(len(data)))])
+            start_response("200 OK", asset_headers(content_type, len(data)))
             return [] if method == "HEAD" else [data]
         raw = environ.get("REQUEST_URI") or urllib.parse.quote(environ.get("PATH_INFO", "/"))
         if environ.get("QUERY_STRING") and "?" not in raw:
@@ -113,7 +117,7 @@ def wsgi_app(invoke: Invoke, context: Callable[[], Any], verbose: bool = True) -
             log.info("%s %s -> %s", method, raw, code)
         return [] if method == "HEAD" else [payload]
 
-    return app
+    return guard(app, policy, "wf dev")
 
 
 class JsonErrorTask(ErrorTask):  # type: ignore[misc]

@@ -22,10 +22,12 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from wf.console.guard import GuardPolicy, allowed_hosts
 from wf.dev.containers import Containers, app_factory
 from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
@@ -123,10 +125,17 @@ class LocalStack:
         state_file: Path | None = None,
         replay_each_step: bool = False,
         verbose: bool = False,
+        allow_hosts: Iterable[str] = (),
+        api_token: str | None = None,
     ) -> None:
         """``verbose``: a log line per HTTP request and per SQS message (else per change,
-        write request and failure only)."""
+        write request and failure only). ``allow_hosts``: ``Host`` names served beside
+        the loopback ones; ``api_token``: Dapr's ``DAPR_API_TOKEN``, which every request
+        must then carry (``wf/console/guard.py``)."""
         self._verbose = verbose
+        self._policy = GuardPolicy(
+            allowed_hosts(host, port, allow_hosts), GuardPolicy.new_key(), api_token=api_token or None
+        )
         factory, limit = app_factory(lambda_handler)
         #: Where the embedded emulator's table and queues are kept across restarts.
         self._state_file = state_file
@@ -146,6 +155,12 @@ class LocalStack:
     def url(self) -> str:
         return f"http://{self._host}:{self._port}"
 
+    @property
+    def console_url(self) -> str:
+        """The console's address; where an API token is required, the URL says where it
+        goes without printing it (logs outlive terminals)."""
+        return f"{self.url}/ui" + ("?token=$DAPR_API_TOKEN" if self._policy.api_token else "")
+
     def start(self) -> None:
         """Bind the port, start the emulator (unless ``AWS_ENDPOINT_URL`` names one),
         provision the table and queues, and start serving; returns at once."""
@@ -157,7 +172,7 @@ class LocalStack:
         try:
             # Bound first: a port in use is reported before anything else starts.
             self._server = http_server(
-                wsgi_app(self._containers.invoke, _Context, verbose=self._verbose),
+                wsgi_app(self._containers.invoke, _Context, self._policy, verbose=self._verbose),
                 self._host,
                 self._port,
                 threads=HTTP_THREADS,
@@ -309,10 +324,12 @@ def serve(
     pollers: int = DEFAULT_POLLERS,
     state: str | None = None,
     verbose: bool = False,
+    allow_hosts: Iterable[str] = (),
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C, SIGTERM or
     SIGHUP (its terminal closed); ``state``: the ``--state`` option (see
-    ``wf/dev/state.py``)."""
+    ``wf/dev/state.py``); ``allow_hosts``: the ``--allow-host`` option. With
+    ``DAPR_API_TOKEN`` set, every request must carry it, as Dapr's API demands."""
     stack = LocalStack(
         load_handler(handler_file),
         port,
@@ -322,6 +339,8 @@ def serve(
         publish=True,
         state_file=state_file(state),
         verbose=verbose,
+        allow_hosts=allow_hosts,
+        api_token=os.environ.get("DAPR_API_TOKEN"),
     )
     stopped = threading.Event()
 
@@ -336,6 +355,7 @@ def serve(
     signal.signal(signal.SIGHUP, interrupt)
     stack.start()
     print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
+    print(f"wf dev: the console on {stack.console_url}", flush=True)
     try:
         while not stopped.wait(0.2):
             pass

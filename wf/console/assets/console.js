@@ -23,12 +23,19 @@ class ApiError extends Error {
   constructor(status, code, message) { super(`${code} (${status}): ${message}`); this.status = status; this.code = code; }
 }
 
+// This run's key, put into the page by the server that served it: every call carries it
+// (a custom header, which no other site's page can send; docs/security.md).
+const CONSOLE_KEY = $('meta[name="wf-console-key"]').content;
+function call(url, init = {}) {
+  return fetch(url, { ...init, credentials: "omit", headers: { ...(init.headers || {}), "X-WF-Console-Key": CONSOLE_KEY } });
+}
+
 async function api(method, path, { query = null, body = undefined } = {}) {
   const url = new URL(`/v1.0/workflows/${encodeURIComponent(state.component)}${path}`, location.origin);
   for (const [k, v] of Object.entries(query || {})) if (v !== "" && v !== null && v !== undefined) url.searchParams.set(k, v);
   const init = { method, headers: { Accept: "application/json" } };
   if (body !== undefined) { init.body = body; init.headers["Content-Type"] = "application/json"; }
-  const resp = await fetch(url, init);
+  const resp = await call(url, init);
   const text = await resp.text();
   const data = text ? JSON.parse(text) : null;
   if (!resp.ok) throw new ApiError(resp.status, (data && data.errorCode) || "ERR_UNKNOWN", (data && data.message) || text);
@@ -366,7 +373,7 @@ async function route(refresh = false) {
 
 async function boot() {
   try {
-    const meta = await (await fetch("/v1.0/metadata")).json();
+    const meta = await (await call("/v1.0/metadata")).json();
     const component = (meta.components || []).find((c) => c.type === "workflow.dapr");
     if (component) state.component = component.name;
     $("#where").textContent = `${location.host} · component ${state.component}`;
