@@ -51,7 +51,10 @@ def browser() -> Iterator[object]:
 
 
 def _page(browser, width: int = 1280, height: int = 800):
-    page = browser.new_page(viewport={"width": width, "height": height})
+    # The page's Content-Security-Policy would refuse Playwright's evaluated waits; it
+    # is bypassed, so that the XSS test also proves that nothing is injected at all
+    # (an injected script would run here), not only that the policy stops it.
+    page = browser.new_page(viewport={"width": width, "height": height}, bypass_csp=True)
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.on("dialog", lambda d: d.accept())  # confirmations of destructive actions
@@ -227,6 +230,157 @@ def test_a_phone_width_and_1000_instances_and_a_1000_event_history(dev, browser,
     phone.wait_for_selector("#instance-timing")
     assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth + 1")
     assert page.errors == [] and phone.errors == []  # type: ignore[attr-defined]
+
+
+#: Hostile text in every value the console shows: markup, a script, an event handler,
+#: a `javascript:` link. Each would set window.__xss if it ran.
+HOSTILE = (
+    """<img src=x onerror="window.__xss='img'"><script>window.__xss='script'</script>"""
+    """"'><svg onload="window.__xss='svg'"></svg><a href="javascript:window.__xss='link'">click</a>"""
+    """javascript:window.__xss='text'"""
+)
+#: An event name is a path segment: no "/", and the API's routes take no '"' in it.
+HOSTILE_EVENT = "<img src=x onerror=window.__xss=1>"
+
+
+def test_hostile_payloads_names_and_errors_are_shown_as_text(dev, browser) -> None:
+    base, client = dev
+    client.schedule_new_workflow("hostile", input=HOSTILE, instance_id="xss")
+    client._wait("xss", lambda s: s.serialized_custom_status is not None, True, 60)
+    client.raise_workflow_event("xss", HOSTILE_EVENT, data=HOSTILE)
+    client.raise_workflow_event("xss", "go", data=HOSTILE)
+    state = client.wait_for_workflow_completion("xss")
+    assert state.runtime_status.name == "FAILED" and HOSTILE in state.failure_details.message
+
+    page = _page(browser)
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    _open(page, base, "#/?prefix=xss")
+    page.wait_for_selector("#instances")
+    _open(page, base, "#/i/xss")
+    page.wait_for_selector("#instance-timing")
+    bars = page.locator("#timeline .bar")
+    for n in range(bars.count()):  # each bar's details, drawn on click
+        bars.nth(n).click()
+    text = page.inner_text("#main")
+    # Shown, verbatim, as text: the input, custom status, event name and data, failure.
+    assert HOSTILE_EVENT in text and "<script>window.__xss='script'</script>" in text
+    assert "javascript:window.__xss='text'" in text
+    injected = page.evaluate(
+        """() => ({
+            xss: window.__xss === undefined ? null : String(window.__xss),
+            elements: document.querySelectorAll('img, svg, iframe, object, embed, script:not([src="/ui/console.js"])').length,
+            handlers: [...document.querySelectorAll('*')].filter((e) => [...e.attributes].some((a) => a.name.startsWith('on'))).length,
+            links: [...document.querySelectorAll('a[href]')].map((a) => a.getAttribute('href')).filter((h) => !h.startsWith('#')),
+        })"""
+    )
+    assert injected == {"xss": None, "elements": 0, "handlers": 0, "links": []}, injected
+    assert dialogs == [] and page.errors == []  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def proxy(dev) -> Iterator[tuple[str, object]]:
+    import threading
+
+    import waitress
+
+    from tests.dev_process import free_port
+    from wf.console.proxy import ConsoleProxy
+
+    base, _ = dev
+    port = free_port()
+    app = ConsoleProxy(base, port=port)
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.close()
+
+
+#: A page of another local server (as a page of any site could): it forges "simple"
+#: POSTs (no preflight) and a form's POST to wf dev and to the console proxy, and tries
+#: to read their answers and the console page's key.
+EVIL_PAGE = """<!doctype html><html><body><iframe name="sink"></iframe><script>
+const targets = %(targets)s, forged = %(forged)s, log = [];
+(async () => {
+  for (const t of targets) {
+    for (const p of forged) {
+      try {
+        await fetch(t + p, {method: "POST", mode: "no-cors", headers: {"Content-Type": "text/plain"}, body: "forged"});
+        log.push("sent " + p);
+      } catch (e) { log.push("failed " + p); }
+    }
+    for (const p of ["/v1.0/workflows/dapr/%(victim)s", "/ui", "/v1.0/metadata"]) {
+      try { const r = await fetch(t + p); log.push("READ " + p + " " + (await r.text())); }
+      catch (e) { log.push("unreadable " + p); }
+    }
+  }
+  const form = document.createElement("form");
+  form.method = "POST"; form.enctype = "text/plain"; form.target = "sink";
+  form.action = targets[0] + forged[0];
+  document.body.append(form);
+  form.submit();
+  setTimeout(() => { window.evilLog = log; document.title = "done"; }, 1500);
+})();
+</script></body></html>"""
+
+
+def test_a_hostile_page_cannot_drive_wf_dev_or_the_console_proxy(dev, browser, proxy) -> None:
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    base, client = dev
+    local, app = proxy
+    for iid in ("target", "target-done"):
+        client.schedule_new_workflow("idle", input=1, instance_id=iid)
+    client.terminate_workflow("target-done")
+    client.wait_for_workflow_completion("target-done")
+    forged = [
+        "/v1.0-beta1/workflows/dapr/target/terminate",
+        "/v1.0-beta1/workflows/dapr/target/raiseEvent/never",
+        "/v1.0/workflows/dapr/purge?status=TERMINATED",
+        "/v1.0/workflows/dapr/target-done/purge",
+    ]
+    html = EVIL_PAGE % {"targets": json.dumps([base, local]), "forged": json.dumps(forged), "victim": "target"}
+
+    class Evil(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args) -> None:
+            pass
+
+    evil = ThreadingHTTPServer(("127.0.0.1", 0), Evil)
+    threading.Thread(target=evil.serve_forever, daemon=True).start()
+    try:
+        page = _page(browser)
+        page.goto(f"http://127.0.0.1:{evil.server_address[1]}/")
+        page.wait_for_function("document.title === 'done'", timeout=30000)
+        log = page.evaluate("window.evilLog")
+    finally:
+        evil.shutdown()
+    # Sent (a no-cors request's answer is opaque), nothing read, and nothing done.
+    assert not [line for line in log if line.startswith("READ")], log
+    state = client.get_workflow_state("target")
+    assert state is not None and state.runtime_status.name == "RUNNING"
+    assert not [e for e in client.get_workflow_history("target") if e.event_type == "EventRaised"]
+    assert client.get_workflow_state("target-done") is not None
+
+    # The console itself, through the proxy, at the address it printed: it acts.
+    page = _page(browser)
+    page.goto(f"{app.url}#/i/target")
+    _drawn(page, "#/i/target")
+    page.click("#pause")
+    client._wait("target", lambda s: s.runtime_status.name == "SUSPENDED", True, 30)
+    page.click("#terminate")
+    assert client.wait_for_workflow_completion("target").runtime_status.name == "TERMINATED"
+    assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_screenshots_are_in_docs() -> None:
