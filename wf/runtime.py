@@ -76,6 +76,7 @@ class WorkflowRuntime(Registry):
             endpoint.hostname or "127.0.0.1",
             state_file=state_file(None),
             replay_each_step=True,
+            api_token=os.environ.get("DAPR_API_TOKEN"),  # as Dapr's sidecar honours it
         )
         stack.start()
         self._stack = stack
