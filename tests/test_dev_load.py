@@ -5,6 +5,7 @@ applied exactly once (a `wf dev` subprocess, real HTTP)."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -43,7 +44,7 @@ def wait_done(base: str, iid: str, timeout: float = 120) -> dict:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory):
-    with wf_dev(tmp_path_factory.mktemp("load"), APP) as (base, _, lines):
+    with wf_dev(tmp_path_factory.mktemp("load"), APP, "--verbose") as (base, _, lines):
         yield base, lines
 
 
@@ -56,6 +57,39 @@ def test_200_concurrent_events_to_one_instance_are_each_applied_once(dev) -> Non
     body = wait_done(base, "c1")
     assert body["runtimeStatus"] == "COMPLETED", body
     assert sorted(json.loads(body["properties"]["dapr.workflow.output"])) == list(range(200))
+
+
+def test_containers_are_processes_and_management_calls_race_in_them(dev) -> None:
+    """Each container is a process of its own, not wf dev's: 20 activities at once run in
+    several. Two management calls on one instance run in two containers at once, and
+    their writes race: one loses (its conditional write fails: WriteConflicts in the
+    container's `metrics:` log line), retries on the fresh state, and both take effect."""
+    base, lines = dev
+    parent = int(next(line for line in lines if line.startswith("wf dev: serving")).split("pid ")[1].split(")")[0])
+    assert call(base, "POST", f"{P}/who/start?instanceID=who", 20)[0] == 202
+    pids = set(json.loads(wait_done(base, "who")["properties"]["dapr.workflow.output"]))
+    assert len(pids) > 1 and parent not in pids, (pids, parent)
+
+    conflicts_before = _conflicts(lines)
+    for round_ in range(20):  # until a race is lost (the first round loses one, almost always)
+        iid = f"race{round_}"
+        assert call(base, "POST", f"{P}/collect/start?instanceID={iid}", 2)[0] == 202
+        with ThreadPoolExecutor(2) as pool:
+            codes = list(pool.map(lambda i: call(base, "POST", f"{P}/{iid}/raiseEvent/item", i)[0], range(2)))
+        assert codes == [202, 202]
+        body = wait_done(base, iid)
+        assert sorted(json.loads(body["properties"]["dapr.workflow.output"])) == [0, 1], body  # both applied
+        if _conflicts(lines) > conflicts_before:
+            break
+    else:
+        raise AssertionError("no write race was lost in 20 rounds of two concurrent events")
+    started = {line.split("pid ")[1].split(",")[0] for line in lines if " started (pid " in line}
+    assert len(started) > 1 and str(parent) not in started
+
+
+def _conflicts(lines: list[str]) -> int:
+    """WriteConflicts counted in the containers' metrics (`metrics:` lines, --verbose)."""
+    return sum(int(m) for line in list(lines) for m in re.findall(r"\bWriteConflicts=(\d+)", line))
 
 
 def test_100_concurrent_starts_of_one_id_give_one_instance(dev) -> None:

@@ -160,7 +160,9 @@ def test_template_matches_what_the_code_reads() -> None:
     env = res["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
     assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES", "WF_MAX_RECEIVE_COUNT"} <= set(env)
     from wf.aws.settings import Settings
-    from wf.dev.provision import MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
+    from wf.dev.provision import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
+
+    assert tpl["Globals"]["Function"]["Timeout"] == FUNCTION_TIMEOUT
 
     assert tpl["Parameters"]["MaxReceiveCount"]["Default"] == MAX_RECEIVE_COUNT == Settings("t", "q").max_receive_count
     assert res["WorkQueue"]["Properties"]["VisibilityTimeout"] == VISIBILITY_TIMEOUT

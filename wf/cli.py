@@ -25,6 +25,7 @@ from typing import Any
 from wf.client import DEFAULT_ENDPOINT, DaprWorkflowClient, WorkflowHistoryEvent, WorkflowSummary, _Http
 from wf.core.status import WorkflowStatus
 from wf.dev.eventsource import DEFAULT_POLLERS
+from wf.dev.provision import FUNCTION_TIMEOUT
 from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
@@ -372,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _allow_host_option(dev)
     dev.add_argument(
+        "--timeout",
+        type=float,
+        default=FUNCTION_TIMEOUT,
+        metavar="SECONDS",
+        help="the function's timeout, as template.yaml's: an invocation still running then is ended, as Lambda ends it",
+    )
+    dev.add_argument(
         "--verbose",
         action="store_true",
         help="log every request (polling GETs too) and every SQS message handled",
@@ -487,10 +495,10 @@ def _version() -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.command == "dev":
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
-        for noisy in ("botocore", "werkzeug", "urllib3", "pynamodb", "boto3", "waitress"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+        from wf.dev.logs import configure_logging
         from wf.dev.server import serve
+
+        configure_logging()
 
         if args.retention_days is not None:
             os.environ["WF_RETENTION_DAYS"] = str(args.retention_days)
@@ -504,6 +512,7 @@ def main(argv: list[str] | None = None) -> int:
                 state=args.state,
                 verbose=args.verbose,
                 allow_hosts=getattr(args, "allow_host", ()),
+                timeout_s=args.timeout,
             )
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)

@@ -255,6 +255,17 @@ class CredentialsError(WorkflowError):
     """No AWS credentials to sign requests to a deployed API with."""
 
 
+class FunctionError(WorkflowError):
+    """The local stack's invocation of the function failed as a Lambda invocation fails:
+    the handler raised, or its container died (API Gateway answers 502; an SQS batch
+    comes back whole)."""
+
+
+class FunctionTimeoutError(FunctionError):
+    """The invocation ran past the function's timeout and its container was ended, as
+    Lambda ends it."""
+
+
 class DevServerError(WorkflowError):
     """The local stack cannot start; the message says why. ``usage`` marks a mistake in
     the command line (exit code 2) rather than the machine's state (exit code 3)."""

@@ -2,10 +2,11 @@
 
 from datetime import timedelta
 
+from attempts import bump  # tests/apps/attempts.py: the handler file's folder is on sys.path
+
 from wf import DaprWorkflowContext, RetryPolicy, WorkflowActivityContext, WorkflowRuntime, when_all
 
 wfr = WorkflowRuntime()
-TRIES: dict[str, int] = {}
 
 
 @wfr.activity(name="greet")
@@ -15,10 +16,10 @@ def greet(ctx: WorkflowActivityContext, name: str) -> str:
 
 @wfr.activity(name="flaky")
 def flaky(ctx: WorkflowActivityContext, key: str) -> int:
-    TRIES[key] = TRIES.get(key, 0) + 1
-    if TRIES[key] < 2:
-        raise ConnectionError(f"try {TRIES[key]} of {key} failed")
-    return TRIES[key]
+    tries = bump(key)
+    if tries < 2:
+        raise ConnectionError(f"try {tries} of {key} failed")
+    return tries
 
 
 @wfr.activity(name="square")

@@ -1,6 +1,10 @@
 """Workflows for the load tests of the local stack (tests/test_dev_load.py)."""
 
+import os
+import time
 from datetime import timedelta
+
+from attempts import bump, count  # tests/apps/attempts.py: the handler file's folder is on sys.path
 
 from wf import (
     DaprWorkflowContext,
@@ -39,23 +43,33 @@ def pair(ctx: DaprWorkflowContext, x: int):
     return [x, (yield ctx.call_activity(double, input=x))]
 
 
+@wfr.activity(name="whoami")
+def whoami(ctx: WorkflowActivityContext, seconds: float) -> int:
+    """The process the activity ran in, after holding its container ``seconds``."""
+    time.sleep(seconds)
+    return os.getpid()
+
+
+@wfr.workflow(name="who")
+def who(ctx: DaprWorkflowContext, n: int):
+    """n activities at once; their containers' process IDs."""
+    return (yield when_all([ctx.call_activity(whoami, input=0.5) for _ in range(n)]))
+
+
 lambda_handler = wfr.lambda_handler
-
-
-ATTEMPTS: dict[str, int] = {}
 
 
 @wfr.activity(name="fails_twice")
 def fails_twice(ctx: WorkflowActivityContext, key: str) -> int:
-    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
-    if ATTEMPTS[key] < 3:
-        raise RuntimeError(f"attempt {ATTEMPTS[key]} fails")
-    return ATTEMPTS[key]
+    tries = bump(key)
+    if tries < 3:
+        raise RuntimeError(f"attempt {tries} fails")
+    return tries
 
 
 @wfr.activity(name="refuses")
 def refuses(ctx: WorkflowActivityContext, key: str) -> None:
-    ATTEMPTS[key] = ATTEMPTS.get(key, 0) + 1
+    bump(key)
     raise NonRetryableError("no point retrying")
 
 
@@ -71,7 +85,7 @@ def fast_retries(ctx: DaprWorkflowContext, key: str):
     try:
         yield ctx.call_activity(refuses, input=key, retry_policy=FAST)
     except TaskFailedError as exc:
-        return [attempts, ATTEMPTS.get(key), exc.details.error_type]
+        return [attempts, count(key), exc.details.error_type]
 
 
 @wfr.workflow(name="timer")

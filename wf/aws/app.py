@@ -3,6 +3,7 @@ and routes each Lambda event (API Gateway v1/v2, SQS batch) to its handler."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 import threading
 import time
@@ -15,7 +16,7 @@ from aws_lambda_powertools import Logger
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from wf.aws.http import BASE_PATH, build_resolver
-from wf.aws.metrics import PowertoolsMetrics
+from wf.aws.metrics import LoggedMetrics, PowertoolsMetrics
 from wf.aws.s3 import S3Blobs
 from wf.aws.sessions import s3_client, shared_loader
 from wf.aws.sessions import sqs_client as shared_sqs_client
@@ -200,6 +201,10 @@ def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
         handler = make_handler(engine, settings, metrics.flush, message_spans(tracer), _ack(engine))
         traced: LambdaHandler = tracer.capture_lambda_handler(handler, capture_response=False)
         return traced
+    if settings.log_metrics:
+        logged = LoggedMetrics(logging.getLogger("wf.metrics"))
+        engine = build_engine(runtime, settings, metrics=logged)
+        return make_handler(engine, settings, logged.flush, ack=_ack(engine))
     engine = build_engine(runtime, settings)
     return make_handler(engine, settings, ack=_ack(engine))
 

@@ -1,6 +1,10 @@
-"""Engine metrics as CloudWatch metrics through Powertools' EMF logger."""
+"""Engine metrics as CloudWatch metrics through Powertools' EMF logger, or (off Lambda)
+as a log line per invocation."""
 
 from __future__ import annotations
+
+import logging
+from collections import Counter
 
 from aws_lambda_powertools import Metrics as _Metrics
 from aws_lambda_powertools.metrics import MetricUnit
@@ -23,3 +27,19 @@ class PowertoolsMetrics:
         if self._pending:
             self._metrics.flush_metrics()
             self._pending = False
+
+
+class LoggedMetrics:
+    """The counts of one invocation as one log line (``metrics: WriteConflicts=1 ...``)."""
+
+    def __init__(self, logger: logging.Logger) -> None:
+        self._log = logger
+        self._counts: Counter[str] = Counter()
+
+    def count(self, metric: Metric, value: int = 1) -> None:
+        self._counts[metric.value] += value
+
+    def flush(self) -> None:
+        if self._counts:
+            self._log.info("metrics: %s", " ".join(f"{k}={v}" for k, v in sorted(self._counts.items())))
+            self._counts.clear()

@@ -55,6 +55,9 @@ class Settings:
     tracing: bool = False
     #: JSON log lines (CloudWatch), or plain text lines (``WF_LOG_FORMAT=text``, the local stack).
     json_logs: bool = True
+    #: Off Lambda, the engine's counts as a log line per invocation (``WF_LOG_METRICS``:
+    #: ``wf dev --verbose``), where CloudWatch would have them on Lambda.
+    log_metrics: bool = False
     #: Another endpoint than AWS's for DynamoDB and SQS (the local stack, an emulator).
     dynamodb_endpoint: str | None = None
     sqs_endpoint: str | None = None
@@ -112,6 +115,7 @@ class Settings:
             and bool(env.get("AWS_XRAY_DAEMON_ADDRESS"))
             and env.get("POWERTOOLS_TRACE_DISABLED", "").lower() not in ("1", "true"),
             json_logs=env.get("WF_LOG_FORMAT", "json") == "json",
+            log_metrics=env.get("WF_LOG_METRICS", "") in ("1", "true", "yes"),
             dynamodb_endpoint=endpoint("dynamodb"),
             sqs_endpoint=endpoint("sqs"),
             s3_endpoint=endpoint("s3"),

@@ -1,5 +1,7 @@
-"""Function containers, as Lambda keeps them: each invocation runs in a container that
-no other invocation is using at that moment.
+"""Function containers as threads of one process, for the stack an application starts
+in itself (``WorkflowRuntime.start()``); ``wf dev`` runs each container as a process
+(``wf/dev/processes.py``). Each invocation runs in a container that no other invocation
+is using at that moment.
 
 Lambda never runs two invocations in one container at once; the engine relies on it
 (its warm cache, Powertools' resolver, which holds the current event). The local stack
@@ -14,6 +16,7 @@ from __future__ import annotations
 import gc
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -40,6 +43,22 @@ def app_factory(handler: LambdaHandler) -> tuple[Callable[[], LambdaHandler], in
 
         return (lambda: build_app(registry, Settings.from_env())), DEFAULT_CONCURRENCY
     return (lambda: handler), 1
+
+
+class LambdaContext:
+    """The context object an invocation gets, as Lambda's: the time left before the
+    function's timeout, and the request's names."""
+
+    function_name = "wf-local"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf-local"
+    memory_limit_in_mb = 512
+
+    def __init__(self, timeout_s: float = 30.0, request_id: str = "local") -> None:
+        self._deadline = time.monotonic() + timeout_s
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
 class Containers:

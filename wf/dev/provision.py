@@ -19,6 +19,8 @@ QUEUE_NAME = "wf-work"
 BUCKET_NAME = "wf-payloads"
 #: template.yaml's lifecycle: message bodies (``m/``) outlive SQS's longest retention.
 MESSAGE_BLOB_DAYS = 15
+#: template.yaml's function timeout (Globals.Function.Timeout), in seconds.
+FUNCTION_TIMEOUT = 30
 VISIBILITY_TIMEOUT = 180  # six times the function timeout, as AWS recommends
 #: The template's default: the engine must know the queue's redrive count.
 MAX_RECEIVE_COUNT = Settings.max_receive_count

@@ -21,21 +21,21 @@ import signal
 import sys
 import tempfile
 import threading
-import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from wf.console.guard import GuardPolicy, allowed_hosts
-from wf.dev.containers import Containers, app_factory
+from wf.dev.containers import DEFAULT_CONCURRENCY, Containers, LambdaContext, app_factory
 from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.expiry import TtlSweeper
 from wf.dev.front import http_server, wsgi_app
-from wf.dev.provision import ensure_resources
+from wf.dev.processes import FunctionConfig, ProcessContainers
+from wf.dev.provision import FUNCTION_TIMEOUT, ensure_resources
 from wf.dev.state import load_state, state_file
-from wf.errors import DevServerError
+from wf.errors import DevServerError, FunctionError
 
 log = logging.getLogger("wf.dev")
 
@@ -72,7 +72,7 @@ def use_local_resources() -> bool:
 
 
 def local_context() -> Any:
-    return _Context()
+    return LambdaContext()
 
 
 def load_handler(path: str) -> Any:
@@ -94,17 +94,17 @@ def load_handler(path: str) -> Any:
     return fn
 
 
-class _Context:
-    function_name = "wf-local"
-    aws_request_id = "local"
-    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf-local"
-    memory_limit_in_mb = 512
+def _session(endpoint: str) -> Any:
+    """A boto3 session for the stack's own calls to ``endpoint`` (an emulator takes any
+    credentials: the local ones when none are configured)."""
+    import boto3
 
-    def __init__(self, timeout_s: float = 30.0) -> None:
-        self._deadline = time.monotonic() + timeout_s
-
-    def get_remaining_time_in_millis(self) -> int:
-        return max(0, int((self._deadline - time.monotonic()) * 1000))
+    return boto3.session.Session(
+        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "local",
+        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "local",
+        aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
+        region_name=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
+    )
 
 
 class LocalStack:
@@ -119,6 +119,8 @@ class LocalStack:
         port: int,
         host: str = "127.0.0.1",
         *,
+        handler_file: Path | None = None,
+        timeout_s: float = FUNCTION_TIMEOUT,
         concurrency: int | None = None,
         pollers: int = DEFAULT_POLLERS,
         publish: bool = False,
@@ -128,28 +130,45 @@ class LocalStack:
         allow_hosts: Iterable[str] = (),
         api_token: str | None = None,
     ) -> None:
-        """``verbose``: a log line per HTTP request and per SQS message (else per change,
-        write request and failure only). ``allow_hosts``: ``Host`` names served beside
-        the loopback ones; ``api_token``: Dapr's ``DAPR_API_TOKEN``, which every request
-        must then carry (``wf/console/guard.py``)."""
+        """``handler_file``: run the function's containers as processes that each
+        import it (``wf dev``); without it, ``lambda_handler``'s containers are threads
+        of this process (an application's own stack). ``timeout_s``: the function's
+        timeout, after which an invocation is ended. ``verbose``: a log line per HTTP
+        request and per SQS message (else per change, write request and failure only).
+        ``allow_hosts``: ``Host`` names served beside the loopback ones; ``api_token``:
+        Dapr's ``DAPR_API_TOKEN``, which every request must then carry
+        (``wf/console/guard.py``)."""
         self._verbose = verbose
         self._policy = GuardPolicy(
             allowed_hosts(host, port, allow_hosts), GuardPolicy.new_key(), api_token=api_token or None
         )
-        factory, limit = app_factory(lambda_handler)
         #: Where the embedded emulator's table and queues are kept across restarts.
         self._state_file = state_file
         self._replay_each_step = replay_each_step
         self._region = "us-east-1"
         self._resources: Any = None
-        self._containers = Containers(factory, concurrency or limit)
+        self._handler, self._handler_file = lambda_handler, handler_file
+        self._timeout_s = timeout_s
+        self._concurrency = concurrency
+        self._containers: Containers | ProcessContainers | None = None
         self._host, self._port, self._pollers, self._publish = host, port, pollers, publish
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._server: Any = None
         self._source: SqsEventSource | None = None
         self._emulator: Emulator | None = None
-        self._environ: dict[str, str] = {}
+        #: What this stack set in this process's environment (threads only), and what
+        #: was there before: stop gives back exactly that.
+        self._set_environ: dict[str, str | None] = {}
+        #: The emulator's (or AWS_ENDPOINT_URL's) address, once started.
+        self.aws_endpoint = ""
+
+    def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
+        assert self._containers is not None, "started"
+        return self._containers.invoke(event, context)
+
+    def _context(self) -> LambdaContext:
+        return LambdaContext(self._timeout_s)
 
     @property
     def url(self) -> str:
@@ -164,15 +183,10 @@ class LocalStack:
     def start(self) -> None:
         """Bind the port, start the emulator (unless ``AWS_ENDPOINT_URL`` names one),
         provision the table and queues, and start serving; returns at once."""
-        import boto3
-
-        # Given back at stop: a stack started inside an application (WorkflowRuntime.start)
-        # leaves its process's environment as it found it.
-        self._environ = dict(os.environ)
         try:
             # Bound first: a port in use is reported before anything else starts.
             self._server = http_server(
-                wsgi_app(self._containers.invoke, _Context, self._policy, verbose=self._verbose),
+                wsgi_app(self._invoke, self._context, self._policy, verbose=self._verbose),
                 self._host,
                 self._port,
                 threads=HTTP_THREADS,
@@ -182,43 +196,71 @@ class LocalStack:
                 f"port {self._port} on {self._host} is in use ({exc.strerror}): is another `wf dev` running? "
                 "Use --port N (or WF_ENDPOINT=http://127.0.0.1:N)"
             ) from exc
-        # The emulator, the API and the SQS event source are threads of this one process;
-        # hand the GIL over promptly so a request does not wait out the default 5 ms slice.
+        # The API and the SQS event source are threads of this one process; hand the GIL
+        # over promptly so a request does not wait out the default 5 ms slice.
         sys.setswitchinterval(0.0002)
-        os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
-        os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
-        os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-        if not os.environ.get("AWS_ENDPOINT_URL"):
+        endpoint = os.environ.get("AWS_ENDPOINT_URL")
+        if not endpoint:
             self._emulator = Emulator()
-            os.environ["AWS_ENDPOINT_URL"] = self._emulator.start()
-            log.info("embedded AWS emulator on %s", os.environ["AWS_ENDPOINT_URL"])
-        region = os.environ["AWS_DEFAULT_REGION"]
-        sqs = boto3.client("sqs", region_name=region)
-        s3 = boto3.client("s3", region_name=region)
-        res = ensure_resources(boto3.client("dynamodb", region_name=region), sqs, s3=s3)
-        os.environ["WF_TABLE_NAME"], os.environ["WF_QUEUE_URL"] = res.table_name, res.queue_url
-        os.environ["WF_BUCKET"] = res.bucket_name or ""
-        os.environ.setdefault("WF_LOG_FORMAT", "text")
-        os.environ.setdefault("WF_PRECISE_TIMERS", "1")  # to the millisecond, here
+            endpoint = self._emulator.start()
+            log.info("embedded AWS emulator on %s", endpoint)
+        session = _session(endpoint)
+        region = session.region_name
+        sqs, dynamodb, s3 = (session.client(name, endpoint_url=endpoint) for name in ("sqs", "dynamodb", "s3"))
+        res = ensure_resources(dynamodb, sqs, s3=s3)
+        self._region, self._resources, self.aws_endpoint = region, res, endpoint
+        # The function's configuration: what template.yaml's Environment and the
+        # stack's resources give it (each container gets it as its environment).
+        config = {
+            "AWS_ENDPOINT_URL": endpoint,
+            "AWS_DEFAULT_REGION": region,
+            "WF_TABLE_NAME": res.table_name,
+            "WF_QUEUE_URL": res.queue_url,
+            "WF_BUCKET": res.bucket_name or "",
+            "WF_LOG_FORMAT": os.environ.get("WF_LOG_FORMAT", "text"),
+            "WF_PRECISE_TIMERS": os.environ.get("WF_PRECISE_TIMERS", "1"),  # to the millisecond, here
+        }
+        # The user's own settings of the function (WF_COMPONENT, WF_RETENTION_DAYS, ...).
+        config.update({k: v for k, v in os.environ.items() if k.startswith("WF_") and k not in config})
+        for key, fallback in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
+            config[key] = os.environ.get(key) or fallback
+        if self._verbose:
+            config.setdefault("WF_LOG_METRICS", "1")
         if self._replay_each_step:
-            os.environ.setdefault("WF_REPLAY_EACH_STEP", "1")
-        self._region, self._resources = region, res
+            config["WF_REPLAY_EACH_STEP"] = os.environ.get("WF_REPLAY_EACH_STEP", "1")
+        if self._handler_file is not None:
+            self._containers = ProcessContainers(
+                FunctionConfig(self._handler_file, config, self._timeout_s, verbose=self._verbose),
+                self._concurrency or DEFAULT_CONCURRENCY,
+            )
+        else:
+            # Containers in this process read the process's environment: set here, and
+            # given back at stop (an application's stack leaves it as it found it).
+            for key, value in config.items():
+                if os.environ.get(key) != value:
+                    self._set_environ.setdefault(key, os.environ.get(key))
+                    os.environ[key] = value
+            factory, limit = app_factory(self._handler)
+            self._containers = Containers(factory, self._concurrency or limit)
         if self._emulator is not None and self._state_file is not None:
-            dynamodb = boto3.client("dynamodb", region_name=region)
             urls = {url.rsplit("/", 1)[-1]: url for url in (res.queue_url, res.dlq_url)}
             items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls, s3, res.bucket_name)
             if items or messages:
                 log.info("restored %d items and %d messages from %s", items, messages, self._state_file)
             self._retry_stalled(dynamodb, sqs, res)
-        state = {k: os.environ[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")}
+        if isinstance(self._containers, ProcessContainers):
+            # One container ready before the first request: a handler file that cannot
+            # be imported is reported now, not at the first request.
+            self._containers.warm()
+        state = {k: config[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")}
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
             STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
             sqs,
             res.queue_url,
-            self._containers.invoke,
+            self._invoke,
             region=region,
-            context=_Context,
+            context=self._context,
             max_batches=self._pollers,
             verbose=self._verbose,
         )
@@ -229,13 +271,7 @@ class LocalStack:
         self._threads.append(threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True))
         if float(os.environ.get("WF_RETENTION_DAYS") or 0) > 0:
             # The emulator has no TTL and no stream: the sweeper stands in for both.
-            sweeper = TtlSweeper(
-                boto3.client("dynamodb", region_name=region),
-                res.table_name,
-                self._containers.invoke,
-                _Context,
-                region=region,
-            )
+            sweeper = TtlSweeper(dynamodb, res.table_name, self._invoke, self._context, region=region)
             self._threads.append(threading.Thread(target=sweeper.run, args=(self._stop,), name="ttl", daemon=True))
         for thread in self._threads:
             thread.start()
@@ -279,8 +315,14 @@ class LocalStack:
             self._emulator = None
         if self._publish:
             STATE_FILE.unlink(missing_ok=True)
-        os.environ.clear()
-        os.environ.update(self._environ)
+        if isinstance(self._containers, ProcessContainers):
+            self._containers.close()
+        for key, before in self._set_environ.items():
+            if before is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = before
+        self._set_environ.clear()
 
     def _save(self) -> None:
         """Have the emulator save its table and queues to the state file (if any)."""
@@ -325,15 +367,22 @@ def serve(
     state: str | None = None,
     verbose: bool = False,
     allow_hosts: Iterable[str] = (),
+    timeout_s: float = FUNCTION_TIMEOUT,
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C, SIGTERM or
-    SIGHUP (its terminal closed); ``state``: the ``--state`` option (see
-    ``wf/dev/state.py``); ``allow_hosts``: the ``--allow-host`` option. With
+    SIGHUP (its terminal closed), each function container a process importing it;
+    ``state``: the ``--state`` option (see ``wf/dev/state.py``); ``allow_hosts``: the
+    ``--allow-host`` option; ``timeout_s``: the function's timeout (``--timeout``). With
     ``DAPR_API_TOKEN`` set, every request must carry it, as Dapr's API demands."""
+    file = Path(handler_file).resolve()
+    if not file.is_file():
+        raise DevServerError(f"handler file {file} does not exist (use --handler FILE)", usage=True)
     stack = LocalStack(
-        load_handler(handler_file),
+        None,
         port,
         host,
+        handler_file=file,
+        timeout_s=timeout_s,
         concurrency=concurrency,
         pollers=pollers,
         publish=True,
@@ -353,8 +402,12 @@ def serve(
     signal.signal(signal.SIGINT, interrupt)
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGHUP, interrupt)
-    stack.start()
-    print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {os.environ['AWS_ENDPOINT_URL']})", flush=True)
+    try:
+        stack.start()
+    except FunctionError as exc:
+        stack.stop()
+        raise DevServerError(f"{handler_file}: {exc} (its traceback is above)", usage=True) from exc
+    print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {stack.aws_endpoint}; pid {os.getpid()})", flush=True)
     print(f"wf dev: the console on {stack.console_url}", flush=True)
     try:
         while not stopped.wait(0.2):
