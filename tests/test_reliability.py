@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -341,3 +342,16 @@ def test_a_duplicate_delivered_at_once_carries_out_what_a_dead_delivery_owed(sta
     stack.pump()
     assert props(stack, "dup")["status"] == "COMPLETED"
     assert runs[("dup", "count")] == 2  # each activity once
+
+
+def test_a_function_timeout_under_the_margin_still_runs_its_activities() -> None:
+    """With a 2 s function (under the 5 s margin), a fresh invocation runs the activity
+    (it was handed on to a new message forever); late in an invocation it is handed on,
+    and one that runs is given most of the time, not cut off by the reserve."""
+    from wf.engine.budget import ActivityBudget
+
+    budget = ActivityBudget(5_000)
+    assert budget.may_start("a", lambda: 1_990)
+    assert not budget.may_start("a", lambda: 600)
+    (get,) = budget.timed_all([("a", lambda: time.sleep(0.3) or "ran")], lambda: 1_990)
+    assert get() == "ran"

@@ -35,8 +35,9 @@ LambdaHandler = Callable[[dict[str, Any], Any], dict[str, Any]]
 
 #: Powertools' resolvers keep the current event on a class (``BaseRouter``), shared by
 #: every resolver of the process. Lambda runs one invocation per process, so this lock is
-#: never contended there; the local stack runs many containers in one process, and
-#: without it one request would be routed or answered with another's event.
+#: never contended there, nor in ``wf dev`` (a process per container); an application's
+#: own stack (``WorkflowRuntime.start()``) runs its containers as threads of one process,
+#: and without it one request would be routed or answered with another's event.
 _RESOLVING = threading.Lock()
 
 
@@ -150,9 +151,36 @@ def make_handler(
                 return expire_batch(engine.store, event, context)
             return _batch(engine, event, context, span, ack)
         with _RESOLVING:
-            return resolver_for(event.get("version") == "2.0").resolve(event, context)  # type: ignore[no-any-return]
+            response: dict[str, Any] = resolver_for(event.get("version") == "2.0").resolve(event, context)
+        return fit_response(response)
 
     return handler
+
+
+#: Lambda's limit on a synchronous invocation's response (and request): 6 MB.
+MAX_SYNC_PAYLOAD_BYTES = 6 * 1024 * 1024
+
+
+def fit_response(response: dict[str, Any]) -> dict[str, Any]:
+    """``response``, or, when Lambda could not return it (over 6 MB: API Gateway would
+    answer a bare 502), an error that says why and what to do instead."""
+    body = response.get("body")
+    # Measured exactly only when it could be near the limit: JSON escaping at most
+    # doubles a string's bytes here (orjson keeps non-ASCII as UTF-8).
+    if not isinstance(body, str) or 4 * len(body) < MAX_SYNC_PAYLOAD_BYTES:
+        return response
+    import orjson
+
+    size = len(orjson.dumps(response))
+    if size <= MAX_SYNC_PAYLOAD_BYTES:
+        return response
+    error = {
+        "errorCode": "ERR_RESPONSE_TOO_LARGE",
+        "message": f"the answer would be {size:,} bytes, over Lambda's limit of {MAX_SYNC_PAYLOAD_BYTES:,} bytes "
+        "(6 MB) for a response: read the instance's payloads one at a time from its history "
+        "(GET .../history?pageSize=1)",
+    }
+    return {"statusCode": 500, "headers": {"Content-Type": "application/json"}, "body": orjson.dumps(error).decode()}
 
 
 def _batch(

@@ -16,6 +16,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
+from wf.errors import FunctionError
+
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
 
@@ -141,6 +143,9 @@ class SqsEventSource:
         try:
             result = self._handler({"Records": records}, self._context())
             failed = {f["itemIdentifier"] for f in result.get("batchItemFailures", [])}
+        except FunctionError as exc:  # timed out, raised, or its container died
+            log.warning("the invocation failed (%s): the whole batch comes back after the visibility timeout", exc)
+            failed = {m["MessageId"] for m in msgs}
         except Exception:
             log.exception("the handler raised: the whole batch will be retried")
             failed = {m["MessageId"] for m in msgs}

@@ -103,8 +103,10 @@ def ensure_resources(
     table_name: str = TABLE_NAME,
     queue_name: str = QUEUE_NAME,
     s3: Any = None,
+    visibility_timeout: int = VISIBILITY_TIMEOUT,
 ) -> Resources:
-    """Create what is missing; leave what exists (the bucket only with ``s3``)."""
+    """Create what is missing; leave what exists (the bucket only with ``s3``), but for
+    the queue's visibility timeout (six times the function's, as the template's)."""
     try:
         dynamodb.create_table(**table_definition(table_name))
     except ClientError as exc:
@@ -112,13 +114,17 @@ def ensure_resources(
             raise
     dlq_url = sqs.create_queue(QueueName=f"{queue_name}-dlq", Attributes={"SqsManagedSseEnabled": "true"})["QueueUrl"]
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    queue_url = sqs.create_queue(
-        QueueName=queue_name,
-        Attributes={
-            "VisibilityTimeout": str(VISIBILITY_TIMEOUT),
-            "SqsManagedSseEnabled": "true",
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
-        },
-    )["QueueUrl"]
+    attributes: Any = {
+        "VisibilityTimeout": str(visibility_timeout),
+        "SqsManagedSseEnabled": "true",
+        "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": MAX_RECEIVE_COUNT}),
+    }
+    try:
+        queue_url = sqs.create_queue(QueueName=queue_name, Attributes=attributes)["QueueUrl"]
+    except ClientError as exc:
+        if "QueueAlreadyExists" not in exc.response["Error"]["Code"]:
+            raise
+        queue_url = sqs.get_queue_url(QueueName=queue_name)["QueueUrl"]
+        sqs.set_queue_attributes(QueueUrl=queue_url, Attributes=attributes)
     bucket = ensure_bucket(s3) if s3 is not None else None
     return Resources(table_name, queue_url, dlq_url, bucket)

@@ -207,7 +207,7 @@ class LocalStack:
         session = _session(endpoint)
         region = session.region_name
         sqs, dynamodb, s3 = (session.client(name, endpoint_url=endpoint) for name in ("sqs", "dynamodb", "s3"))
-        res = ensure_resources(dynamodb, sqs, s3=s3)
+        res = ensure_resources(dynamodb, sqs, s3=s3, visibility_timeout=max(1, round(6 * self._timeout_s)))
         self._region, self._resources, self.aws_endpoint = region, res, endpoint
         # The function's configuration: what template.yaml's Environment and the
         # stack's resources give it (each container gets it as its environment).

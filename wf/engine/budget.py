@@ -8,6 +8,11 @@ or inline) starts only if the invocation has more time left than a margin, or th
 1.5 times the longest run of that activity this container has seen, if that is longer.
 An activity that may not start is handed to a fresh SQS message instead.
 
+Neither the margin nor the reserve below is more than a fair share of the longest time
+an invocation has had in this container (about the function's timeout): with a
+timeout under the margin, a fresh invocation must still run the activity, not hand it
+on forever.
+
 An activity that has started but runs on towards the timeout (it hangs, or a call it
 makes does) is not waited for past a last reserve of the invocation's time: its task
 fails with ``ActivityTimeoutError``, which the workflow can catch or retry, and the
@@ -39,6 +44,8 @@ class ActivityBudget:
         self.margin_ms = margin_ms
         self._monotonic = monotonic
         self._longest_ms: dict[str, float] = {}
+        #: The most time left an invocation has been seen with here (about the timeout).
+        self._horizon_ms = 0.0
 
     def needed_ms(self, name: str) -> float:
         """The time an invocation must have left to start activity ``name``."""
@@ -46,7 +53,15 @@ class ActivityBudget:
 
     def may_start(self, name: str, remaining_ms: Callable[[], int] | None) -> bool:
         """``remaining_ms`` is the Lambda context's clock; None (no deadline) always may."""
-        return remaining_ms is None or remaining_ms() > self.needed_ms(name)
+        if remaining_ms is None:
+            return True
+        left = float(remaining_ms())
+        self._horizon_ms = max(self._horizon_ms, left)
+        return left > min(self.needed_ms(name), self._horizon_ms / 2)
+
+    def _reserve_ms(self, remaining: float) -> float:
+        self._horizon_ms = max(self._horizon_ms, remaining)
+        return min(self.margin_ms, MAX_RESERVE_MS, self._horizon_ms / 4)
 
     def timed(self, name: str, run: Callable[[], T], remaining_ms: Callable[[], int] | None = None) -> T:
         """Run an activity, remembering how long it took; with a deadline, raise
@@ -65,7 +80,10 @@ class ActivityBudget:
         """Run activities concurrently, each in a thread of its own, under one deadline
         (the invocation's, less the reserve); for each, a getter that returns its result
         or raises its error, or ``ActivityTimeoutError`` if it was still running."""
-        allowed_ms = None if remaining_ms is None else remaining_ms() - min(self.margin_ms, MAX_RESERVE_MS)
+        allowed_ms: int | None = None
+        if remaining_ms is not None:
+            left = float(remaining_ms())
+            allowed_ms = int(left - self._reserve_ms(left))
         deadline = None if allowed_ms is None else self._monotonic() + max(0, allowed_ms) / 1000
         slots = [_Slot(name, run, self) for name, run in runs]
         for slot in slots:
