@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import iam
 from wf.dev import moto_fixes
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -17,6 +18,12 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("AWS_REGION", "us-east-1")
 os.environ.pop("AWS_ENDPOINT_URL", None)
 moto_fixes.install()
+iam.install()  # the function's AWS calls, for tests/test_iam.py
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """tests/test_iam.py last: it checks the calls every test before it made."""
+    items.sort(key=lambda item: item.nodeid.startswith("tests/test_iam.py"))
 
 
 @pytest.fixture

@@ -67,7 +67,7 @@ def stack(aws):
 
 
 def test_large_input_result_event_and_output_round_trip_by_reference(stack: Stack) -> None:
-    blob = "é" + "a" * (2 * MB)
+    blob = "é" + "a" * MB  # 1 MB in, 3 MB out: an answer of 4 MB, under Lambda's 6 MB
     started(stack, "large", "big", json.dumps(blob))
     stack.pump()
     assert stack.post(f"{P}/big/raiseEvent/more", json.dumps("e" * MB))[0] == 202
@@ -89,6 +89,31 @@ def test_large_input_result_event_and_output_round_trip_by_reference(stack: Stac
     assert stack.post(f"{P}/big/purge")[0] == 202
     assert not [i for i in stack.table_items() if i["pk"]["S"] == "big"]
     assert not [k for k in stack.blob_keys() if k.startswith("h/big/")]
+
+
+def test_an_answer_over_6_mb_is_an_error_that_says_how_to_read_the_payloads(stack: Stack) -> None:
+    """Lambda returns at most 6 MB (API Gateway would answer a bare 502): the function
+    answers ERR_RESPONSE_TOO_LARGE itself, and each payload reads back from its history
+    one event at a time."""
+    blob = "b" * (2 * MB)
+    started(stack, "large", "huge", json.dumps(blob))
+    stack.pump()
+    assert stack.post(f"{P}/huge/raiseEvent/more", json.dumps("e" * MB))[0] == 202
+    stack.pump()
+    status, body = stack.get("huge")  # 2 MB in, 4 MB out
+    assert status == 500 and body["errorCode"] == "ERR_RESPONSE_TOO_LARGE", body
+    assert "6,291,456 bytes" in body["message"] and "pageSize=1" in body["message"]
+    out = []
+    token = None
+    while True:
+        query = {"pageSize": "1", **({"continuationToken": token} if token else {})}
+        status, page = stack.http("GET", "/v1.0/workflows/dapr/huge/history", query=query)
+        assert status == 200
+        out += [e.get("result") for e in page["events"] if e["eventType"] == "ExecutionCompleted"]
+        token = page.get("continuationToken")
+        if not token:
+            break
+    assert json.loads(out[0]) == blob + "!" * MB + "e" * MB
 
 
 def test_a_payload_over_10_mb_fails_its_task_naming_the_limit(stack: Stack) -> None:
