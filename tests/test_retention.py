@@ -159,7 +159,7 @@ def test_wf_dev_expires_instances_as_dynamodb_ttl_and_the_stream_would(tmp_path)
         while client.get_workflow_state("short") is not None and time.monotonic() < deadline:
             time.sleep(0.5)
         assert client.get_workflow_state("short") is None
-        endpoint = re.search(r"AWS at (\S+)\)", "".join(lines))[1]
+        endpoint = re.search(r"AWS at ([^;)\s]+)", "".join(lines))[1]
         ddb = boto3.client("dynamodb", endpoint_url=endpoint, region_name="us-east-1")
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
