@@ -87,3 +87,21 @@ def dapr_js(
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def dynamodb_local() -> object:
+    """AWS's own DynamoDB Local (wf/dev/dynamodb_local.py), for the suites that must hold
+    on it as on moto. Where it cannot run, those tests skip and say why; where
+    ``WF_REQUIRE_DYNAMODB_LOCAL`` is set (CI), they fail instead."""
+    from wf.dev.dynamodb_local import DynamoDBLocal, unavailable_reason
+
+    reason = unavailable_reason()
+    if reason is not None:
+        if os.environ.get("WF_REQUIRE_DYNAMODB_LOCAL"):
+            pytest.fail(f"DynamoDB Local is required here (WF_REQUIRE_DYNAMODB_LOCAL): {reason}")
+        pytest.skip(reason)
+    server = DynamoDBLocal()
+    server.start()
+    yield server.endpoint
+    server.stop()

@@ -1,5 +1,6 @@
 """The store contract: one suite run against the in-memory store and the DynamoDB
-store (on moto), so that what the fast engine tests prove on memory holds on DynamoDB."""
+store (on moto, and on AWS's own DynamoDB Local), so that what the fast engine tests
+prove on memory holds on DynamoDB."""
 
 from __future__ import annotations
 
@@ -19,10 +20,13 @@ from wf.testing import MemoryBlobs, MemoryStore
 T0 = datetime(2026, 1, 12, 21, 31, 13, 381146, tzinfo=UTC)
 
 
-@pytest.fixture(params=["memory", "dynamodb", "dynamodb+s3"])
+@pytest.fixture(params=["memory", "dynamodb", "dynamodb+s3", "dynamodb-local"])
 def store(request: Any) -> Iterator[InstanceStore]:
     if request.param == "memory":
         yield MemoryStore()
+        return
+    if request.param == "dynamodb-local":  # AWS's own DynamoDB Local, not moto
+        yield _local_store(request.getfixturevalue("dynamodb_local"))
         return
     from moto import mock_aws
 
@@ -37,6 +41,26 @@ def store(request: Any) -> Iterator[InstanceStore]:
         )
         blobs = S3Blobs(lambda: s3, res.bucket_name) if s3 is not None and res.bucket_name else None
         yield DynamoStore(make_item_model(res.table_name, "us-east-1", None), blobs)
+
+
+_tables = iter(range(1_000_000))
+
+
+def _local_store(endpoint: str) -> InstanceStore:
+    """A DynamoStore on a fresh table of the session's DynamoDB Local."""
+    from wf.aws.dynamodb import DynamoStore, make_item_model
+    from wf.dev.provision import table_definition
+
+    name = f"contract-{next(_tables)}"
+    ddb = boto3.client(
+        "dynamodb",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="local",
+        aws_secret_access_key="local",
+    )
+    ddb.create_table(**table_definition(name))
+    return DynamoStore(make_item_model(name, "us-east-1", endpoint))
 
 
 @pytest.fixture(params=["memory", "s3"])

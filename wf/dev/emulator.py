@@ -59,10 +59,25 @@ class Emulator:
         return self.endpoint
 
     def save(
-        self, path: Path, table_name: str, queue_names: list[str], region: str, bucket: str | None = None
+        self,
+        path: Path,
+        table_name: str,
+        queue_names: list[str],
+        region: str,
+        bucket: str | None = None,
+        *,
+        dynamodb_endpoint: str | None = None,
     ) -> tuple[int, int]:
-        """Have it write its table, queues and bucket to ``path``; returns (items, messages)."""
-        request = {"path": str(path), "table": table_name, "queues": queue_names, "region": region, "bucket": bucket}
+        """Have it write its table (or the one at ``dynamodb_endpoint``), queues and bucket
+        to ``path``; returns (items, messages)."""
+        request = {
+            "path": str(path),
+            "table": table_name,
+            "queues": queue_names,
+            "region": region,
+            "bucket": bucket,
+            "dynamodb_endpoint": dynamodb_endpoint,
+        }
         self._send({"save": request})
         reply = self._reply("saved", STOP_TIMEOUT_SECONDS)
         items, messages = reply["saved"]
@@ -158,7 +173,9 @@ def main() -> None:
     for line in sys.stdin:
         try:
             request = json.loads(line)["save"]
-            dynamodb = boto3.client("dynamodb", region_name=request["region"], endpoint_url=endpoint)
+            dynamodb = boto3.client(
+                "dynamodb", region_name=request["region"], endpoint_url=request.get("dynamodb_endpoint") or endpoint
+            )
             s3 = boto3.client("s3", region_name=request["region"], endpoint_url=endpoint)
             saved = save_state(
                 Path(request["path"]),

@@ -28,6 +28,7 @@ from typing import Any
 
 from wf.console.guard import GuardPolicy, allowed_hosts
 from wf.dev.containers import DEFAULT_CONCURRENCY, Containers, LambdaContext, app_factory
+from wf.dev.dynamodb_local import DynamoDBLocal
 from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.expiry import TtlSweeper
@@ -50,6 +51,10 @@ RECEIVERS = 2
 STATE_FILE = Path(tempfile.gettempdir()) / "wf-dev.json"
 
 
+#: What a running stack tells ``wf invoke`` (with the table's own endpoint).
+_PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")
+
+
 def use_local_resources() -> bool:
     """Point this process at the local stack's resources; false if there is none."""
     if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("WF_TABLE_NAME") and os.environ.get("WF_QUEUE_URL"):
@@ -58,7 +63,7 @@ def use_local_resources() -> bool:
         state = json.loads(STATE_FILE.read_text())
     except (OSError, ValueError):
         return False
-    for key in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET"):
+    for key in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB"):
         if key in state:
             os.environ.setdefault(key, state[key])
     for key, value in (
@@ -129,8 +134,11 @@ class LocalStack:
         verbose: bool = False,
         allow_hosts: Iterable[str] = (),
         api_token: str | None = None,
+        dynamodb: str | None = None,
     ) -> None:
-        """``handler_file``: run the function's containers as processes that each
+        """``dynamodb``: ``"local"`` to keep the table in AWS's DynamoDB Local (started
+        here), or another DynamoDB endpoint's URL; by default the emulator's.
+        ``handler_file``: run the function's containers as processes that each
         import it (``wf dev``); without it, ``lambda_handler``'s containers are threads
         of this process (an application's own stack). ``timeout_s``: the function's
         timeout, after which an invocation is ended. ``verbose``: a log line per HTTP
@@ -162,6 +170,10 @@ class LocalStack:
         self._set_environ: dict[str, str | None] = {}
         #: The emulator's (or AWS_ENDPOINT_URL's) address, once started.
         self.aws_endpoint = ""
+        self._dynamodb = dynamodb
+        self._dynamodb_local: DynamoDBLocal | None = None
+        #: Where the table is served, once started (the emulator, or ``dynamodb``'s).
+        self.dynamodb_endpoint = ""
 
     def _invoke(self, event: dict[str, Any], context: Any) -> dict[str, Any]:
         assert self._containers is not None, "started"
@@ -204,15 +216,25 @@ class LocalStack:
             self._emulator = Emulator()
             endpoint = self._emulator.start()
             log.info("embedded AWS emulator on %s", endpoint)
+        ddb_endpoint = endpoint
+        if self._dynamodb == "local":
+            self._dynamodb_local = DynamoDBLocal()
+            ddb_endpoint = self._dynamodb_local.start()
+            log.info("DynamoDB Local on %s", ddb_endpoint)
+        elif self._dynamodb:
+            ddb_endpoint = self._dynamodb
+        self.dynamodb_endpoint = ddb_endpoint
         session = _session(endpoint)
         region = session.region_name
-        sqs, dynamodb, s3 = (session.client(name, endpoint_url=endpoint) for name in ("sqs", "dynamodb", "s3"))
+        sqs, s3 = (session.client(name, endpoint_url=endpoint) for name in ("sqs", "s3"))
+        dynamodb = session.client("dynamodb", endpoint_url=ddb_endpoint)
         res = ensure_resources(dynamodb, sqs, s3=s3, visibility_timeout=max(1, round(6 * self._timeout_s)))
         self._region, self._resources, self.aws_endpoint = region, res, endpoint
         # The function's configuration: what template.yaml's Environment and the
         # stack's resources give it (each container gets it as its environment).
         config = {
             "AWS_ENDPOINT_URL": endpoint,
+            "AWS_ENDPOINT_URL_DYNAMODB": ddb_endpoint,
             "AWS_DEFAULT_REGION": region,
             "WF_TABLE_NAME": res.table_name,
             "WF_QUEUE_URL": res.queue_url,
@@ -252,7 +274,7 @@ class LocalStack:
             # One container ready before the first request: a handler file that cannot
             # be imported is reported now, not at the first request.
             self._containers.warm()
-        state = {k: config[k] for k in ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")}
+        state = {k: config[k] for k in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB")}
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
             STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
@@ -313,6 +335,9 @@ class LocalStack:
             self._save()
             self._emulator.stop()
             self._emulator = None
+        if self._dynamodb_local is not None:
+            self._dynamodb_local.stop()
+            self._dynamodb_local = None
         if self._publish:
             STATE_FILE.unlink(missing_ok=True)
         if isinstance(self._containers, ProcessContainers):
@@ -332,7 +357,12 @@ class LocalStack:
         try:
             queues = [url.rsplit("/", 1)[-1] for url in (res.queue_url, res.dlq_url)]
             items, messages = self._emulator.save(
-                self._state_file.resolve(), res.table_name, queues, self._region, res.bucket_name
+                self._state_file.resolve(),
+                res.table_name,
+                queues,
+                self._region,
+                res.bucket_name,
+                dynamodb_endpoint=self.dynamodb_endpoint,
             )
             log.info("saved %d items and %d messages to %s", items, messages, self._state_file)
         except Exception as exc:  # a failed save must not keep the stack from stopping
@@ -368,6 +398,7 @@ def serve(
     verbose: bool = False,
     allow_hosts: Iterable[str] = (),
     timeout_s: float = FUNCTION_TIMEOUT,
+    dynamodb: str | None = None,
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C, SIGTERM or
     SIGHUP (its terminal closed), each function container a process importing it;
@@ -383,6 +414,7 @@ def serve(
         host,
         handler_file=file,
         timeout_s=timeout_s,
+        dynamodb=dynamodb,
         concurrency=concurrency,
         pollers=pollers,
         publish=True,
@@ -408,6 +440,8 @@ def serve(
         stack.stop()
         raise DevServerError(f"{handler_file}: {exc} (its traceback is above)", usage=True) from exc
     print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {stack.aws_endpoint}; pid {os.getpid()})", flush=True)
+    if stack.dynamodb_endpoint != stack.aws_endpoint:
+        print(f"wf dev: the table on {stack.dynamodb_endpoint}", flush=True)
     print(f"wf dev: the console on {stack.console_url}", flush=True)
     try:
         while not stopped.wait(0.2):
