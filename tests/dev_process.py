@@ -68,3 +68,21 @@ def wf_dev(
         reader.join(timeout=5)
     assert proc.returncode == 0, "".join(lines)
     assert "wf dev: stopping" in "".join(lines)
+
+
+@contextlib.contextmanager
+def console_proxy(endpoint: str, **options: object) -> Iterator[tuple[str, object]]:
+    """`wf console --endpoint ENDPOINT`'s server, in a thread of this process, until the
+    block ends; yields (its base URL, its ConsoleProxy)."""
+    import waitress
+
+    from wf.console.proxy import ConsoleProxy
+
+    port = free_port()
+    app = ConsoleProxy(endpoint, port=port, **options)  # type: ignore[arg-type]
+    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
+    threading.Thread(target=server.run, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{port}", app
+    finally:
+        server.close()

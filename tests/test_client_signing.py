@@ -104,21 +104,14 @@ def test_cli_signs_with_aws_region(server: str, monkeypatch, capsys) -> None:
 def test_the_console_server_signs_what_it_forwards_and_keeps_the_browsers_cookies(server: str, monkeypatch) -> None:
     import urllib.request
 
-    import waitress
-
-    from tests.dev_process import free_port
-    from wf.console.proxy import ConsoleProxy
+    from tests.dev_process import console_proxy
 
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIDEXAMPLE")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "secret")
     monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
-    port = free_port()
-    proxy = ConsoleProxy(server, port=port, aws_region="us-east-1")
-    console = waitress.create_server(proxy, host="127.0.0.1", port=port)
-    threading.Thread(target=console.run, daemon=True).start()
-    try:
+    with console_proxy(server, aws_region="us-east-1") as (local, proxy):
         request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/v1.0/workflows/dapr/i-1/raiseEvent/ev%201",
+            f"{local}/v1.0/workflows/dapr/i-1/raiseEvent/ev%201",
             data=b'{"a": 1}',
             method="POST",
             headers={
@@ -130,8 +123,6 @@ def test_the_console_server_signs_what_it_forwards_and_keeps_the_browsers_cookie
         )
         with urllib.request.urlopen(request) as r:
             assert r.status == 202
-    finally:
-        console.close()
     (req,) = Capture.seen
     assert req["path"] == "/v1.0/workflows/dapr/i-1/raiseEvent/ev%201" and req["body"] == b'{"a": 1}'
     # The browser's cookies and the console's key stay here: only the signature goes on.

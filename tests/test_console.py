@@ -280,22 +280,10 @@ def test_hostile_payloads_names_and_errors_are_shown_as_text(dev, browser) -> No
 
 @pytest.fixture
 def proxy(dev) -> Iterator[tuple[str, object]]:
-    import threading
+    from tests.dev_process import console_proxy
 
-    import waitress
-
-    from tests.dev_process import free_port
-    from wf.console.proxy import ConsoleProxy
-
-    base, _ = dev
-    port = free_port()
-    app = ConsoleProxy(base, port=port)
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.close()
+    with console_proxy(dev[0]) as running:
+        yield running
 
 
 #: A page of another local server (as a page of any site could): it forges "simple"

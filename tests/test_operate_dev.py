@@ -237,23 +237,13 @@ def test_wf_console_serves_the_console_and_forwards_the_api(dev) -> None:
     """`wf console --endpoint URL`'s server: the console's files, and the console's calls
     passed on to the API (unsigned here: a local endpoint), the API's errors as they are.
     What it refuses: tests/test_security.py."""
-    import threading
     import urllib.error
     import urllib.request
 
-    import waitress
-
-    from tests.dev_process import free_port
-    from wf.console.proxy import ConsoleProxy
+    from tests.dev_process import console_proxy
 
     base, _, _ = dev
-    port = free_port()
-    proxy = ConsoleProxy(base, port=port)
-    server = waitress.create_server(proxy, host="127.0.0.1", port=port)
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
-        local = f"http://127.0.0.1:{port}"
+    with console_proxy(base) as (local, proxy):
         with urllib.request.urlopen(proxy.url) as r:
             assert r.status == 200 and "text/html" in r.headers["Content-Type"] and b"console.js" in r.read()
         with urllib.request.urlopen(f"{local}/ui/console.js") as r:
@@ -276,5 +266,3 @@ def test_wf_console_serves_the_console_and_forwards_the_api(dev) -> None:
         assert status == 200 and [i["workflowName"] for i in listed["instances"]] == ["five"]
         status, missing = forwarded("/v1.0/workflows/dapr/nobody-here/history")
         assert status == 404 and missing["errorCode"] == "ERR_INSTANCE_ID_NOT_FOUND"
-    finally:
-        server.close()

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import http.client
 import json
-import threading
 import urllib.parse
 from collections.abc import Iterator
 
 import pytest
 
-from tests.dev_process import ROOT, free_port, wf_dev
+from tests.dev_process import ROOT, console_proxy, wf_dev
 from wf.cli import main
 from wf.client import DaprWorkflowClient
 from wf.console.guard import GuardPolicy, Refusal, allowed_hosts, check
@@ -55,17 +54,8 @@ def dev(tmp_path_factory) -> Iterator[tuple[str, DaprWorkflowClient, list[str]]]
 
 @pytest.fixture
 def proxy(dev) -> Iterator[tuple[str, ConsoleProxy]]:
-    import waitress
-
-    base, _, _ = dev
-    port = free_port()
-    app = ConsoleProxy(base, port=port)
-    server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{port}", app
-    finally:
-        server.close()
+    with console_proxy(dev[0]) as running:
+        yield running  # type: ignore[misc]
 
 
 def _victims(client: DaprWorkflowClient, tag: str) -> tuple[str, str]:
@@ -212,8 +202,6 @@ def test_the_console_proxy_forwards_only_the_consoles_own_calls(dev, proxy) -> N
 
 
 def test_wf_dev_honours_dapr_api_token_and_the_clients_send_it(tmp_path, monkeypatch, dapr_js) -> None:
-    import waitress
-
     token = "s3cret-token"
     monkeypatch.setenv("DAPR_API_TOKEN", token)
     with wf_dev(tmp_path) as (base, env, lines):  # its health check passed with no token
@@ -257,20 +245,10 @@ def test_wf_dev_honours_dapr_api_token_and_the_clients_send_it(tmp_path, monkeyp
         assert status == 200 and data["runtimeStatus"] == "COMPLETED"
 
         # The console proxy passes the token on to the API it forwards to.
-        port = free_port()
-        app = ConsoleProxy(base, port=port)
-        server = waitress.create_server(app, host="127.0.0.1", port=port, threads=2)
-        threading.Thread(target=server.run, daemon=True).start()
-        try:
-            status, data, _ = call(
-                f"http://127.0.0.1:{port}",
-                "GET",
-                "/v1.0/workflows/dapr/with-token",
-                headers={"X-WF-Console-Key": app.policy.console_key},
-            )
+        with console_proxy(base) as (local, app):
+            key = {"X-WF-Console-Key": app.policy.console_key}
+            status, data, _ = call(local, "GET", "/v1.0/workflows/dapr/with-token", headers=key)
             assert status == 200 and data["instanceID"] == "with-token"
-        finally:
-            server.close()
     log = "".join(lines)
     assert "/ui?token=$DAPR_API_TOKEN" in log and token not in log  # where it goes, never the token itself
 
