@@ -51,7 +51,7 @@ def _local_store(endpoint: str) -> InstanceStore:
     from wf.aws.dynamodb import DynamoStore, make_item_model
     from wf.dev.provision import table_definition
 
-    name = f"contract-{next(_tables)}"
+    name = f"wf-instances-contract-{next(_tables)}"  # the template's table, one per test
     ddb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
