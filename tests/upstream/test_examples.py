@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.dev_process import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -162,7 +164,8 @@ def test_simple_workflow_with_the_asyncio_client():
 def test_history_propagation():
     output = run("history_propagation.py")
     for line in EXPECTED_HISTORY_PROPAGATION:
-        assert line in output, f"Missing in output: {line}"
+        if line not in output:  # the whole output: pytest's assertion message cuts it short
+            pytest.fail(f"Missing in output: {line}\n--- output ---\n{output}")
 
 
 def test_async_activities():
