@@ -131,3 +131,39 @@ def test_the_http_servers_own_refusals_are_json_with_an_error_code(dev) -> None:
         head, _, rest = raw(base, request).partition(b"\r\n\r\n")
         assert head.split(b" ")[1].startswith(b"4"), head
         assert json.loads(rest)["errorCode"], rest
+
+
+def test_a_handler_whose_init_outlives_the_timeout_stops_wf_dev_with_the_reason(tmp_path) -> None:
+    """The first container starts with the stack: an init that does not finish within
+    the function's timeout is reported then, not at the first request."""
+    import os
+    import subprocess
+    import sys
+
+    from tests.dev_process import free_port
+
+    handler = tmp_path / "slow_init.py"
+    handler.write_text("import time\ntime.sleep(30)\nlambda_handler = None\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_ENDPOINT_URL")}
+    env.update(TMPDIR=str(tmp_path), WF_STATE="off")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "wf.cli",
+            "dev",
+            "--handler",
+            str(handler),
+            "--timeout",
+            "1",
+            "--port",
+            str(free_port()),
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "init did not finish in 1.00 seconds" in done.stderr, done.stderr

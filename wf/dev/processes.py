@@ -131,10 +131,10 @@ class ProcessContainers:
 
     def _acquire(self) -> _Container:
         with self._cond:
-            while not self._idle and len(self._all) >= self._limit:
-                if self._closed:
-                    raise FunctionError("the local stack is stopping")
+            while not self._closed and not self._idle and len(self._all) >= self._limit:
                 self._cond.wait()
+            if self._closed:
+                raise FunctionError("the local stack is stopping")
             if self._idle:
                 return self._idle.pop()  # the most recently used, as Lambda reuses warm ones
             self._started += 1
@@ -152,7 +152,7 @@ class ProcessContainers:
             process.start()
             child.close()
             container = _Container(number, process, parent)
-            _ready(container)
+            _ready(container, self._config.timeout_s)
         except BaseException:
             with self._cond:
                 self._all.discard(placeholder)
@@ -198,9 +198,13 @@ class ProcessContainers:
             return [c.process.pid for c in self._all if c.process is not None]
 
 
-def _ready(container: _Container) -> None:
-    """Wait for a new container's init (its handler imported); its error, if it failed."""
+def _ready(container: _Container, timeout_s: float) -> None:
+    """Wait for a new container's init (its handler imported); its error, if it failed
+    or did not finish within the function's timeout (as an invocation's would)."""
     try:
+        if not container.conn.poll(timeout_s):
+            _end(container)
+            raise FunctionTimeoutError(f"the function's init did not finish in {timeout_s:.2f} seconds")
         kind, payload = container.conn.recv()
     except (EOFError, OSError) as exc:
         _end(container)
