@@ -51,6 +51,9 @@ RECEIVERS = 2
 STATE_FILE = Path(tempfile.gettempdir()) / "wf-dev.json"
 
 
+#: What the local stack's calls sign with where no credentials are configured (an
+#: emulator takes any).
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 #: What a running stack tells ``wf invoke`` (with the table's own endpoint).
 _PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")
 
@@ -66,12 +69,7 @@ def use_local_resources() -> bool:
     for key in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB"):
         if key in state:
             os.environ.setdefault(key, state[key])
-    for key, value in (
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("WF_LOG_FORMAT", "text"),
-    ):
+    for key, value in (*LOCAL_CREDENTIALS.items(), ("AWS_DEFAULT_REGION", "us-east-1"), ("WF_LOG_FORMAT", "text")):
         os.environ.setdefault(key, value)
     return True
 
@@ -99,14 +97,18 @@ def load_handler(path: str) -> Any:
     return fn
 
 
+def _credential(name: str) -> str:
+    return os.environ.get(name) or LOCAL_CREDENTIALS[name]
+
+
 def _session(endpoint: str) -> Any:
     """A boto3 session for the stack's own calls to ``endpoint`` (an emulator takes any
     credentials: the local ones when none are configured)."""
     import boto3
 
     return boto3.session.Session(
-        aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID") or "local",
-        aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY") or "local",
+        aws_access_key_id=_credential("AWS_ACCESS_KEY_ID"),
+        aws_secret_access_key=_credential("AWS_SECRET_ACCESS_KEY"),
         aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None,
         region_name=os.environ.get("AWS_DEFAULT_REGION") or os.environ.get("AWS_REGION") or "us-east-1",
     )
@@ -244,8 +246,7 @@ class LocalStack:
         }
         # The user's own settings of the function (WF_COMPONENT, WF_RETENTION_DAYS, ...).
         config.update({k: v for k, v in os.environ.items() if k.startswith("WF_") and k not in config})
-        for key, fallback in (("AWS_ACCESS_KEY_ID", "local"), ("AWS_SECRET_ACCESS_KEY", "local")):
-            config[key] = os.environ.get(key) or fallback
+        config.update({key: _credential(key) for key in LOCAL_CREDENTIALS})
         if self._verbose:
             config.setdefault("WF_LOG_METRICS", "1")
         if self._replay_each_step:
