@@ -1,16 +1,22 @@
 # `sam build` runs this (template: Metadata BuildMethod makefile). Dependencies are the
 # wheels of the function's platform, not of the build machine: keep these in step with
-# Runtime and Architectures in template.yaml (tests/test_http_api.py checks).
-PLATFORM = --platform manylinux2014_aarch64 --implementation cp --python-version 3.12 --only-binary=:all:
-RUNTIME_PYTHON = python3.12
+# Runtime and Architectures in template.yaml (tests/test_http_api.py checks). The
+# architecture is the template's parameter: `WF_ARCHITECTURE=x86_64 sam build
+# --parameter-overrides Architecture=x86_64` (as `make sam-local` does) builds the other.
+WF_ARCHITECTURE ?= arm64
+PLATFORM_arm64 = manylinux2014_aarch64
+PLATFORM_x86_64 = manylinux2014_x86_64
+PLATFORM = --platform $(PLATFORM_$(WF_ARCHITECTURE)) --implementation cp --python-version 3.13 --only-binary=:all:
+RUNTIME_PYTHON = python3.13
 
 # handler.py and the whole wf package tree (subpackages and py.typed), then the
 # dependencies. Bytecode: only the function's runtime's own. pip would compile with the
-# build machine's Python, whose bytecode a 3.12 runtime ignores (it compiles every
+# build machine's Python, whose bytecode a 3.13 runtime ignores (it compiles every
 # module again at each cold start, /var/task being read-only); so nothing is compiled
-# by pip, and where a 3.12 interpreter is at hand (`sam build --use-container` builds in
+# by pip, and where a 3.13 interpreter is at hand (`sam build --use-container` builds in
 # the runtime's image) everything is compiled with it, for cold starts to load it.
 build-WorkflowFunction:
+	@test -n "$(ARTIFACTS_DIR)" || { echo "build-WorkflowFunction is run by sam build (it sets ARTIFACTS_DIR)"; exit 2; }
 	cp handler.py "$(ARTIFACTS_DIR)/"
 	tar -c --exclude=__pycache__ --exclude='*.pyc' wf | tar -x -C "$(ARTIFACTS_DIR)"
 	python3 -m pip install --quiet --no-compile -r requirements.txt -t "$(ARTIFACTS_DIR)" $(PLATFORM)
@@ -19,3 +25,11 @@ build-WorkflowFunction:
 	else \
 		echo "no $(RUNTIME_PYTHON) here: the artifact ships no bytecode (3.11's would be ignored); build with --use-container for it"; \
 	fi
+
+# The function in SAM's own local runtime: `sam build` (x86_64 here), the events/ files
+# through `sam local invoke`, the HTTP contract through `sam local start-api`, on local
+# emulators (tests/sam_local.py). Ends with a line `N passed, M failed`.
+PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
+.PHONY: sam-local
+sam-local:
+	$(PYTHON) -m tests.sam_local

@@ -176,11 +176,15 @@ def test_template_matches_what_the_code_reads() -> None:
     assert table["AttributeDefinitions"] == ours["AttributeDefinitions"]
     assert table["GlobalSecondaryIndexes"] == ours["GlobalSecondaryIndexes"]
     assert table["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
-    assert tpl["Globals"]["Function"]["Runtime"] >= "python3.12"
+    assert tpl["Globals"]["Function"]["Runtime"] >= "python3.13"
     # `sam build` installs the wheels of the function's platform (compiled ones included).
     makefile = (Path(__file__).parent.parent / "Makefile").read_text()
-    arch = {"arm64": "aarch64", "x86_64": "x86_64"}[tpl["Globals"]["Function"]["Architectures"][0]]
+    architecture = tpl["Parameters"]["Architecture"]
+    assert f"WF_ARCHITECTURE ?= {architecture['Default']}" in makefile
+    for name in architecture["AllowedValues"]:
+        arch = {"arm64": "aarch64", "x86_64": "x86_64"}[name]
+        assert f"PLATFORM_{name} = manylinux2014_{arch}" in makefile
     version = tpl["Globals"]["Function"]["Runtime"].removeprefix("python")
-    assert f"--platform manylinux2014_{arch}" in makefile and f"--python-version {version}" in makefile
+    assert "--platform $(PLATFORM_$(WF_ARCHITECTURE))" in makefile and f"--python-version {version}" in makefile
     # Bytecode only of the runtime's own Python (the build machine's would be ignored).
     assert "--no-compile" in makefile and f"RUNTIME_PYTHON = python{version}" in makefile
