@@ -29,7 +29,11 @@ build-WorkflowFunction:
 # The function in SAM's own local runtime: `sam build` (x86_64 here), the events/ files
 # through `sam local invoke`, the HTTP contract through `sam local start-api`, on local
 # emulators (tests/sam_local.py). Ends with a line `N passed, M failed`.
-PYTHON ?= $(if $(wildcard .venv/bin/python),.venv/bin/python,python3)
 .PHONY: sam-local
-sam-local:
-	$(PYTHON) -m tests.sam_local
+sam-local: .venv/bin/python
+	.venv/bin/python -m tests.sam_local
+
+# The project's venv, as the README's test command makes it, when there is none yet.
+.venv/bin/python:
+	python3 -m venv .venv
+	.venv/bin/python -m pip install --quiet -e '.[dev]'
