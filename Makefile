@@ -10,7 +10,7 @@ PLATFORM = --platform $(PLATFORM_$(WF_ARCHITECTURE)) --implementation cp --pytho
 RUNTIME_PYTHON = python3.13
 
 # handler.py and the whole wf package tree (subpackages and py.typed), then the
-# dependencies. Bytecode: only the function's runtime's own. pip would compile with the
+# dependencies: exactly the versions of the lock (requirements.txt, with hashes). Bytecode: only the function's runtime's own. pip would compile with the
 # build machine's Python, whose bytecode a 3.13 runtime ignores (it compiles every
 # module again at each cold start, /var/task being read-only); so nothing is compiled
 # by pip, and where a 3.13 interpreter is at hand (`sam build --use-container` builds in
@@ -19,7 +19,7 @@ build-WorkflowFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "build-WorkflowFunction is run by sam build (it sets ARTIFACTS_DIR)"; exit 2; }
 	cp handler.py "$(ARTIFACTS_DIR)/"
 	tar -c --exclude=__pycache__ --exclude='*.pyc' wf | tar -x -C "$(ARTIFACTS_DIR)"
-	python3 -m pip install --quiet --no-compile -r requirements.txt -t "$(ARTIFACTS_DIR)" $(PLATFORM)
+	python3 -m pip install --quiet --no-compile --require-hashes --no-deps -r requirements.txt -t "$(ARTIFACTS_DIR)" $(PLATFORM)
 	if $(RUNTIME_PYTHON) -c "" >/dev/null 2>&1; then \
 		$(RUNTIME_PYTHON) -m compileall -q -j 0 "$(ARTIFACTS_DIR)"; \
 	else \
@@ -36,4 +36,12 @@ sam-local: .venv/bin/python
 # The project's venv, as the README's test command makes it, when there is none yet.
 .venv/bin/python:
 	python3 -m venv .venv
-	.venv/bin/python -m pip install --quiet -e '.[dev]'
+	.venv/bin/python -m pip install --quiet -c requirements-dev.lock -e '.[dev]'
+
+# Upgrade the locks within pyproject.toml's bounds: requirements-dev.lock (the project's
+# venv and CI install with it as constraints) and requirements.txt (the function's
+# dependencies, the same versions, with hashes).
+.PHONY: lock
+lock: .venv/bin/python
+	.venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --upgrade --quiet -o requirements-dev.lock
+	.venv/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -c requirements-dev.lock --quiet -o requirements.txt
