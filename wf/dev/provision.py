@@ -20,8 +20,8 @@ BUCKET_NAME = "wf-payloads"
 #: template.yaml's lifecycle: message bodies (``m/``) outlive SQS's longest retention.
 MESSAGE_BLOB_DAYS = 15
 #: template.yaml's function timeout (Globals.Function.Timeout), in seconds.
-FUNCTION_TIMEOUT = 30
-VISIBILITY_TIMEOUT = 180  # six times the function timeout, as AWS recommends
+FUNCTION_TIMEOUT = 29  # API Gateway's integration limit, as the template's
+VISIBILITY_TIMEOUT = 6 * FUNCTION_TIMEOUT  # as AWS recommends
 #: The template's default: the engine must know the queue's redrive count.
 MAX_RECEIVE_COUNT = Settings.max_receive_count
 
