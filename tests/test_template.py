@@ -75,3 +75,19 @@ def test_a_customer_managed_key_encrypts_every_store_and_is_granted() -> None:
     assert "KmsKeyArn" in _refs(bucket)
     grants = [p for p in res["WorkflowFunction"]["Properties"]["Policies"] if isinstance(p, _Tag)]
     assert any("KmsKeyArn" in _refs(g) and "kms:GenerateDataKey" in str(g.value) for g in grants)
+
+
+def test_samconfig_deploys_the_template_s_defaults() -> None:
+    import tomllib
+
+    from tests.dev_process import ROOT
+
+    config = tomllib.loads((ROOT / "samconfig.toml").read_text())["default"]["deploy"]["parameters"]
+    params = template()["Parameters"]
+    overrides = dict(item.split("=", 1) for item in config["parameter_overrides"])
+    assert set(overrides) <= set(params)
+    for name, value in overrides.items():
+        assert value == str(params[name]["Default"]), name
+    # Every parameter without a usable default is listed or explained in the file.
+    text = (ROOT / "samconfig.toml").read_text()
+    assert all(name in overrides or name in text for name in params)
