@@ -117,6 +117,25 @@ class DynamoMeter:
                 if self.on_step is not None:
                     self.on_step(self.steps_written)
 
+    def _remove_attributes(self, kwargs: dict[str, Any], succeeded: bool) -> None:
+        """An UpdateItem that removes attributes (the engine's only one: a step's status
+        change marked published), billed by the larger of the item before and after."""
+        expression = str(kwargs.get("UpdateExpression", ""))
+        if not expression.startswith("REMOVE ") or " SET " in expression:
+            raise NotImplementedError(f"the meter prices only REMOVE updates, not {expression!r}")
+        names = kwargs.get("ExpressionAttributeNames", {})
+        removed = {names.get(n.strip(), n.strip()) for n in expression.removeprefix("REMOVE ").split(",")}
+        key = self._key(kwargs["Key"])
+        old = self.items.get(key)
+        self.counter["wru"] += max(1, math.ceil(item_size(old or kwargs["Key"]) / 1024))
+        if succeeded and old is not None:
+            new = {k: v for k, v in old.items() if k not in removed}
+            for index in self.indexes:
+                units = index.write_units(old, new)
+                self.counter["wru"] += units
+                self.counter["wru_index"] += units
+            self.items[key] = new
+
     def _read(self, items: list[dict[str, Any]], consistent: bool) -> None:
         units = max(1, math.ceil(sum(item_size(i) for i in items) / 4096))
         self.counter["rru"] += units * (1.0 if consistent else 0.5)
@@ -146,7 +165,7 @@ class DynamoMeter:
                 else:
                     raise NotImplementedError(f"the meter does not price a transaction's {kind}")
         elif operation == "UpdateItem":
-            raise NotImplementedError(f"the meter does not price {operation}; the engine does not use it")
+            self._remove_attributes(kwargs, succeeded)
         elif operation == "GetItem" and succeeded:
             self._read([result["Item"]] if "Item" in result else [], bool(kwargs.get("ConsistentRead")))
         elif operation == "Query" and succeeded:

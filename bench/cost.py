@@ -42,6 +42,8 @@ from wf.errors import StoreError  # noqa: E402
 
 PRICES = {"invocations": 0.20, "sqs": 0.40, "wru": 0.625, "rru": 0.125}
 STEP_FUNCTIONS = 25.20
+#: EventBridge, per million custom events put (each up to 64 KB).
+EVENTBRIDGE_EVENTS = 1.00
 DURABLE_FUNCTIONS = 8.00
 
 wfr = WorkflowRuntime()
@@ -126,6 +128,7 @@ def run(
     workflows: int = 1,
     snapshots: dict[int, Counter[str]] | None = None,
     events: int = 0,
+    event_bus: str | None = None,
 ) -> Counter[str]:
     """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
@@ -149,7 +152,7 @@ def run(
                     wanted[step] = counts.copy()
 
             meter.on_step = snapshot
-        settings = Settings(res.table_name, res.queue_url)
+        settings = Settings(res.table_name, res.queue_url, event_bus=event_bus)
         engines = [build_engine(wfr, settings, sqs_client=sqs) for _ in range(containers)]
         handlers = [make_handler(engine, settings) for engine in engines]
         handler = handlers[0]
@@ -320,6 +323,18 @@ def main() -> int:
             f"{label:<30}{c['invocations']:>9.3f}{0:>9.3f}{c['wru']:>9.3f}{0:>9.3f}{c['rru']:>9.3f}{usd(c):>9.3f}"
             + "  per million calls"
         )
+    # Status events (EventBridge, on by default in the template): what they add to a
+    # workflow, here one change (RUNNING -> COMPLETED): its event, and the write that
+    # takes its step's marker off.
+    plain, evented = run("seq", 10), run("seq", 10, event_bus="default")
+    extra = {k: evented[k] - plain[k] for k in KINDS}
+    per_workflow = usd(extra) + EVENTBRIDGE_EVENTS
+    print(
+        f"{'status events, per change':<30}"
+        + "".join(f"{extra[k]:>9.3f}" for k in ("invocations", "sqs", "wru"))
+        + f"{0:>9.3f}{extra['rru']:>9.3f}{per_workflow:>9.3f}"
+        + "  per million changes (1 EventBridge event, the marker's removal)"
+    )
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")

@@ -70,6 +70,7 @@ class Stack:
         max_body_bytes: int = 128 * 1024,
         bucket: bool = False,
         retention_days: float = 0.0,
+        event_bus: str | None = None,
     ) -> None:
         self.now = T0
         ddb = boto3.client("dynamodb", region_name="us-east-1")
@@ -83,6 +84,7 @@ class Stack:
             max_body_bytes,
             bucket_name=self.res.bucket_name,
             retention_days=retention_days,
+            event_bus=event_bus,
         )
         self.metrics = RecordingMetrics()
         self.engine = build_engine(

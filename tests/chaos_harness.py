@@ -10,6 +10,11 @@ AWS calls fail at random and containers die mid-batch; then drained and checked.
   a dead-letter queue after ``max_receive_count`` deliveries; batches drawn at random
   from what is visible (out of order), some messages held back (late), some delivered
   twice, once to each of two containers in a row (a duplicate while the first is in flight).
+* **Status events:** published to EventBridge (moto) through a publisher with the same
+  faults; a rule sends them to a queue, read at the end: every instance's final status
+  change must be there, once by its ``eventId`` (a publication that failed after taking
+  effect, or whose invocation died before taking its marker off, is made again with the
+  same ID: counted apart).
 * **Clients:** management calls retry on errors as a client would (a raise-event retried
   after an ambiguous failure may be applied twice: that is the documented exception,
   counted apart).
@@ -35,6 +40,7 @@ from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivi
 from wf.aws.app import make_handler
 from wf.aws.dynamodb import DynamoStore, make_item_model
 from wf.aws.settings import Settings
+from wf.aws.status_events import EventBridgeStatusEvents
 from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.dev import moto_fixes
@@ -42,7 +48,15 @@ from wf.dev.provision import ensure_resources
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
 from wf.engine.queue import OutMessage
-from wf.errors import InstanceExistsError, InstanceNotFoundError, InvalidStateError, QueueError, StoreError
+from wf.engine.status_events import SOURCE
+from wf.errors import (
+    InstanceExistsError,
+    InstanceNotFoundError,
+    InvalidStateError,
+    QueueError,
+    StatusEventsError,
+    StoreError,
+)
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
 moto_fixes.install()
@@ -112,6 +126,12 @@ def pausable(ctx: DaprWorkflowContext, n: int):
     first = yield ctx.call_activity(square, input=n)
     token = yield ctx.wait_for_external_event("approve")
     return [first, token]
+
+
+@wfr.workflow(name="doomed")
+def doomed(ctx: DaprWorkflowContext, n: int):
+    yield ctx.call_activity(square, input=n)
+    raise ValueError(f"doomed {n}")
 
 
 @wfr.workflow(name="victim")
@@ -272,6 +292,11 @@ class Report:
     runs_for_unrecorded: int
     retried_raises: int
     problems: list[str]
+    #: Instances whose final status change was not received exactly once (by eventId)
+    #: with the status they ended in.
+    status_events_wrong: int = 0
+    #: Status events received again with an eventId already received.
+    status_event_repeats: int = 0
 
     @property
     def rerun_rate(self) -> float:
@@ -289,6 +314,8 @@ class Report:
             f"activity runs per scheduled activity: {self.rerun_rate:.3f} "
             f"({self.activity_runs} runs / {self.scheduled_activities} scheduled)",
             f"activity runs for executions never recorded: {self.runs_for_unrecorded}",
+            f"final status events missing or wrong: {self.status_events_wrong} "
+            f"(received again with their eventId: {self.status_event_repeats})",
         ]
 
 
@@ -315,6 +342,11 @@ class Chaos:
         self.real_store = DynamoStore(make_item_model(res.table_name, "us-east-1", None))
         self.store = self.faults.wrap(self.real_store, StoreError)
         self.faulty_queue = self.faults.wrap(self.queue, QueueError)
+        self.events_queue = _subscribe_to_status_events()
+        self.status_events = self.faults.wrap(
+            EventBridgeStatusEvents(lambda: boto3.client("events", region_name="us-east-1"), "default"),
+            StatusEventsError,
+        )
         # Time-ordered, as in production, with a counter instead of random bits: the
         # same seed gives the same run.
         self._ids = itertools.count()
@@ -338,6 +370,7 @@ class Chaos:
             max_receive_count=self.settings.max_receive_count,
             sleep=lambda _: None,
             activity_margin_ms=1_000,
+            status_events=self.status_events,
         )
         return engine, make_handler(engine, self.settings, ack=self.faulty_queue.ack)
 
@@ -478,7 +511,10 @@ class Chaos:
         started = time.monotonic()
         RUNS.clear()
         ids = [f"w{i:04d}" for i in range(self.n)]
-        kinds = {iid: ("victim" if i % 10 == 9 else "pausable" if i % 10 == 8 else "mix") for i, iid in enumerate(ids)}
+        kinds = {
+            iid: ("victim" if i % 10 == 9 else "pausable" if i % 10 == 8 else "doomed" if i % 10 == 7 else "mix")
+            for i, iid in enumerate(ids)
+        }
         for i, iid in enumerate(ids):
             kind = kinds[iid]
             self.start(kind, iid, {"n": i} if kind == "mix" else i)
@@ -497,7 +533,7 @@ class Chaos:
                 self.manage(iid, Signal.RESUME)
             elif kind == "victim":
                 self.manage(iid, Signal.TERMINATE)
-            else:
+            elif kind == "mix":
                 self._raise(iid)
             self.pump(1)
         self._drain()
@@ -549,10 +585,11 @@ class Chaos:
                 self.problems.append(f"{iid}: stuck {status.value}")
                 continue
             kind = kinds[iid]
-            if kind == "victim":
-                ok = status is WorkflowStatus.TERMINATED
+            if kind in ("victim", "doomed"):
+                want_status = WorkflowStatus.TERMINATED if kind == "victim" else WorkflowStatus.FAILED
+                ok = status is want_status
                 if not ok:
-                    self.problems.append(f"{iid}: {status.value}, not terminated")
+                    self.problems.append(f"{iid}: {status.value}, not {want_status.value}")
             elif status is not WorkflowStatus.COMPLETED:
                 failed += 1
                 self.problems.append(f"{iid}: {status.value} {live.execution.failure if live else ''}")
@@ -566,6 +603,7 @@ class Chaos:
                     self.problems.append(f"{iid}: output {out} != {want}")
             completed += ok
             wrong += not ok
+        events_wrong, repeats = self._check_status_events(ids, kinds)
         scheduled = expected_activities(ids, kinds)
         runs = sum(n for key, n in RUNS.items() if key in scheduled)
         unrecorded = sum(n for key, n in RUNS.items() if key not in scheduled and kinds.get(key[0]) != "victim")
@@ -585,8 +623,42 @@ class Chaos:
             scheduled_activities=sum(scheduled.values()),
             runs_for_unrecorded=unrecorded,
             retried_raises=self.ambiguous,
+            status_events_wrong=events_wrong,
+            status_event_repeats=repeats,
             problems=self.problems + [f"dead letter after {m.receives}: {m.body[:200]}" for m in self.queue.dead],
         )
+
+    def _check_status_events(self, ids: list[str], kinds: dict[str, str]) -> tuple[int, int]:
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        details: list[dict[str, Any]] = []
+        while msgs := sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get("Messages", []):
+            for m in msgs:
+                details.append(json.loads(m["Body"])["detail"])
+                sqs.delete_message(QueueUrl=self.events_queue, ReceiptHandle=m["ReceiptHandle"])
+        distinct = {d["eventId"]: d for d in details}
+        final = {"mix": "COMPLETED", "pausable": "COMPLETED", "doomed": "FAILED", "victim": "TERMINATED"}
+        wrong = 0
+        for iid in ids:
+            ends = [
+                d["newStatus"]
+                for d in distinct.values()
+                if d["instanceId"] == iid and d["newStatus"] in ("COMPLETED", "FAILED", "TERMINATED")
+            ]
+            if ends != [final[kinds[iid]]]:
+                wrong += 1
+                self.problems.append(f"{iid}: final status events {ends}, not [{final[kinds[iid]]}]")
+        return wrong, len(details) - len(distinct)
+
+
+def _subscribe_to_status_events() -> str:
+    """A rule on the default bus sending the engine's status events to a new queue."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="chaos-status-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="chaos-status", EventPattern=json.dumps({"source": [SOURCE]}))
+    events.put_targets(Rule="chaos-status", Targets=[{"Id": "q", "Arn": arn}])
+    return url
 
 
 def expected_activities(ids: list[str], kinds: dict[str, str]) -> Counter[tuple[str, str, str]]:
@@ -594,7 +666,7 @@ def expected_activities(ids: list[str], kinds: dict[str, str]) -> Counter[tuple[
     (Victims are left out: how far one gets before its termination varies.)"""
     want: Counter[tuple[str, str, str]] = Counter()
     for n, iid in enumerate(ids):
-        if kinds[iid] == "pausable":
+        if kinds[iid] in ("pausable", "doomed"):
             want[(iid, "square", json.dumps(n))] += 1
         if kinds[iid] != "mix":
             continue

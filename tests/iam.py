@@ -38,6 +38,8 @@ _LOGICAL = {
     "wf-work": "WorkQueue",
     "wf-work-dlq": "WorkDeadLetterQueue",
     "wf-payloads": "PayloadBucket",
+    # The bus status events go to: the template's parameter names it.
+    "default": "EventBusName",
 }
 #: Operations authorized by another action (a batch by its single-message action).
 _AUTHORIZED_BY = {
@@ -59,6 +61,8 @@ _TRANSACT_ITEM = {
 
 def _target(service: str, params: dict[str, Any]) -> str:
     name = params.get("TableName") or params.get("Bucket") or str(params.get("QueueUrl", "")).rsplit("/", 1)[-1]
+    if service == "events" and params.get("Entries"):
+        name = params["Entries"][0].get("EventBusName", "default")
     if service == "dynamodb" and "RequestItems" in params:
         name = next(iter(params["RequestItems"]))
     # A test's own copy of the table (the store contract's, one per test) is the table.
@@ -151,6 +155,8 @@ def granted(function: str = "WorkflowFunction") -> set[tuple[str, str]]:
     props = tpl["Resources"][function]["Properties"]
     grants: set[tuple[str, str]] = set()
     for policy in props.get("Policies", []):
+        if isinstance(policy, _Tag) and policy.tag == "If":
+            policy = policy.value[1]  # granted when its condition holds (a parameter set)
         for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
             if statement.get("Effect") != "Allow":
                 continue

@@ -1,6 +1,7 @@
 """Chaos on DynamoDB (moto): a small seeded run of tests/chaos_harness.py (the full run
 is bench/chaos.py). Nothing is lost, stuck, failed or wrong; no event is applied twice;
-no activity runs for an execution that was never recorded."""
+no activity runs for an execution that was never recorded; every instance's final status
+change reaches an EventBridge rule's queue once by its eventId."""
 
 from __future__ import annotations
 
@@ -15,6 +16,10 @@ def test_chaos_small(aws, record_property) -> None:
     assert report.faults.get("crash", 0) > 0
     assert (report.lost, report.stuck, report.failed, report.wrong) == (0, 0, 0, 0), report.problems[:20]
     assert report.duplicated_events == 0
+    # Every instance's final status change, received once by its eventId (and again
+    # only after a fault that struck between its publication and its marker's removal).
+    assert report.status_events_wrong == 0
+    assert report.status_event_repeats <= report.faults.get("after", 0) + report.faults.get("crash", 0)
     assert report.dead_letters == 0
     assert report.runs_for_unrecorded == 0
     assert report.completed == 40 - 4  # the 4 victims were terminated and purged

@@ -33,7 +33,7 @@ def test_every_call_the_function_makes_is_granted_by_the_template() -> None:
         lifecycles.test_redelivery_after_a_crash_is_harmless,
     ):
         with mock_aws():  # each round on AWS of its own, as each test is
-            round_(Stack(lifecycles.wfr, retention_days=1))
+            round_(Stack(lifecycles.wfr, retention_days=1, event_bus="default"))
     with mock_aws():
         _operate_many()
     _check(set(iam.RECORDED), iam.granted())

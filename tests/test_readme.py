@@ -73,6 +73,9 @@ def test_readme_curl_sequence_returns_what_the_readme_says(dev) -> None:
     assert "POST /v1.0-beta1/workflows/dapr/OrderProcessingWorkflow/start?instanceID=12345678 -> 202" in log
     assert "OrderProcessingWorkflow 12345678: RUNNING -> SUSPENDED" in log
     assert "OrderProcessingWorkflow 12345678: RUNNING -> COMPLETED" in log
+    # Its status-change events, published to the emulator's EventBridge.
+    assert "event: OrderProcessingWorkflow 12345678: RUNNING -> SUSPENDED" in log
+    assert "event: OrderProcessingWorkflow 12345678: RUNNING -> COMPLETED" in log
 
 
 def check_readme_curl_sequence(base: str, settle_s: float = 15) -> None:

@@ -5,6 +5,7 @@ prove on memory holds on DynamoDB."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 
 from wf.core.history import ActivityScheduled, ParentRef, TurnStarted, WorkflowStarted
 from wf.core.status import WorkflowStatus
+from wf.engine.status_events import PendingChange
 from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery, InstanceStore, StepRecord
 from wf.errors import ConflictError, FailureDetails, StoreError
 from wf.testing import MemoryBlobs, MemoryStore
@@ -130,6 +132,20 @@ def test_a_step_is_written_once_and_read_back_in_order(store: InstanceStore) -> 
     assert last is not None and last.seq == 3
     assert store.last_step("i1", "other") is None
     assert store.load_steps("i1", "other") == []
+
+
+def test_a_status_change_marker_is_kept_with_its_step_until_announced(store: InstanceStore) -> None:
+    store.put_meta(meta(), replaces=None)
+    pending = PendingChange(WorkflowStatus.RUNNING, WorkflowStatus.FAILED, T0, cause=T0 - timedelta(seconds=1))
+    marked = replace(step(1, WorkflowStatus.FAILED), pending=pending)
+    store.append_step("i1", "e1", marked)
+    assert store.get_step("i1", "e1", 1) == marked
+    assert store.load_steps("i1", "e1") == [marked]
+    store.announced("i1", "e1", 1)
+    store.announced("i1", "e1", 1)  # again: nothing left to take off
+    assert store.get_step("i1", "e1", 1) == step(1, WorkflowStatus.FAILED)
+    store.announced("i1", "e1", 7)  # no such step: nothing is written
+    assert store.get_step("i1", "e1", 7) is None
 
 
 def test_a_summary_moves_only_forward_and_only_for_the_current_execution(store: InstanceStore) -> None:

@@ -237,6 +237,11 @@ class QueueError(WorkflowError):
 # -- clients and the local stack ---------------------------------------------------------
 
 
+class StatusEventsError(WorkflowError):
+    """Status-change events could not all be published (EventBridge refused or failed
+    some); the steps that made them keep their markers and are published again."""
+
+
 class WorkflowClientError(WorkflowError):
     """The API answered with an error (``status``, ``error_code``, ``message``)."""
 

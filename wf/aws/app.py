@@ -18,10 +18,11 @@ from wf.aws.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import LoggedMetrics, PowertoolsMetrics
 from wf.aws.s3 import S3Blobs
-from wf.aws.sessions import s3_client, shared_loader
+from wf.aws.sessions import events_client, s3_client, shared_loader
 from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
 from wf.aws.sqs import SqsQueue
+from wf.aws.status_events import EventBridgeStatusEvents
 from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
 from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, BlobStore
@@ -92,6 +93,11 @@ def build_engine(
             settings.bucket_name,
         )
     retention = timedelta(days=settings.retention_days) if settings.retention_days else None
+    status_events = None
+    if settings.event_bus:
+        status_events = EventBridgeStatusEvents(
+            lambda: events_client(settings.region, settings.events_endpoint), settings.event_bus
+        )
     store = DynamoStore(
         make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint), blobs, retention=retention
     )
@@ -111,6 +117,7 @@ def build_engine(
         max_payload_bytes=MAX_PAYLOAD_BYTES if blobs is not None else MAX_INLINE_PAYLOAD_BYTES,
         sleep=sleep,
         metrics=metrics,
+        status_events=status_events,
     )
 
 

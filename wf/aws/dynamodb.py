@@ -43,7 +43,7 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
-from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
 from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -51,6 +51,7 @@ from pynamodb.transactions import TransactWrite
 from wf.core.history import HistoryEvent, ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
 from wf.engine.blobs import REF, BlobStore, PayloadCodec, history_prefix
+from wf.engine.status_events import PendingChange
 from wf.engine.store import (
     InstanceMeta,
     InstancePage,
@@ -107,6 +108,8 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         #: A step stored in several items: how many, and the token of their keys.
         parts = NumberAttribute(null=True)
         part_token = UnicodeAttribute(null=True)
+        #: A step's status change not yet published (``wf/engine/status_events.py``).
+        announce = UnicodeAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]
@@ -398,6 +401,7 @@ class DynamoStore:
             step_status=step.status.value,
             custom_status=fields["custom_status"],
             refs=_refs_attribute(refs),
+            announce=step.pending.to_json() if step.pending is not None else None,
         )
         if events is None or len(text) <= PART_BYTES:
             return [head]
@@ -463,8 +467,13 @@ class DynamoStore:
         elif item.parts and item.parts > 1:
             text += self._read_parts(item.pk, item.sk.split("#")[1], seq, item.part_token, int(item.parts))
         fields = self._unpack_fields(item, ("custom_status",))
+        pending = PendingChange.from_json(json.loads(item.announce)) if item.announce else None
         return StepRecord(
-            seq, events_from_str(text, self._codec.unpack), WorkflowStatus(item.step_status), fields["custom_status"]
+            seq,
+            events_from_str(text, self._codec.unpack),
+            WorkflowStatus(item.step_status),
+            fields["custom_status"],
+            pending,
         )
 
     def _read_parts(self, instance_id: str, execution_id: str, seq: int, token: str, count: int) -> str:
@@ -489,6 +498,17 @@ class DynamoStore:
             return None
         except PynamoDBException as exc:
             raise StoreError(f"reading step {seq} of {instance_id} failed: {exc}") from exc
+
+    def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
+        m = self._item
+        try:
+            m(instance_id, _step_key(execution_id, seq)).update(actions=[m.announce.remove()], condition=m.pk.exists())
+        except UpdateError as exc:
+            if exc.cause_response_code == "ConditionalCheckFailedException":
+                return  # purged or expired meanwhile
+            raise StoreError(f"marking step {seq} of {instance_id} published failed: {exc}") from exc
+        except PynamoDBException as exc:
+            raise StoreError(f"marking step {seq} of {instance_id} published failed: {exc}") from exc
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self._query_steps(instance_id, execution_id, scan_index_forward=False, limit=1)

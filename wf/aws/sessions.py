@@ -117,6 +117,15 @@ def sqs_client(region: str, endpoint_url: str | None) -> SQSClient:
     return cast("SQSClient", session.create_client("sqs", region_name=region, endpoint_url=endpoint_url))
 
 
+def events_client(region: str, endpoint_url: str | None) -> Any:
+    """An EventBridge client of the shared loader, made by botocore as ``sqs_client`` is."""
+    import botocore.session
+
+    session = botocore.session.get_session()
+    session.register_component("data_loader", shared_loader())
+    return session.create_client("events", region_name=region, endpoint_url=endpoint_url)
+
+
 def s3_client(region: str, endpoint_url: str | None) -> Any:
     """An S3 client of the shared loader, made by botocore as ``sqs_client`` is."""
     import botocore.config

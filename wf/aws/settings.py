@@ -62,6 +62,9 @@ class Settings:
     dynamodb_endpoint: str | None = None
     sqs_endpoint: str | None = None
     s3_endpoint: str | None = None
+    events_endpoint: str | None = None
+    #: The EventBridge bus status-change events go to; ``None``: none are published.
+    event_bus: str | None = None
     #: The bucket of large payloads (``WF_BUCKET``): without one, payloads are limited to
     #: what fits inline in items and messages (200 KB).
     bucket_name: str | None = None
@@ -119,6 +122,8 @@ class Settings:
             dynamodb_endpoint=endpoint("dynamodb"),
             sqs_endpoint=endpoint("sqs"),
             s3_endpoint=endpoint("s3"),
+            events_endpoint=endpoint("events"),
+            event_bus=env.get("WF_EVENT_BUS") or None,
             bucket_name=bucket,
             retention_days=_days(env.get("WF_RETENTION_DAYS")),
         )

@@ -243,6 +243,9 @@ class LocalStack:
             "WF_BUCKET": res.bucket_name or "",
             "WF_LOG_FORMAT": os.environ.get("WF_LOG_FORMAT", "text"),
             "WF_PRECISE_TIMERS": os.environ.get("WF_PRECISE_TIMERS", "1"),  # to the millisecond, here
+            # Status-change events to the emulator's default bus, as the template's
+            # default (WF_EVENT_BUS="" publishes none).
+            "WF_EVENT_BUS": "default",
         }
         # The user's own settings of the function (WF_COMPONENT, WF_RETENTION_DAYS, ...).
         config.update({k: v for k, v in os.environ.items() if k.startswith("WF_") and k not in config})

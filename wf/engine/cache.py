@@ -24,6 +24,7 @@ from wf.core.execution import Execution
 from wf.core.history import HistoryEvent
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
+from wf.engine.status_events import PendingChange
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 
 CACHE_SIZE = 512
@@ -61,6 +62,9 @@ class Live:
     size: int = 0
     sized_events: int = 0
     sized_for: list[HistoryEvent] | None = field(default=None, repr=False, compare=False)
+    #: Status changes of steps not yet known to be published, by step: each with whether
+    #: this container committed the step and is to publish it (status events on).
+    unannounced: dict[int, tuple[PendingChange, bool]] = field(default_factory=dict, compare=False)
 
 
 def approximate_bytes(events: Iterable[HistoryEvent]) -> int:
@@ -170,17 +174,20 @@ class LiveCache:
             live.confirmed_at = now
             return live
         known = self._known.get(instance_id)
+        unannounced: dict[int, tuple[PendingChange, bool]] = {}
         if known is not None and known.meta.execution_id == meta.execution_id:
             steps = self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
             history = known.history + [e for step in steps for e in step.events]
             next_seq = steps[-1].seq + 1 if steps else known.next_seq
+            unannounced.update(known.unannounced)
         else:
             steps = self._store.load_steps(instance_id, meta.execution_id)
             history = list(chain(meta.first_step, steps))
             next_seq = steps[-1].seq + 1 if steps else 1
+        unannounced.update({s.seq: (s.pending, False) for s in steps if s.pending is not None})
         execution = Execution(self._runtime.workflows, instance_id)
         execution.replay(history)
-        live = Live(meta, execution, next_seq, history, now)
+        live = Live(meta, execution, next_seq, history, now, unannounced=unannounced)
         self.remember(live)
         return live
 

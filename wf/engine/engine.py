@@ -63,6 +63,7 @@ from wf.engine.messages import (
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing, steps_recording
 from wf.engine.queue import OutMessage, WorkQueue
+from wf.engine.status_events import PendingChange, StatusChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import (
     ActivityAbandonedError,
@@ -139,6 +140,7 @@ class Engine:
         max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
+        status_events: StatusEvents | None = None,
     ) -> None:
         self.runtime = runtime
         self.store = store
@@ -168,6 +170,8 @@ class Engine:
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
+        #: Where status changes are published; ``None``: nowhere (no markers written).
+        self.status_events = status_events
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -393,6 +397,8 @@ class Engine:
                 if owed:
                     self.metrics.count(Metric.REDELIVERY_REPAIRS)
                     self.dispatch.carry_out(live, owed, allow_inline=False)
+                if redelivered([msg], receive_count):
+                    self._announce(live, repair=True)
             if entries:
                 self.store.delete_inbox(msg.instance_id, live.meta.execution_id, [t for t, _ in entries])
             return
@@ -559,6 +565,7 @@ class Engine:
         self.metrics.count(Metric.REDELIVERY_REPAIRS)
         self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
         self._sync_meta(live, None)
+        self._announce(live, repair=True)
 
     def advance(
         self,
@@ -599,14 +606,15 @@ class Engine:
                 live, owing = awaited
                 if owing:
                     # The call recorded its event and left what that one step set going
-                    # to this message.
-                    self._after_commit(live, tuple(owed_by(owing, live.execution.pending_commands())), remaining_ms)
+                    # (its status change included) to this message.
+                    commands = tuple(owed_by(owing, live.execution.pending_commands()))
+                    self._after_commit(live, commands, remaining_ms, cause=events[0].timestamp)
                     return
                 # The call died before writing (or gave up): record its event here.
             if self.fan_in.offer(live, msgs, events):
                 return
             try:
-                result = self._step_and_commit(live, events, before_commit, replaying=stepped)
+                result = self._step_and_commit(live, events, before_commit, replaying=stepped, announce_here=follow_up)
             except ConflictError:
                 self.metrics.count(Metric.WRITE_CONFLICTS)
                 self.forget(msg.instance_id)
@@ -640,9 +648,13 @@ class Engine:
         before_commit: BeforeCommit | None = None,
         *,
         replaying: bool = False,
+        announce_here: bool = True,
     ) -> StepResult | None:
+        """``announce_here``: this invocation publishes the step's status change (a
+        management call leaves it to its follow-up message, as the rest of the step)."""
         now = self.clock()
         self.lives.current_code(live)
+        old_status = live.execution.status
         try:
             result = live.execution.step(events, now, replaying=replaying)
             too_large = oversize(result, self.max_payload_bytes)
@@ -687,8 +699,14 @@ class Engine:
                 self.store.continue_as_new(new_meta, replaces=meta.execution_id, seal=seal, first=first_item)
                 live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
             else:
-                record = StepRecord(live.next_seq, result.events, result.status, result.custom_status)
+                pending = None
+                if self.status_events is not None and result.status is not old_status:
+                    cause = events[0].timestamp if events else None
+                    pending = PendingChange(old_status, result.status, now, cause)
+                record = StepRecord(live.next_seq, result.events, result.status, result.custom_status, pending)
                 self.store.append_step(meta.instance_id, meta.execution_id, record)
+                if pending is not None:
+                    live.unannounced[record.seq] = (pending, announce_here)
                 live.next_seq += 1
                 live.history.extend(result.events)
             live.confirmed_at = now
@@ -700,14 +718,27 @@ class Engine:
         self.metrics.count(Metric.STEPS_COMMITTED)
         return result
 
-    def _after_commit(self, live: Live, commands: Sequence[Command], remaining_ms: Callable[[], int] | None) -> None:
+    def _after_commit(
+        self,
+        live: Live,
+        commands: Sequence[Command],
+        remaining_ms: Callable[[], int] | None,
+        *,
+        cause: datetime | None = None,
+    ) -> None:
         """Carry out a committed step's ``commands``, running and checkpointing inline
-        activities while the invocation has time."""
+        activities while the invocation has time; then publish the status changes of the
+        steps this invocation committed (and of the management call's step whose
+        follow-up it is: ``cause``)."""
+        live = self._carry_out(live, commands, remaining_ms)
+        self._announce(live, cause=cause)
+
+    def _carry_out(self, live: Live, commands: Sequence[Command], remaining_ms: Callable[[], int] | None) -> Live:
         while True:
             inline_events = self.dispatch.carry_out(live, commands, allow_inline=True, remaining_ms=remaining_ms)
             self._sync_meta(live, None)
             if not inline_events:
-                return
+                return live
             # Checkpoint the inline results, then carry on in this same invocation.
             for _ in range(MAX_CONFLICT_RETRIES):
                 try:
@@ -717,14 +748,60 @@ class Engine:
                     self.metrics.count(Metric.WRITE_CONFLICTS)
                     reloaded = self.load(live.meta.instance_id)
                     if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
-                        return
+                        return live
                     live = reloaded
             else:
                 self.dispatch.requeue(live.meta.instance_id, live.meta.execution_id, inline_events)
-                return
+                return live
             if next_result is None:
-                return
+                return live
             commands = next_result.commands
+
+    def _announce(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
+        """Publish the status changes still marked on ``live``'s steps that are this
+        invocation's to publish: those it committed, the one its follow-up message is
+        for (``cause``), and, on a redelivery (``repair``), every one left marked (its
+        publisher died or failed: the redelivery is what its message owes); then take
+        their markers off. One not committed here is checked against the store first:
+        it may have been published meanwhile."""
+        if self.status_events is None or not live.unannounced:
+            return
+        meta = live.meta
+        due: list[tuple[int, PendingChange]] = []
+        for seq, (pending, mine) in sorted(live.unannounced.items()):
+            if not (mine or repair or (cause is not None and pending.cause == cause)):
+                continue
+            if not mine:
+                stored = self.store.get_step(meta.instance_id, meta.execution_id, seq)
+                if stored is None or stored.pending is None:
+                    live.unannounced.pop(seq, None)
+                    continue
+            due.append((seq, pending))
+        if not due:
+            return
+        failure = live.execution.failure
+        changes = [
+            StatusChange(
+                meta.instance_id,
+                meta.execution_id,
+                seq,
+                meta.workflow_name,
+                pending.old,
+                pending.new,
+                pending.at,
+                meta.created_at,
+                failure if pending.new is WorkflowStatus.FAILED else None,
+                meta.parent.instance_id if meta.parent is not None else None,
+            )
+            for seq, pending in due
+        ]
+        # On StatusEventsError they stay marked: this container publishes them with its
+        # next step here, or the message's redelivery does (the error fails the message).
+        self.status_events.publish(changes)
+        for seq, _ in due:
+            self.store.announced(meta.instance_id, meta.execution_id, seq)
+            live.unannounced.pop(seq, None)
+        self.metrics.count(Metric.STATUS_EVENTS, len(due))
 
     def _sync_meta(self, live: Live, result: StepResult | None) -> None:
         """Keep the instance record's summary in step when its status changes (the

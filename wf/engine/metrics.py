@@ -30,6 +30,8 @@ class Metric(Enum):
     WORKFLOWS_COMPLETED = "WorkflowsCompleted"
     WORKFLOWS_FAILED = "WorkflowsFailed"
     WORKFLOWS_TERMINATED = "WorkflowsTerminated"
+    #: Status-change events published (``wf/engine/status_events.py``).
+    STATUS_EVENTS = "StatusEventsPublished"
 
 
 #: The metric counting instances that end in each terminal status.

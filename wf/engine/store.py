@@ -19,6 +19,7 @@ from wf.core.history import (
     format_time,
 )
 from wf.core.status import WorkflowStatus
+from wf.engine.status_events import PendingChange
 from wf.errors import FailureDetails, HistoryFormatError
 
 
@@ -124,6 +125,8 @@ class StepRecord:
     #: The custom status after this step: GET reads it here while the instance runs, so
     #: setting it costs no write of the instance record.
     custom_status: str | None = None
+    #: The status change this step made, until it is published (status events on).
+    pending: PendingChange | None = None
 
 
 #: The fields of a stored event that hold payloads (``wf/engine/blobs.py`` may keep
@@ -203,6 +206,10 @@ class InstanceStore(Protocol):
     def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
         """The execution's steps in order, those numbered above ``after`` only (step 0
         is a large first step kept out of the instance record)."""
+
+    def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
+        """The status change of step ``seq`` is published: remove the step's marker
+        (nothing if the step is gone)."""
 
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None: ...
 

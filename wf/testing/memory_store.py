@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 
 from wf.core.history import HistoryEvent
@@ -76,6 +77,12 @@ class MemoryStore:
 
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
         return self.steps.get((instance_id, execution_id), {}).get(seq)
+
+    def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
+        with self._lock:
+            steps = self.steps.get((instance_id, execution_id), {})
+            if seq in steps:
+                steps[seq] = replace(steps[seq], pending=None)
 
     def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None:
         steps = self.load_steps(instance_id, execution_id)

@@ -1,0 +1,172 @@
+"""Status-change events through EventBridge (moto): a rule on the bus sends them to an
+SQS queue, as a team's own consumer would receive them. One per change, from the step
+that made it; none for a start (its answer is the signal); nothing of the payloads.
+Crash-safety (docs/crash-safety.md, rule 17): a publication lost to a dying invocation
+is made by the message's redelivery; one made before the invocation died is made again
+with the same eventId, and only then."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from typing import Any
+
+import boto3
+import pytest
+
+from tests.aws_stack import Stack
+from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
+from wf.engine.metrics import Metric
+from wf.engine.status_events import DETAIL_TYPE, SOURCE
+from wf.errors import StatusEventsError, StoreError
+
+P = "/v1.0-beta1/workflows/dapr"
+wfr = WorkflowRuntime()
+
+
+@wfr.activity(name="double")
+def double(ctx: WorkflowActivityContext, x: int) -> int:
+    return 2 * x
+
+
+@wfr.activity(name="explode")
+def explode(ctx: WorkflowActivityContext, x: int) -> int:
+    raise ValueError(f"secret input {x} is bad")
+
+
+@wfr.workflow(name="ok")
+def ok(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.call_activity(double, input=x))
+
+
+@wfr.workflow(name="boom")
+def boom(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.call_activity(explode, input=x))
+
+
+@wfr.workflow(name="waiter")
+def waiter(ctx: DaprWorkflowContext, x: int):
+    return (yield ctx.wait_for_external_event("go"))
+
+
+def subscribe(bus: str = "default") -> str:
+    """An EventBridge rule for the engine's events on ``bus``, targeting a new queue."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName="status-events")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
+    events.put_rule(Name="wf-status", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule="wf-status", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
+def received(url: str) -> list[dict[str, Any]]:
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    out: list[dict[str, Any]] = []
+    while True:
+        msgs = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        if not msgs:
+            return out
+        for m in msgs:
+            event = json.loads(m["Body"])
+            assert (event["source"], event["detail-type"]) == (SOURCE, DETAIL_TYPE)
+            out.append(event["detail"])
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=m["ReceiptHandle"])
+
+
+def changes(details: list[dict[str, Any]]) -> dict[str, list[tuple[str, str]]]:
+    by: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for d in sorted(details, key=lambda d: (d["instanceId"], d["changedAt"])):
+        by[d["instanceId"]].append((d["oldStatus"], d["newStatus"]))
+    return dict(by)
+
+
+@pytest.fixture
+def stack(aws) -> Stack:
+    return Stack(wfr, event_bus="default")
+
+
+def test_one_event_per_status_change_through_an_eventbridge_rule(stack: Stack) -> None:
+    url = subscribe()
+    for name, iid in (("ok", "a"), ("boom", "b"), ("waiter", "w")):
+        assert stack.post(f"{P}/{name}/start", "21", query={"instanceID": iid})[0] == 202
+    stack.pump()
+    for op in ("pause", "resume", "terminate"):
+        assert stack.post(f"{P}/w/{op}")[0] == 202
+        stack.pump()
+    details = received(url)
+    assert changes(details) == {
+        "a": [("RUNNING", "COMPLETED")],
+        "b": [("RUNNING", "FAILED")],
+        "w": [("RUNNING", "SUSPENDED"), ("SUSPENDED", "RUNNING"), ("RUNNING", "TERMINATED")],
+    }
+    assert len({d["eventId"] for d in details}) == len(details)
+    failed = next(d for d in details if d["newStatus"] == "FAILED")
+    assert (
+        failed["failure"]["errorType"] == "TaskFailedError"
+        and "Activity task #1 failed" in failed["failure"]["message"]
+    )
+    assert failed["workflowName"] == "boom" and failed["createdAt"] <= failed["changedAt"]
+    # No payloads: neither the input (21), the output (42) nor an activity's message body.
+    assert not any(k in d for d in details for k in ("input", "output", "result"))
+    assert "42" not in json.dumps([d for d in details if d["instanceId"] == "a"])
+    # Each marker is off its step once published.
+    assert not [i for i in stack.table_items() if "announce" in i]
+    assert stack.metrics.counts[Metric.STATUS_EVENTS] == 5
+
+
+def test_none_without_a_bus(aws) -> None:
+    stack = Stack(wfr)
+    url = subscribe()
+    stack.post(f"{P}/ok/start", "1", query={"instanceID": "a"})
+    stack.pump()
+    assert stack.status("a") == "COMPLETED"
+    assert received(url) == []
+    assert not [i for i in stack.table_items() if "announce" in i]
+
+
+def test_a_publication_lost_to_a_dying_invocation_is_made_by_the_redelivery(stack: Stack) -> None:
+    url = subscribe()
+    real = stack.engine.status_events
+    assert real is not None
+    calls = 0
+
+    class DiesBeforePublishing:
+        def publish(self, changes: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                stack.engine.forget_all()  # the container is gone, with what it knew
+                raise StatusEventsError("the invocation died here")
+            real.publish(changes)
+
+    stack.engine.status_events = DiesBeforePublishing()
+    stack.post(f"{P}/ok/start", "1", query={"instanceID": "a"})
+    stack.pump()
+    assert stack.status("a") == "COMPLETED"
+    details = received(url)
+    assert changes(details) == {"a": [("RUNNING", "COMPLETED")]} and calls == 2
+
+
+def test_a_publication_made_before_dying_is_made_again_with_its_event_id(stack: Stack) -> None:
+    url = subscribe()
+    store = stack.engine.store
+    real_announced = store.announced
+    calls = 0
+
+    def dies_before_unmarking(*args: Any) -> None:
+        nonlocal calls
+        calls += 1
+        if calls == 1:
+            stack.engine.forget_all()
+            raise StoreError("the invocation died before taking the marker off")
+        real_announced(*args)
+
+    store.announced = dies_before_unmarking  # type: ignore[method-assign]
+    stack.post(f"{P}/ok/start", "1", query={"instanceID": "a"})
+    stack.pump()
+    details = received(url)
+    assert [(d["oldStatus"], d["newStatus"]) for d in details] == [("RUNNING", "COMPLETED")] * 2
+    assert details[0]["eventId"] == details[1]["eventId"]
+    assert not [i for i in stack.table_items() if "announce" in i]
