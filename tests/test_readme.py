@@ -226,3 +226,20 @@ def test_wf_dev_explains_what_stops_it(tmp_path) -> None:
     (tmp_path / "app.py").write_text("x = 1\n")
     r = wf_cli(env, "dev", "--port", str(free_port()), "--handler", str(tmp_path / "app.py"))
     assert r.returncode == 2 and "has no lambda_handler" in r.stderr
+
+
+def test_wf_check_passes_on_a_working_stack_and_says_what_failed(dev) -> None:
+    base, env, _ = dev
+    r = wf_cli({**env, "WF_ENDPOINT": base}, "check")
+    assert r.returncode == 0, r.stdout + r.stderr
+    lines = r.stdout.splitlines()
+    assert [line.split()[0] for line in lines] == ["ok"] * 5 + ["check"] and lines[-1] == "check passed", lines
+    iid = lines[0].split()[-1]
+    assert iid.startswith("wf-check-")
+    with pytest.raises(urllib.error.HTTPError) as gone:
+        urllib.request.urlopen(f"{base}/v1.0-beta1/workflows/dapr/{iid}")
+    assert gone.value.code == 404  # its instances purged
+    r = wf_cli(env, "check", "--endpoint", base, "--component", "nope")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "FAILED  start" in r.stdout and "ERR_WORKFLOW_COMPONENT_NOT_FOUND" in r.stdout, r.stdout
+    assert r.stdout.endswith("check FAILED\n")

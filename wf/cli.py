@@ -300,6 +300,13 @@ complete -F _wf wf
     return script
 
 
+def cmd_check(args: argparse.Namespace) -> int:
+    from wf.check import run_check
+
+    client = DaprWorkflowClient(args.endpoint, component=args.component, aws_region=args.aws_region)
+    return 0 if run_check(client, sys.stdout, timeout=args.timeout) else EXIT_API_ERROR
+
+
 def cmd_invoke(args: argparse.Namespace) -> int:
     from wf.dev.server import load_handler, local_context, use_local_resources
 
@@ -465,6 +472,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("event", help="event name (case-insensitive)")
     p.add_argument("--data", help="event data: JSON, or any text")
     p.set_defaults(fn=lambda a: _post(a, "raiseEvent", a.event, text=a.data))
+    p = client(
+        "check",
+        "a short end-to-end round against a stack (start, activity, timer, child, event, terminate, purge)",
+    )
+    p.add_argument("--timeout", type=float, default=60, help="seconds each step may take")
+    p.set_defaults(fn=cmd_check)
     p = client("list", "list instances, newest first")
     filters(p)
     p.add_argument("--since", type=when, help="created since: a duration ago (1h, 7d) or an RFC 3339 time")

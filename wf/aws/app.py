@@ -27,6 +27,7 @@ from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
 from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, BlobStore
 from wf.engine.engine import Engine
+from wf.engine import selfcheck
 from wf.engine.metrics import Metrics
 
 if TYPE_CHECKING:
@@ -219,7 +220,8 @@ def _batch(
 
 
 def build_app(runtime: Registry, settings: Settings) -> LambdaHandler:
-    """The Lambda app serving ``runtime``'s workflows."""
+    """The Lambda app serving ``runtime``'s workflows (and `wf check`'s)."""
+    selfcheck.register(runtime)
     if settings.json_logs:
         # JSON log lines on the ``wf`` logger tree (CloudWatch); the local stack keeps
         # plain lines.
