@@ -24,9 +24,6 @@ Inventory (patch: what of the library it touches):
 * wf/aws/sessions.py:_loader_class: overrides botocore's ``Loader.list_available_services``
   with a lazy sequence, reading ``Loader.search_paths`` and ``Loader.file_loader.exists``;
   ``load_service_model`` must only test membership in it.
-* wf/aws/openapi.py:document: sets ``__signature__`` on handlers already registered;
-  Powertools must read handler signatures with ``inspect.signature`` and only when the
-  document is built (``Route.dependant``, lazy).
 * wf/aws/http.py:swagger_page: Powertools' internal ``openapi.swagger_ui`` module, its
   asset files, and ``generate_swagger_html``'s first five parameters, passed by position.
 * wf/dev/moto_fixes.py:_partition_queries: replaces moto's ``Table.query`` (reads
@@ -335,48 +332,6 @@ def test_sessions_loader_class__botocore_Loader_list_available_services() -> Non
         listed and tested,
         LOADER_CLASS,
         "botocore's Loader.load_service_model testing `name in self.list_available_services(type_name)`",
-    )
-
-
-DOCUMENT = f"wf/aws/openapi.py:document (on {POWERTOOLS})"
-
-
-def test_openapi_document__powertools_reads_handler_signatures_lazily() -> None:
-    from aws_lambda_powertools.event_handler.api_gateway import Route
-
-    # Read from the source: importing the OpenAPI modules imports pydantic.
-    dependant = "aws_lambda_powertools.event_handler.openapi.dependant"
-    typed = _module_def(dependant, "get_typed_signature")
-    need(
-        typed is not None and _calls(typed, "inspect.signature"),
-        DOCUMENT,
-        f"{dependant}.get_typed_signature reading a handler's signature with inspect.signature "
-        "(which honours __signature__)",
-    )
-    get_dependant = _module_def(dependant, "get_dependant")
-    need(
-        {"path", "call", "responses"} <= set(_params(get_dependant)),
-        DOCUMENT,
-        f"{dependant}.get_dependant(path=, call=, responses=) (now {_params(get_dependant)})",
-    )
-    prop = _library_def(Route, "dependant")
-    need(
-        _is_property(prop)
-        and any(
-            any(k.arg == "call" and ast.unparse(k.value) == "self.func" for k in c.keywords)
-            for c in _calls(prop, "get_dependant")
-        ),
-        DOCUMENT,
-        "Powertools' Route.dependant property building the dependant from the handler (self.func) when asked",
-    )
-    init = _library_def(Route, "__init__")
-    eager = _calls(init, "get_dependant") or any(
-        isinstance(n, ast.Attribute) and n.attr == "dependant" for n in ast.walk(init or ast.Module([], []))
-    )
-    need(
-        init is not None and _sets(Route, "func") and not eager,
-        DOCUMENT,
-        "Powertools' Route keeping the handler as .func and not reading its signature at registration",
     )
 
 

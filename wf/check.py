@@ -61,7 +61,9 @@ class Check:
                 print(f"FAILED  {name} ({outcomes[-1].seconds:.1f} s): {outcomes[-1].detail}", file=out, flush=True)
                 break
             outcomes.append(Outcome(name, True, time.monotonic() - started, detail))
-            print(f"ok      {name} ({outcomes[-1].seconds:.1f} s){'  ' + detail if detail else ''}", file=out, flush=True)
+            print(
+                f"ok      {name} ({outcomes[-1].seconds:.1f} s){'  ' + detail if detail else ''}", file=out, flush=True
+            )
         return outcomes
 
     def _start(self) -> str:

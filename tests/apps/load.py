@@ -32,6 +32,20 @@ def collect(ctx: DaprWorkflowContext, n: int):
     return got
 
 
+@wfr.workflow(name="race")
+def race(ctx: DaprWorkflowContext, n: int):
+    """``collect``, whose step for each item takes a second (not on a replay): two
+    management calls that compute the same step in two containers at once both write,
+    and one loses the race, however the calls happen to be timed."""
+    got = []
+    for _ in range(n):
+        item = yield ctx.wait_for_external_event("item")
+        if not ctx.is_replaying:
+            time.sleep(1.0)
+        got.append(item)
+    return got
+
+
 @wfr.workflow(name="five")
 def five(ctx: DaprWorkflowContext, base: int):
     return (yield when_all([ctx.call_activity(double, input=base + i) for i in range(5)]))

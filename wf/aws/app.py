@@ -25,9 +25,9 @@ from wf.aws.sqs import SqsQueue
 from wf.aws.status_events import EventBridgeStatusEvents
 from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
+from wf.engine import selfcheck
 from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, BlobStore
 from wf.engine.engine import Engine
-from wf.engine import selfcheck
 from wf.engine.metrics import Metrics
 
 if TYPE_CHECKING:

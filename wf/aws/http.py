@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
-from wf.aws.openapi import ROUTES, RouteDoc, document
+from wf.aws.openapi import ROUTES, RouteDoc, complete
 from wf.aws.settings import Settings
 from wf.core.history import format_time, parse_time
 from wf.core.serde import encode
@@ -220,7 +220,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             raise PayloadTooLargeError(f"request body is larger than the limit of {settings.max_body_bytes} bytes")
         return parse_body(raw)
 
-    documented: list[tuple[Callable[..., Any], RouteDoc]] = []
+    documented: dict[str, RouteDoc] = {}
 
     def route(method: str, path: str, name: str, operation: Operation | None) -> Callable[[Handler], Handler]:
         """Register ``fn`` for ``method path`` with what the OpenAPI document says of it
@@ -229,7 +229,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
 
         def decorate(fn: Handler) -> Handler:
             handler = checked(operation)(fn) if operation is not None else fn
-            documented.append((handler, doc))
+            documented[name] = doc
             fault = OPERATION_CODES[operation] if operation is not None else None
             register = app.get if method == "GET" else app.post
             register(
@@ -354,9 +354,8 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
 
     def openapi_document() -> str:
         if not spec:
-            for handler, doc in documented:
-                document(handler, doc, VERSIONS)
-            spec.append(app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION))
+            generated = app.get_openapi_json_schema(title=API_TITLE, version=API_VERSION, description=API_DESCRIPTION)
+            spec.append(complete(generated, documented, VERSIONS))
         return spec[0]
 
     @app.get("/v1.0/openapi.json", include_in_schema=False)
