@@ -15,6 +15,7 @@ from wf.aws.app import build_engine, make_handler
 from wf.aws.settings import Settings
 from wf.dev.provision import ensure_resources
 from wf.engine.messages import MessageKind
+from wf.engine.status_events import DETAIL_TYPE, SOURCE
 from wf.runtime import WorkflowRuntime
 from wf.testing import RecordingMetrics
 
@@ -218,3 +219,15 @@ class Stack:
     def blob_keys(self) -> list[str]:
         assert self.s3 is not None and self.res.bucket_name
         return [o["Key"] for o in self.s3.list_objects_v2(Bucket=self.res.bucket_name).get("Contents", [])]
+
+
+def subscribe_to_status_events(bus: str = "default", queue: str = "status-events") -> str:
+    """An EventBridge rule for the engine's events on ``bus``, targeting a new queue."""
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    events = boto3.client("events", region_name="us-east-1")
+    url = sqs.create_queue(QueueName=queue)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    pattern = {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
+    events.put_rule(Name=f"{queue}-rule", EventBusName=bus, EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=f"{queue}-rule", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
+    return url

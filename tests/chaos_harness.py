@@ -36,6 +36,7 @@ from typing import Any
 
 import boto3
 
+from tests.aws_stack import subscribe_to_status_events
 from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.aws.app import make_handler
 from wf.aws.dynamodb import DynamoStore, make_item_model
@@ -48,7 +49,6 @@ from wf.dev.provision import ensure_resources
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
 from wf.engine.queue import OutMessage
-from wf.engine.status_events import SOURCE
 from wf.errors import (
     InstanceExistsError,
     InstanceNotFoundError,
@@ -342,7 +342,7 @@ class Chaos:
         self.real_store = DynamoStore(make_item_model(res.table_name, "us-east-1", None))
         self.store = self.faults.wrap(self.real_store, StoreError)
         self.faulty_queue = self.faults.wrap(self.queue, QueueError)
-        self.events_queue = _subscribe_to_status_events()
+        self.events_queue = subscribe_to_status_events(queue="chaos-status-events")
         self.status_events = self.faults.wrap(
             EventBridgeStatusEvents(lambda: boto3.client("events", region_name="us-east-1"), "default"),
             StatusEventsError,
@@ -648,17 +648,6 @@ class Chaos:
                 wrong += 1
                 self.problems.append(f"{iid}: final status events {ends}, not [{final[kinds[iid]]}]")
         return wrong, len(details) - len(distinct)
-
-
-def _subscribe_to_status_events() -> str:
-    """A rule on the default bus sending the engine's status events to a new queue."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    events = boto3.client("events", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="chaos-status-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="chaos-status", EventPattern=json.dumps({"source": [SOURCE]}))
-    events.put_targets(Rule="chaos-status", Targets=[{"Id": "q", "Arn": arn}])
-    return url
 
 
 def expected_activities(ids: list[str], kinds: dict[str, str]) -> Counter[tuple[str, str, str]]:

@@ -14,7 +14,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.aws_stack import Stack
+from tests.aws_stack import Stack, subscribe_to_status_events
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime
 from wf.engine.metrics import Metric
 from wf.engine.status_events import DETAIL_TYPE, SOURCE
@@ -49,18 +49,6 @@ def waiter(ctx: DaprWorkflowContext, x: int):
     return (yield ctx.wait_for_external_event("go"))
 
 
-def subscribe(bus: str = "default") -> str:
-    """An EventBridge rule for the engine's events on ``bus``, targeting a new queue."""
-    sqs = boto3.client("sqs", region_name="us-east-1")
-    events = boto3.client("events", region_name="us-east-1")
-    url = sqs.create_queue(QueueName="status-events")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    pattern = {"source": [SOURCE], "detail-type": [DETAIL_TYPE]}
-    events.put_rule(Name="wf-status", EventBusName=bus, EventPattern=json.dumps(pattern))
-    events.put_targets(Rule="wf-status", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn}])
-    return url
-
-
 def received(url: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs", region_name="us-east-1")
     out: list[dict[str, Any]] = []
@@ -88,7 +76,7 @@ def stack(aws) -> Stack:
 
 
 def test_one_event_per_status_change_through_an_eventbridge_rule(stack: Stack) -> None:
-    url = subscribe()
+    url = subscribe_to_status_events()
     for name, iid in (("ok", "a"), ("boom", "b"), ("waiter", "w")):
         assert stack.post(f"{P}/{name}/start", "21", query={"instanceID": iid})[0] == 202
     stack.pump()
@@ -118,7 +106,7 @@ def test_one_event_per_status_change_through_an_eventbridge_rule(stack: Stack) -
 
 def test_none_without_a_bus(aws) -> None:
     stack = Stack(wfr)
-    url = subscribe()
+    url = subscribe_to_status_events()
     stack.post(f"{P}/ok/start", "1", query={"instanceID": "a"})
     stack.pump()
     assert stack.status("a") == "COMPLETED"
@@ -127,7 +115,7 @@ def test_none_without_a_bus(aws) -> None:
 
 
 def test_a_publication_lost_to_a_dying_invocation_is_made_by_the_redelivery(stack: Stack) -> None:
-    url = subscribe()
+    url = subscribe_to_status_events()
     real = stack.engine.status_events
     assert real is not None
     calls = 0
@@ -150,7 +138,7 @@ def test_a_publication_lost_to_a_dying_invocation_is_made_by_the_redelivery(stac
 
 
 def test_a_publication_made_before_dying_is_made_again_with_its_event_id(stack: Stack) -> None:
-    url = subscribe()
+    url = subscribe_to_status_events()
     store = stack.engine.store
     real_announced = store.announced
     calls = 0
