@@ -148,6 +148,10 @@ def test_people_cli(dev) -> None:
     assert r.returncode == 0 and json.loads(r.stdout)["runtimeStatus"] == "COMPLETED"
     r = wf_cli(env, "invoke", "events/get.json")
     assert r.returncode == 1 and json.loads(r.stdout)["statusCode"] == 404  # 12345678 was purged
+    # Another port: no stack of ours there (nor any other's taken for it).
+    other = f"http://127.0.0.1:{free_port()}"
+    r = wf_cli(env, "invoke", "events/get.json", "--endpoint", other)
+    assert r.returncode == 3 and f"no local stack of yours serves {other}" in r.stderr, r.stderr
     r = wf_cli(env, "get", "x", "--endpoint", f"http://127.0.0.1:{free_port()}")
     assert r.returncode == 3 and "cannot reach" in r.stderr
 
@@ -243,3 +247,24 @@ def test_wf_check_passes_on_a_working_stack_and_says_what_failed(dev) -> None:
     assert r.returncode == 1, r.stdout + r.stderr
     assert "FAILED  start" in r.stdout and "ERR_WORKFLOW_COMPONENT_NOT_FOUND" in r.stdout, r.stdout
     assert r.stdout.endswith("check FAILED\n")
+
+
+def test_cli_instance_ids_are_sent_as_given(dev) -> None:
+    """An ID with URL characters is the ID, not a query or a fragment: refused whole as
+    invalid (exit 1, the API's error), never cut short into another instance's ID."""
+    base, env, _ = dev
+    env = {**env, "WF_ENDPOINT": base}
+    for iid in ("abc&x=1", "q#frag", "bad id!"):
+        r = wf_cli(env, "start", "hello_world_wf", "--id", iid)
+        assert r.returncode == 1, (iid, r.stdout, r.stderr)
+        assert "ERR_INSTANCE_ID_INVALID" in r.stderr and "Traceback" not in r.stderr, r.stderr
+    for cut in ("abc", "q", "bad"):
+        assert wf_cli(env, "get", cut).returncode == 1  # nothing started under a cut ID
+
+
+def test_help_says_each_default_once() -> None:
+    for command in ("dev", "start", "list", "purge", "check", "console", "invoke"):
+        r = wf_cli(dict(os.environ), command, "--help")
+        text = " ".join(r.stdout.split())
+        assert r.returncode == 0 and "(default: None)" not in text and "(default: False)" not in text, text
+        assert not re.search(r"\(default:[^()]*(\([^()]*\))?[^()]*\) \(default:", text), text

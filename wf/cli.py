@@ -18,6 +18,7 @@ import re
 import shlex
 import sys
 import time
+import urllib.parse
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,6 +38,17 @@ EXIT_CODES = f"""exit codes:
   {EXIT_USAGE}  bad usage (or a bulk purge not confirmed)
   {EXIT_UNREACHABLE}  the endpoint or the local stack cannot be reached
   {EXIT_TIMEOUT}  `get --wait --timeout S`: still not terminal after S seconds"""
+
+
+class _Help(argparse.ArgumentDefaultsHelpFormatter):
+    """Says an option's default once: not again where its help says it, and not at all
+    where there is none to say (``None``, a flag's ``False``)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        text = action.help or ""
+        if "(default" in text or action.default is None or action.default is False:
+            return text
+        return super()._get_help_string(action)
 
 
 def _body_for(text: str | None) -> tuple[Any, bool]:
@@ -61,7 +73,7 @@ def cmd_start(args: argparse.Namespace) -> int:
     http = _http(args)
     path = http.path(args.name, "start")
     if args.id is not None:
-        path += f"?instanceID={args.id}"
+        path += "?" + urllib.parse.urlencode({"instanceID": args.id})
     body, raw = _body_for(args.input)
     _, resp = http.call("POST", path, body, raw=raw)
     print(resp["instanceID"])
@@ -315,9 +327,11 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"wf: cannot read event file {args.event}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    if not use_local_resources():
+    port = urllib.parse.urlsplit(args.endpoint).port or 80
+    if not use_local_resources(port):
         print(
-            "wf: no local stack found: start `wf dev` first, or set AWS_ENDPOINT_URL, WF_TABLE_NAME and WF_QUEUE_URL",
+            f"wf: no local stack of yours serves {args.endpoint}: start `wf dev` (--port {port}) first, or set "
+            "AWS_ENDPOINT_URL, WF_TABLE_NAME and WF_QUEUE_URL",
             file=sys.stderr,
         )
         return EXIT_UNREACHABLE
@@ -345,7 +359,7 @@ def _allow_host_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    fmt = argparse.ArgumentDefaultsHelpFormatter
+    fmt = _Help
     parser = argparse.ArgumentParser(
         prog="wf",
         description="Durable workflows on AWS Lambda (Dapr Workflow API)",
@@ -410,6 +424,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     inv.add_argument("event", help="a Lambda event file (JSON), as `sam local invoke -e` takes")
     inv.add_argument("--handler", default="./handler.py", help="file with the workflows and lambda_handler")
+    inv.add_argument(
+        "--endpoint",
+        default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT),
+        help="the `wf dev` whose table and queues to use ($WF_ENDPOINT)",
+    )
     con = sub.add_parser(
         "console", help="the web console for a deployed stack, on http://127.0.0.1:3600/ui", formatter_class=fmt
     )

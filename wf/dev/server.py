@@ -47,8 +47,14 @@ HTTP_THREADS = 32
 RECEIVERS = 2
 
 
-#: Where a running ``wf dev`` says which emulator and resources it uses (for ``wf invoke``).
-STATE_FILE = Path(tempfile.gettempdir()) / "wf-dev.json"
+def stack_file(port: int) -> Path:
+    """Where the ``wf dev`` serving on ``port`` says which emulator and resources it uses
+    (for ``wf invoke``): one file per port, in a folder of this user's own, so that a
+    stack finds its own and not another user's or another project's, and a stack that
+    stops removes its own only."""
+    folder = Path(tempfile.gettempdir()) / f"wf-{os.getuid()}"
+    folder.mkdir(mode=0o700, exist_ok=True)
+    return folder / f"wf-dev-{port}.json"
 
 
 #: What the local stack's calls sign with where no credentials are configured (an
@@ -58,12 +64,13 @@ LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "loc
 _PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")
 
 
-def use_local_resources() -> bool:
-    """Point this process at the local stack's resources; false if there is none."""
+def use_local_resources(port: int) -> bool:
+    """Point this process at the resources of the local stack serving on ``port`` (or
+    those the environment names); false if there is none."""
     if os.environ.get("AWS_ENDPOINT_URL") and os.environ.get("WF_TABLE_NAME") and os.environ.get("WF_QUEUE_URL"):
         return True
     try:
-        state = json.loads(STATE_FILE.read_text())
+        state = json.loads(stack_file(port).read_text())
     except (OSError, ValueError):
         return False
     for key in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB"):
@@ -280,7 +287,7 @@ class LocalStack:
             self._containers.warm()
         state = {k: config[k] for k in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB")}
         if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
-            STATE_FILE.write_text(json.dumps({**state, "api": self.url}))
+            stack_file(self._port).write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
             sqs,
             res.queue_url,
@@ -343,7 +350,7 @@ class LocalStack:
             self._dynamodb_local.stop()
             self._dynamodb_local = None
         if self._publish:
-            STATE_FILE.unlink(missing_ok=True)
+            stack_file(self._port).unlink(missing_ok=True)
         if isinstance(self._containers, ProcessContainers):
             self._containers.close()
         for key, before in self._set_environ.items():
