@@ -210,10 +210,14 @@ function spansOf(events) {
     }
   }
   for (const s of spans) if (s.end === null) { s.open = true; s.endShown = last; }
-  // Retries: a later attempt of a name that failed just before is marked as such.
-  const attempts = new Map();
+  // Retries: a call scheduled, with the same input, after a call of its name failed is a
+  // further attempt of that one; any other call (a fan-out's, a later step's) is its own.
+  const failed = new Map();
   for (const s of spans) if (s.kind === "activity" || s.kind === "child") {
-    const n = (attempts.get(s.name) || 0) + 1; attempts.set(s.name, n); s.attempt = n;
+    const prev = failed.get(s.name);
+    s.attempt = prev && s.input === prev.input && s.start >= prev.end ? prev.attempt + 1 : 1;
+    if (s.failure) failed.set(s.name, { attempt: s.attempt, input: s.input, end: s.end });
+    else if (prev && s.input === prev.input) failed.delete(s.name);
   }
   return spans;
 }
