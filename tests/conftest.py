@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests import iam
+from tests.dev_process import unavailable
 from wf.dev import moto_fixes
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
@@ -67,7 +68,7 @@ def dapr_js(
     once per run from the npm registry."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
-        pytest.skip("node and npm are needed to run the Dapr JS SDK")
+        unavailable("node and npm are needed to run the Dapr JS SDK (Debian's nodejs and npm)")
     where = tmp_path_factory.mktemp("dapr-js")
     js = Path(__file__).resolve().parent / "js"
     for name in ("package.json", "dapr_js_client.mjs"):
@@ -92,15 +93,13 @@ def dapr_js(
 @pytest.fixture(scope="session")
 def dynamodb_local() -> object:
     """AWS's own DynamoDB Local (wf/dev/dynamodb_local.py), for the suites that must hold
-    on it as on moto. Where it cannot run, those tests skip and say why; where
-    ``WF_REQUIRE_DYNAMODB_LOCAL`` is set (CI), they fail instead."""
+    on it as on moto. Where it cannot run, those tests skip and say why; in CI they
+    fail instead (``unavailable``)."""
     from wf.dev.dynamodb_local import DynamoDBLocal, unavailable_reason
 
     reason = unavailable_reason()
     if reason is not None:
-        if os.environ.get("WF_REQUIRE_DYNAMODB_LOCAL"):
-            pytest.fail(f"DynamoDB Local is required here (WF_REQUIRE_DYNAMODB_LOCAL): {reason}")
-        pytest.skip(reason)
+        unavailable(reason)
     server = DynamoDBLocal()
     server.start()
     yield server.endpoint

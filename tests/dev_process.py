@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -86,3 +88,11 @@ def console_proxy(endpoint: str, **options: object) -> Iterator[tuple[str, objec
         yield f"http://127.0.0.1:{port}", app
     finally:
         server.close()
+
+
+def unavailable(reason: str) -> None:
+    """A test that cannot run here: it skips, saying why; in CI (``WF_CI`` set, as
+    .ci/run sets it), where everything it needs is installed, it fails instead."""
+    if os.environ.get("WF_CI") or os.environ.get("WF_REQUIRE_DYNAMODB_LOCAL"):
+        pytest.fail(f"required in CI (WF_CI): {reason}")
+    pytest.skip(reason)

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from tests.dev_process import ROOT, wf_dev
+from tests.dev_process import ROOT, unavailable, wf_dev
 from wf.client import DaprWorkflowClient
 
 APP = ROOT / "tests" / "apps" / "console.py"
@@ -29,9 +29,12 @@ def _chromium() -> str | None:
 
 
 CHROMIUM = _chromium()
-pytestmark = pytest.mark.skipif(
-    CHROMIUM is None, reason="no Chromium here (`apt-get install chromium`; .ci/run installs it)"
-)
+
+
+@pytest.fixture(autouse=True)
+def _browser_needed() -> None:
+    if CHROMIUM is None:
+        unavailable("no Chromium here (`apt-get install chromium`; .ci/run installs it)")
 
 
 @pytest.fixture(scope="module")

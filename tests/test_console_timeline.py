@@ -7,9 +7,7 @@ import json
 import shutil
 import subprocess
 
-import pytest
-
-from tests.dev_process import ROOT
+from tests.dev_process import ROOT, unavailable
 
 T = "2026-01-01T00:00:0{}Z"
 
@@ -24,7 +22,7 @@ def spans(events: list[dict]) -> list[dict]:
             break
     node = shutil.which("node")
     if node is None:
-        pytest.fail("Node is needed to run the console's timeline code (Debian's nodejs)")
+        unavailable("Node is needed to run the console's timeline code (Debian's nodejs)")
     script = source[start : end + 1] + f"\nconsole.log(JSON.stringify(spansOf({json.dumps(events)})));"
     out = subprocess.run([node, "-e", script], capture_output=True, text=True, timeout=30, check=True)
     return json.loads(out.stdout)

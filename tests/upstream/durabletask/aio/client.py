@@ -54,7 +54,9 @@ class AsyncTaskHubGrpcClient:
 
     async def terminate_orchestration(self, instance_id: str, *, output: Any = None, recursive: bool = True) -> None:
         if not recursive:
-            pytest.skip("non-recursive terminate: Dapr's HTTP API terminates a workflow's children with it")
+            pytest.xfail(
+                "unsupported half: non-recursive terminate: Dapr's HTTP API terminates a workflow's children with it"
+            )
         await self._client.terminate_workflow(instance_id, output=output)
 
     async def suspend_orchestration(self, instance_id: str) -> None:
@@ -65,5 +67,5 @@ class AsyncTaskHubGrpcClient:
 
     async def purge_orchestration(self, instance_id: str, recursive: bool = True) -> None:
         if not recursive:
-            pytest.skip("non-recursive purge: Dapr's HTTP API purges a workflow's children with it")
+            pytest.xfail("unsupported half: non-recursive purge: Dapr's HTTP API purges a workflow's children with it")
         await self._client.purge_workflow(instance_id)
