@@ -110,7 +110,7 @@ def main() -> int:
     print(
         json.dumps({"bare_ms": round(b, 1), "init_ms": round(i, 1), "traced_ms": round(t, 1), "ratio": round(i / b, 2)})
     )
-    return 0
+    return 0 if i <= 2 * b else 1
 
 
 if __name__ == "__main__":

@@ -379,7 +379,7 @@ def main() -> int:
     print()
     for name, ok in checks.items():
         print(f"{'met' if ok else 'NOT met':>8}  {name}")
-    return 0
+    return 0 if all(checks.values()) else 1
 
 
 if __name__ == "__main__":

@@ -129,7 +129,7 @@ def main() -> int:
     )
     ok = c["failed_writes"] / n <= 0.2
     print(f"{'met' if ok else 'NOT met':>8}  failed conditional writes <= 0.2 per activity")
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

@@ -191,7 +191,7 @@ def main() -> int:
         f"{'met' if q_ratio <= 1.5 else 'NOT met'})"
     )
     print(f"inline per activity / PutItem = {i_ratio:.2f}  (target <= 2.0: {'met' if i_ratio <= 2.0 else 'NOT met'})")
-    return 0
+    return 0 if q_ratio <= 1.5 and i_ratio <= 2.0 else 1
 
 
 if __name__ == "__main__":

@@ -202,7 +202,7 @@ def main() -> int:
     if large > 1.5 * small:
         ok = False
     print("targets (ratio >= 2.0 at 1,000 and 10,000; warm ratio <= 1.5):", "met" if ok else "NOT met")
-    return 0
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":
