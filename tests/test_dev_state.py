@@ -5,6 +5,7 @@ again, in this process or another; ``off`` starts empty."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from collections.abc import Callable
 from datetime import timedelta
@@ -241,6 +242,7 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
         DaprWorkflowClient(base).get_workflow_state("bad")
         time.sleep(0.3)
     assert "GET /v1.0/workflows/dapr/bad -> 200" in "".join(lines)  # and it kept "bad" across the restart
+    assert re.search(r"restored \d+ items and \d+ messages from .* \(\d+\.\d MB;", "".join(lines))  # and said how much
 
     durations = []
     for _ in range(2):

@@ -279,7 +279,14 @@ class LocalStack:
             urls = {url.rsplit("/", 1)[-1]: url for url in (res.queue_url, res.dlq_url)}
             items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls, s3, res.bucket_name)
             if items or messages:
-                log.info("restored %d items and %d messages from %s", items, messages, self._state_file)
+                size = self._state_file.stat().st_size / 1e6
+                log.info(
+                    "restored %d items and %d messages from %s (%.1f MB; `wf purge` what you no longer need)",
+                    items,
+                    messages,
+                    self._state_file,
+                    size,
+                )
             self._retry_stalled(dynamodb, sqs, res)
         if isinstance(self._containers, ProcessContainers):
             # One container ready before the first request: a handler file that cannot
