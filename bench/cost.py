@@ -17,8 +17,10 @@ import logging
 import math
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ for k, v in {"AWS_ACCESS_KEY_ID": "x", "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAUL
 os.environ.pop("AWS_ENDPOINT_URL", None)
 
 import boto3  # noqa: E402
-from _meter import DynamoMeter, MeteredSqs  # noqa: E402
+from _meter import TYPICAL_CALL_MS, ComputeMeter, DynamoMeter, MeteredSqs  # noqa: E402
 from _pump import deliver  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
@@ -44,6 +46,11 @@ PRICES = {"invocations": 0.20, "sqs": 0.40, "wru": 0.625, "rru": 0.125}
 STEP_FUNCTIONS = 25.20
 #: EventBridge, per million custom events put (each up to 64 KB).
 EVENTBRIDGE_EVENTS = 1.00
+#: Lambda's arm64 price per GB-second (us-east-1), the template's memory size, and API
+#: Gateway's REST API price per million requests (the first 333 million a month).
+LAMBDA_GB_SECOND = 0.0000133334
+MEMORY_GB = 0.5
+API_GATEWAY = 3.50
 DURABLE_FUNCTIONS = 8.00
 
 wfr = WorkflowRuntime()
@@ -97,6 +104,13 @@ def fan(ctx: DaprWorkflowContext, n: int):
     return sum((yield when_all([ctx.call_activity(work, input=i) for i in range(n)])))
 
 
+@wfr.workflow(name="timers")
+def timers(ctx: DaprWorkflowContext, n: int):
+    for _ in range(n):
+        yield ctx.create_timer(timedelta(seconds=2))
+    return n
+
+
 @wfr.workflow(name="approvals")
 def approvals(ctx: DaprWorkflowContext, n: int):
     x = 0
@@ -117,6 +131,39 @@ LABELS = {
 }
 
 
+# The peers, all in, on the same shapes (per activity, timer, and event with its activity).
+_SFN_LAMBDA_TASK = 0.20 + 1 / 1000 * 0.125 * 0.0000166667 * 1e6  # request + 1 ms at 128 MB (x86)
+_DURABLE_STEP_COMPUTE = 11 / 1000 * MEMORY_GB * LAMBDA_GB_SECOND * 1e6  # 11 ms at 512 MB
+_DURABLE_REPLAY = 0.20 + 20 / 1000 * MEMORY_GB * LAMBDA_GB_SECOND * 1e6  # a resume: request + 20 ms replay
+PEERS = {
+    "AWS Step Functions Standard, all in": {
+        "queued sequential": STEP_FUNCTIONS - 0.20 + _SFN_LAMBDA_TASK,
+        "timers": 25.00,
+        "raised events": 25.00 + API_GATEWAY + _SFN_LAMBDA_TASK + STEP_FUNCTIONS - 0.20 + _SFN_LAMBDA_TASK,
+    },
+    "AWS Lambda durable functions, all in": {
+        "queued sequential": DURABLE_FUNCTIONS + _DURABLE_STEP_COMPUTE,
+        "inline sequential": DURABLE_FUNCTIONS + _DURABLE_STEP_COMPUTE,
+        "timers": DURABLE_FUNCTIONS + _DURABLE_REPLAY,
+        "raised events": DURABLE_FUNCTIONS
+        + API_GATEWAY
+        + 0.20
+        + _DURABLE_REPLAY
+        + DURABLE_FUNCTIONS
+        + _DURABLE_STEP_COMPUTE,
+    },
+}
+PEER_ASSUMPTIONS = (
+    "Step Functions: $25 per million state transitions; an activity is a Lambda task (one transition, one",
+    "invocation billed 1 ms at 128 MB); a timer is a Wait state (one transition); an event is a task-token",
+    "callback (one transition) sent by a Lambda behind API Gateway, then the activity.",
+    "Lambda durable functions: $8 per million durable operations; an activity is a step (one operation, 11 ms",
+    "of compute at 512 MB for its checkpoint); a timer is a wait (one operation, nothing billed while waiting,",
+    "then a resume: an invocation and 20 ms of replay); an event is a callback (one operation) sent through",
+    "API Gateway and a Lambda, the resume, then the activity.",
+)
+
+
 def usd(counts: dict[str, float]) -> float:
     return sum(counts[k] * PRICES[k] for k in KINDS)
 
@@ -132,7 +179,9 @@ def run(
 ) -> Counter[str]:
     """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
-    ``wru`` includes the index writes, which are also counted apart as ``wru_index``.
+    ``wru`` includes the index writes, which are also counted apart as ``wru_index``;
+    ``lambda_ms`` is the billed duration of all invocations (``ComputeMeter``), ``api``
+    the HTTP requests (API Gateway's).
     With several ``containers`` (each its own engine and warm cache), SQS batches go to
     them in turn, as Lambda spreads them over its warm containers under load. Several
     ``workflows`` run at once share the poller's batches. ``snapshots`` maps step
@@ -153,19 +202,27 @@ def run(
 
             meter.on_step = snapshot
         settings = Settings(res.table_name, res.queue_url, event_bus=event_bus)
-        engines = [build_engine(wfr, settings, sqs_client=sqs) for _ in range(containers)]
-        handlers = [make_handler(engine, settings) for engine in engines]
+        compute = ComputeMeter()
+        engines = [build_engine(wfr, settings, sqs_client=sqs, sleep=compute.sleep) for _ in range(containers)]
+        handlers = [compute.wrap(make_handler(engine, settings)) for engine in engines]
         handler = handlers[0]
-        with meter.installed():
+        with meter.installed(), compute.installed():
             for k in range(workflows):
                 event = json.loads((HERE.parent / "events" / "start.json").read_text())
                 event["path"] = f"/v1.0/workflows/dapr/{shape}/start"
                 event["queryStringParameters"] = {"instanceID": f"{shape}-{n}-{k}"}
                 event["body"] = json.dumps({"n": n, "lines": "x" * 4000}) if shape == "seq_big" else str(n)
                 counts["invocations"] += 1
+                counts["api"] += 1
                 assert handler(event, None)["statusCode"] == 202
             raises = events
+            waited_until = time.monotonic() + 120
             while True:
+                if _delayed(sqs, res.queue_url) and time.monotonic() < waited_until:
+                    # A timer waits in the queue (SQS's delay, or handed back until due):
+                    # wait unmetered, as Lambda's pollers do, and receive once it is visible.
+                    time.sleep(0.05)
+                    continue
                 msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
                     "Messages", []
                 )
@@ -174,6 +231,7 @@ def run(
                     event = json.loads((HERE.parent / "events" / "raise_event.json").read_text())
                     event["path"] = f"/v1.0/workflows/dapr/{shape}-{n}-0/raiseEvent/go"
                     counts["invocations"] += 1
+                    counts["api"] += 1
                     assert handler(event, None)["statusCode"] == 202
                     continue
                 if not msgs:
@@ -181,6 +239,8 @@ def run(
                 handler = handlers[counts["invocations"] % containers]
                 counts["invocations"] += 1
                 deliver(handler, sqs, res.queue_url, msgs)
+        counts["lambda_ms"] = compute.billed_ms
+        counts["slept_ms"] = round(compute.slept_s * 1000)
         for k in range(workflows):
             meta = engines[0].store.get_meta(f"{shape}-{n}-{k}")  # outside the metered window
             assert meta is not None and meta.status.value == "COMPLETED", meta
@@ -247,10 +307,32 @@ def _signals_queued(queued: bool) -> Iterator[None]:
         logging.disable(logging.NOTSET)
 
 
+def _delayed(sqs: Any, url: str) -> bool:
+    """Nothing visible, and a message delayed or not visible yet (read without the meter)."""
+    names = [
+        "ApproximateNumberOfMessages",
+        "ApproximateNumberOfMessagesDelayed",
+        "ApproximateNumberOfMessagesNotVisible",
+    ]
+    attrs = sqs._client.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+    return attrs[names[0]] == "0" and (attrs[names[1]] != "0" or attrs[names[2]] != "0")
+
+
 def per_activity(totals: Counter[str], n: int) -> dict[str, float]:
-    counts = {k: totals[k] / n for k in (*KINDS, "wru_index")}
+    counts = {k: totals[k] / n for k in (*KINDS, "wru_index", "lambda_ms", "slept_ms", "api")}
     counts["usd"] = usd(counts)
+    counts["compute_usd"] = counts["lambda_ms"] / 1000 * MEMORY_GB * LAMBDA_GB_SECOND * 1e6
+    counts["api_usd"] = counts["api"] * API_GATEWAY
+    counts["all_in"] = counts["usd"] + counts["compute_usd"] + counts["api_usd"]
     return counts
+
+
+def all_in_line(label: str, unit: str, r: dict[str, float]) -> str:
+    return (
+        f"all-in {label}: ${r['all_in']:.2f}/M {unit}  (requests ${r['usd']:.2f}, Lambda compute "
+        f"${r['compute_usd']:.2f} for {r['lambda_ms']:.1f} ms billed per {unit[:-1]}, {r['slept_ms']:.1f} ms of it "
+        f"waiting, API Gateway ${r['api_usd']:.2f})"
+    )
 
 
 def fit(small: tuple[int, Counter[str]], large: tuple[int, Counter[str]]) -> tuple[dict[str, float], dict[str, float]]:
@@ -338,7 +420,32 @@ def main() -> int:
     print(f"{'AWS Step Functions Standard':<30}{'':>45}{STEP_FUNCTIONS:>9.2f}")
     print(f"{'AWS Lambda durable functions':<30}{'':>45}{DURABLE_FUNCTIONS:>9.2f}")
     print("(WRU include the by_status index writes, also shown apart; a failed conditional write is billed too.)")
+    # All in: the requests above, plus Lambda's compute (GB-seconds at the template's
+    # 512 MB arm64 price, from each invocation's CPU time here, each AWS call's typical
+    # latency and every second it waits, billed per millisecond) and API Gateway's
+    # requests (the starts, the raised events).
+    print(
+        f"\nAll in (Lambda arm64 ${LAMBDA_GB_SECOND}/GB-s at {MEMORY_GB * 1024:g} MB; API Gateway REST "
+        f"${API_GATEWAY:.2f}/M; AWS call latencies {TYPICAL_CALL_MS} ms; CPU time measured on this machine):"
+    )
+    timer_runs = 5
+    all_in = {
+        "queued sequential": (results[("seq", 1000)], "activities"),
+        "inline sequential": (results[("seq_inline", 1000)], "activities"),
+        "timers": (per_activity(run("timers", timer_runs), timer_runs), "timers"),
+        "raised events": (per_activity(run("approvals", 10, events=10), 10), "events"),
+    }
+    for label, (r, unit) in all_in.items():
+        print(all_in_line(label, unit, r))
+    print("  (a raised event's figure includes the activity the workflow runs after it)")
+    for peer, figures in PEERS.items():
+        print(f"{peer}: " + ", ".join(f"{label} ${usd:.2f}/M" for label, usd in figures.items()))
+    for line in PEER_ASSUMPTIONS:
+        print(f"  {line}")
     checks = {
+        "all-in queued sequential <= $2.75/M": all_in["queued sequential"][0]["all_in"] <= 2.75,
+        "all-in timers <= $3.00/M": all_in["timers"][0]["all_in"] <= 3.00,
+        "all-in inline sequential <= $1.10/M": all_in["inline sequential"][0]["all_in"] <= 1.10,
         "queued sequential <= $2.50/M": results[("seq", 1000)]["usd"] <= 2.50,
         "inline sequential <= $1.00/M": results[("seq_inline", 1000)]["usd"] <= 1.00,
         "fan-out <= $4.00/M": results[("fan", 20)]["usd"] <= 4.00,

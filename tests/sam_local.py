@@ -30,6 +30,7 @@ import logging
 import os
 import platform
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -100,7 +101,10 @@ def apt_install(*packages: str) -> None:
 def docker_answers() -> bool:
     if not shutil.which("docker"):
         return False
-    return subprocess.run(["docker", "info"], capture_output=True, check=False).returncode == 0
+    try:
+        return subprocess.run(["docker", "info"], capture_output=True, check=False, timeout=30).returncode == 0
+    except subprocess.TimeoutExpired:
+        return False
 
 
 @contextlib.contextmanager
@@ -131,8 +135,11 @@ def docker_daemon() -> Iterator[None]:
         yield
     finally:
         daemon.terminate()
-        with contextlib.suppress(subprocess.TimeoutExpired):
+        try:
             daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            daemon.wait()
         log.close()
 
 
@@ -241,6 +248,7 @@ def build(sam: str, env: dict[str, str]) -> None:
         cwd=ROOT,
         env={**env, "WF_ARCHITECTURE": ARCHITECTURE},
         stdout=subprocess.DEVNULL,
+        timeout=900,
     )
     # The runtime's own bytecode (the build machine has no Python 3.13): /var/task is
     # read-only in the container, so without it every cold start compiles every module.
@@ -265,6 +273,7 @@ def build(sam: str, env: dict[str, str]) -> None:
             "/var/task",
         ],
         stdout=subprocess.DEVNULL,
+        timeout=300,
     )
     say(f"built in {time.monotonic() - started:.0f} s")
 
@@ -292,6 +301,13 @@ class Emulators:
         return boto3.client(service, region_name=REGION, endpoint_url=endpoint, **kw)
 
     def __enter__(self) -> Emulators:
+        try:
+            return self._start()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _start(self) -> Emulators:
         from moto.server import ThreadedMotoServer
 
         from wf.dev import moto_fixes
@@ -455,20 +471,38 @@ class Checks:
 def sam_invoke(sam: str, common: list[str], env: dict[str, str], event: str) -> dict[str, Any]:
     """``sam local invoke -e events/<event>``: the function's answer (SAM prints it as
     the last line of its standard output; its own messages go to standard error)."""
-    result = subprocess.run(
-        [sam, "local", "invoke", FUNCTION, "--event", str(EVENTS / event), *common],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    try:
+        result = subprocess.run(
+            [sam, "local", "invoke", FUNCTION, "--event", str(EVENTS / event), *common],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        remove_containers()
+        raise
     lines = [line for line in result.stdout.splitlines() if line.strip()]
     if result.returncode or not lines:
         raise AssertionError(f"sam local invoke failed ({result.returncode}):\n{result.stderr[-3000:]}")
     answer: dict[str, Any] = json.loads(lines[-1])
     return answer
+
+
+def remove_containers() -> None:
+    """Remove the function containers SAM left running (from the base image's layers)."""
+    listed = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"ancestor={IMAGE.split(':')[0]}:rapid-{ARCHITECTURE}"],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    ids = listed.stdout.split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False, timeout=120)
 
 
 def http_answer(answer: dict[str, Any]) -> tuple[int, dict[str, Any]]:
@@ -573,6 +607,9 @@ def start_api_contract(checks: Checks, base: str) -> None:
 
 
 def main() -> int:
+    # Stopped (a CI job's timeout, Ctrl-C): the cleanups below still run (SAM's warm
+    # containers, DynamoDB Local, a dockerd started here).
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     checks = Checks()
     env = {
         **os.environ,
@@ -622,6 +659,7 @@ def main() -> int:
                             api.stop()
                 finally:
                     start_lambda.stop()
+                    remove_containers()
     except Unavailable as exc:
         say(f"cannot run here: {exc}")
         return 2

@@ -5,6 +5,7 @@ purge of its own instances. It says what failed, and what that suggests."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import secrets
 import time
@@ -52,11 +53,27 @@ class Check:
 
     def run(self, out: TextIO) -> list[Outcome]:
         outcomes: list[Outcome] = []
+        try:
+            outcomes = self._run(out)
+        finally:
+            if len(outcomes) < len(self.steps()) or not all(o.ok for o in outcomes):
+                self._clean_up()
+        return outcomes
+
+    def _clean_up(self) -> None:
+        """Best effort, after a round that stopped early: its instances ended and purged."""
+        for iid in (self.victim_id, self.instance_id):
+            for call in (self.client.terminate_workflow, self.client.purge_workflow):
+                with contextlib.suppress(WorkflowError, OSError):  # gone already, or the endpoint is down
+                    call(iid)
+
+    def _run(self, out: TextIO) -> list[Outcome]:
+        outcomes: list[Outcome] = []
         for name, step in self.steps():
             started = time.monotonic()
             try:
                 detail = step()
-            except (CheckFailed, WorkflowError, TimeoutError, OSError) as exc:
+            except (CheckFailed, WorkflowError, TimeoutError, OSError, ValueError) as exc:
                 outcomes.append(Outcome(name, False, time.monotonic() - started, f"{type(exc).__name__}: {exc}"))
                 print(f"FAILED  {name} ({outcomes[-1].seconds:.1f} s): {outcomes[-1].detail}", file=out, flush=True)
                 break

@@ -327,8 +327,17 @@ def cmd_invoke(args: argparse.Namespace) -> int:
     except (OSError, ValueError) as exc:
         print(f"wf: cannot read event file {args.event}: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    port = urllib.parse.urlsplit(args.endpoint).port or 80
-    if not use_local_resources(port):
+    try:
+        port = urllib.parse.urlsplit(args.endpoint).port or 80
+    except ValueError as exc:
+        print(f"wf: --endpoint {args.endpoint!r}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    try:
+        found = use_local_resources(port)
+    except DevServerError as exc:
+        print(f"wf: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if not found:
         print(
             f"wf: no local stack of yours serves {args.endpoint}: start `wf dev` (--port {port}) first, or set "
             "AWS_ENDPOINT_URL, WF_TABLE_NAME and WF_QUEUE_URL",

@@ -211,6 +211,7 @@ class DynamoStore:
             synced_seq=meta.synced_seq,
             superseded=json.dumps([[e, format_time(t)] for e, t in meta.superseded]) if meta.superseded else None,
             expire_at=self._expiry(meta),
+            announce=meta.pending.to_json() if meta.pending is not None else None,
         )
 
     def _expiry(self, meta: InstanceMeta) -> int | None:
@@ -238,6 +239,7 @@ class DynamoStore:
             parent=parent,
             synced_seq=int(item.synced_seq or 0),
             superseded=tuple((e, parse_time(t)) for e, t in json.loads(item.superseded or "[]")),
+            pending=PendingChange.from_json(json.loads(item.announce)) if item.announce else None,
         )
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:
@@ -501,8 +503,18 @@ class DynamoStore:
 
     def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
         m = self._item
+        # The first step's change is on the record (while of this execution), the others
+        # on their step items.
+        key, condition = (
+            (META, m.pk.exists() & (m.execution_id == execution_id))
+            if seq == 0
+            else (
+                _step_key(execution_id, seq),
+                m.pk.exists(),
+            )
+        )
         try:
-            m(instance_id, _step_key(execution_id, seq)).update(actions=[m.announce.remove()], condition=m.pk.exists())
+            m(instance_id, key).update(actions=[m.announce.remove()], condition=condition)
         except UpdateError as exc:
             if exc.cause_response_code == "ConditionalCheckFailedException":
                 return  # purged or expired meanwhile

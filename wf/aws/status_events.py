@@ -18,6 +18,8 @@ log = logging.getLogger("wf.events")
 
 #: PutEvents takes at most ten entries per call.
 MAX_ENTRIES = 10
+#: Entry errors worth trying again; any other refuses the event for what it is.
+TRANSIENT = frozenset({"InternalFailure", "ThrottlingException", "ServiceUnavailable"})
 
 
 class EventBridgeStatusEvents:
@@ -48,11 +50,24 @@ class EventBridgeStatusEvents:
                 response = self._client.put_events(Entries=entries)
             except (ClientError, BotoCoreError) as exc:
                 raise StatusEventsError(f"publishing {len(chunk)} status events failed: {exc}") from exc
+            refused: set[str] = set()
             if response.get("FailedEntryCount"):
-                failed = [e for e in response.get("Entries", []) if e.get("ErrorCode")]
-                codes = sorted({str(e.get("ErrorCode")) for e in failed})
-                raise StatusEventsError(f"EventBridge refused {len(failed)} of {len(chunk)} status events: {codes}")
-            for change in chunk:
+                results = response.get("Entries", [])
+                failed = [(c, e) for c, e in zip(chunk, results, strict=False) if e.get("ErrorCode")]
+                if any(e["ErrorCode"] in TRANSIENT for _, e in failed):
+                    codes = sorted({str(e["ErrorCode"]) for _, e in failed})
+                    raise StatusEventsError(f"EventBridge refused {len(failed)} of {len(chunk)} status events: {codes}")
+                for change, entry in failed:
+                    refused.add(change.event_id)
+                    # Refused for what it is: sending it again would be refused again,
+                    # and would hold up the instance's messages. Said, and let go.
+                    log.error(
+                        "status event %s refused by EventBridge, not published: %s %s",
+                        change.event_id,
+                        entry.get("ErrorCode"),
+                        entry.get("ErrorMessage", ""),
+                    )
+            for change in (c for c in chunk if c.event_id not in refused):
                 log.info(
                     "event: %s %s: %s -> %s",
                     change.workflow_name,

@@ -54,6 +54,10 @@ def stack_file(port: int) -> Path:
     stops removes its own only."""
     folder = Path(tempfile.gettempdir()) / f"wf-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
+    found = folder.lstat()
+    if found.st_uid != os.getuid() or found.st_mode & 0o077 or not folder.is_dir() or folder.is_symlink():
+        # Made by someone else (who could then plant a stack's resources for `wf invoke`).
+        raise DevServerError(f"{folder} is not a folder of yours alone: remove it, then start again")
     return folder / f"wf-dev-{port}.json"
 
 

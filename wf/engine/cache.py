@@ -62,9 +62,10 @@ class Live:
     size: int = 0
     sized_events: int = 0
     sized_for: list[HistoryEvent] | None = field(default=None, repr=False, compare=False)
-    #: Status changes of steps not yet known to be published, by step: each with whether
-    #: this container committed the step and is to publish it (status events on).
-    unannounced: dict[int, tuple[PendingChange, bool]] = field(default_factory=dict, compare=False)
+    #: Status changes not yet known to be published, by (execution, step): each with
+    #: whether this container committed the step and is to publish it (status events on).
+    #: Step 0 is the execution's first step, whose change the record holds.
+    unannounced: dict[tuple[str, int], tuple[PendingChange, bool]] = field(default_factory=dict, compare=False)
 
 
 def approximate_bytes(events: Iterable[HistoryEvent]) -> int:
@@ -174,7 +175,7 @@ class LiveCache:
             live.confirmed_at = now
             return live
         known = self._known.get(instance_id)
-        unannounced: dict[int, tuple[PendingChange, bool]] = {}
+        unannounced: dict[tuple[str, int], tuple[PendingChange, bool]] = {}
         if known is not None and known.meta.execution_id == meta.execution_id:
             steps = self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
             history = known.history + [e for step in steps for e in step.events]
@@ -184,7 +185,9 @@ class LiveCache:
             steps = self._store.load_steps(instance_id, meta.execution_id)
             history = list(chain(meta.first_step, steps))
             next_seq = steps[-1].seq + 1 if steps else 1
-        unannounced.update({s.seq: (s.pending, False) for s in steps if s.pending is not None})
+        unannounced.update({(meta.execution_id, s.seq): (s.pending, False) for s in steps if s.pending is not None})
+        if meta.pending is not None:
+            unannounced.setdefault((meta.execution_id, 0), (meta.pending, False))
         execution = Execution(self._runtime.workflows, instance_id)
         execution.replay(history)
         live = Live(meta, execution, next_seq, history, now, unannounced=unannounced)

@@ -79,7 +79,8 @@ log = logging.getLogger("wf.engine")
 #: A message for an execution newer than the stored one may have overtaken the write
 #: that creates it; it is retried for this long before being dropped.
 #: Sees a step after it is computed, before it is written (``Engine.advance``).
-BeforeCommit = Callable[[Live, StepResult], None]
+#: Its third argument: whether the step changes the runtime status (its marker written).
+BeforeCommit = Callable[[Live, StepResult, bool], None]
 
 EARLY_GRACE = timedelta(seconds=60)
 EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
@@ -172,6 +173,8 @@ class Engine:
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
         #: Where status changes are published; ``None``: nowhere (no markers written).
         self.status_events = status_events
+        if status_events is not None:
+            self.lifecycle.on_first_change = self._announce_started
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -608,7 +611,13 @@ class Engine:
                     # The call recorded its event and left what that one step set going
                     # (its status change included) to this message.
                     commands = tuple(owed_by(owing, live.execution.pending_commands()))
-                    self._after_commit(live, commands, remaining_ms, cause=events[0].timestamp)
+                    self._after_commit(
+                        live,
+                        commands,
+                        remaining_ms,
+                        cause=events[0].timestamp,
+                        repair=redelivered(msgs, receive_count),
+                    )
                     return
                 # The call died before writing (or gave up): record its event here.
             if self.fan_in.offer(live, msgs, events):
@@ -676,9 +685,16 @@ class Engine:
         if not result.events:
             return None
         meta = live.meta
+        pending = None
+        if (
+            self.status_events is not None
+            and result.status is not old_status
+            and result.status is not WorkflowStatus.CONTINUED_AS_NEW
+        ):
+            pending = PendingChange(old_status, result.status, now, events[0].timestamp if events else None)
         try:
             if before_commit is not None:
-                before_commit(live, result)
+                before_commit(live, result, pending is not None)
             if result.new_generation:
                 new_meta = self.lifecycle.prune(meta, now).with_(
                     execution_id=self.new_id(),
@@ -689,6 +705,9 @@ class Engine:
                     failure=result.failure,
                     custom_status=result.custom_status,
                     synced_seq=0,
+                    # A change across the continue-as-new (out of a suspension, or a new
+                    # generation that ended at once) is the new execution's first step's.
+                    pending=pending,
                 )
                 # The old execution's items stay for now (see wf/engine/cache.py).
                 new_meta = new_meta.with_(superseded=(*new_meta.superseded, (meta.execution_id, now)))
@@ -698,15 +717,13 @@ class Engine:
                 seal = StepRecord(live.next_seq, (), WorkflowStatus.CONTINUED_AS_NEW)
                 self.store.continue_as_new(new_meta, replaces=meta.execution_id, seal=seal, first=first_item)
                 live.meta, live.next_seq, live.history = new_meta, 1, list(result.events)
+                if pending is not None:
+                    live.unannounced[(new_meta.execution_id, 0)] = (pending, announce_here)
             else:
-                pending = None
-                if self.status_events is not None and result.status is not old_status:
-                    cause = events[0].timestamp if events else None
-                    pending = PendingChange(old_status, result.status, now, cause)
                 record = StepRecord(live.next_seq, result.events, result.status, result.custom_status, pending)
                 self.store.append_step(meta.instance_id, meta.execution_id, record)
                 if pending is not None:
-                    live.unannounced[record.seq] = (pending, announce_here)
+                    live.unannounced[(meta.execution_id, record.seq)] = (pending, announce_here)
                 live.next_seq += 1
                 live.history.extend(result.events)
             live.confirmed_at = now
@@ -725,13 +742,14 @@ class Engine:
         remaining_ms: Callable[[], int] | None,
         *,
         cause: datetime | None = None,
+        repair: bool = False,
     ) -> None:
         """Carry out a committed step's ``commands``, running and checkpointing inline
         activities while the invocation has time; then publish the status changes of the
         steps this invocation committed (and of the management call's step whose
         follow-up it is: ``cause``)."""
         live = self._carry_out(live, commands, remaining_ms)
-        self._announce(live, cause=cause)
+        self._announce(live, cause=cause, repair=repair)
 
     def _carry_out(self, live: Live, commands: Sequence[Command], remaining_ms: Callable[[], int] | None) -> Live:
         while True:
@@ -767,41 +785,58 @@ class Engine:
         if self.status_events is None or not live.unannounced:
             return
         meta = live.meta
-        due: list[tuple[int, PendingChange]] = []
-        for seq, (pending, mine) in sorted(live.unannounced.items()):
+        due: list[tuple[tuple[str, int], PendingChange]] = []
+        for key, (pending, mine) in sorted(live.unannounced.items()):
             if not (mine or repair or (cause is not None and pending.cause == cause)):
                 continue
-            if not mine:
-                stored = self.store.get_step(meta.instance_id, meta.execution_id, seq)
-                if stored is None or stored.pending is None:
-                    live.unannounced.pop(seq, None)
-                    continue
-            due.append((seq, pending))
+            if not mine and not self._still_marked(meta.instance_id, *key):
+                live.unannounced.pop(key, None)
+                continue
+            due.append((key, pending))
         if not due:
             return
-        failure = live.execution.failure
         changes = [
             StatusChange(
                 meta.instance_id,
-                meta.execution_id,
+                execution_id,
                 seq,
                 meta.workflow_name,
                 pending.old,
                 pending.new,
                 pending.at,
                 meta.created_at,
-                failure if pending.new is WorkflowStatus.FAILED else None,
+                live.execution.failure
+                if pending.new is WorkflowStatus.FAILED and execution_id == meta.execution_id
+                else None,
                 meta.parent.instance_id if meta.parent is not None else None,
             )
-            for seq, pending in due
+            for (execution_id, seq), pending in due
         ]
         # On StatusEventsError they stay marked: this container publishes them with its
         # next step here, or the message's redelivery does (the error fails the message).
         self.status_events.publish(changes)
-        for seq, _ in due:
-            self.store.announced(meta.instance_id, meta.execution_id, seq)
-            live.unannounced.pop(seq, None)
+        for (execution_id, seq), _ in due:
+            self.store.announced(meta.instance_id, execution_id, seq)
+            live.unannounced.pop((execution_id, seq), None)
+            if seq == 0 and live.meta.execution_id == execution_id:
+                live.meta = live.meta.with_(pending=None)
         self.metrics.count(Metric.STATUS_EVENTS, len(due))
+
+    def _announce_started(self, instance_id: str) -> None:
+        """Publish the change of an instance that ended in its first step (its start
+        call's, or its parent's step's; a death before it leaves the record marked, and
+        the next load of the instance for a redelivery publishes it)."""
+        live = self.load(instance_id)
+        if live is not None:
+            self._announce(live, repair=True)
+
+    def _still_marked(self, instance_id: str, execution_id: str, seq: int) -> bool:
+        """Whether a change another invocation committed is still unpublished (read)."""
+        if seq == 0:
+            meta = self.store.get_meta(instance_id)
+            return meta is not None and meta.execution_id == execution_id and meta.pending is not None
+        stored = self.store.get_step(instance_id, execution_id, seq)
+        return stored is not None and stored.pending is not None
 
     def _sync_meta(self, live: Live, result: StepResult | None) -> None:
         """Keep the instance record's summary in step when its status changes (the

@@ -20,6 +20,7 @@ from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
 from wf.engine.dispatch import Dispatcher
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.metrics import FINISHED, Metric, Metrics
+from wf.engine.status_events import PendingChange
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord, events_to_str
 from wf.errors import (
     ConflictError,
@@ -74,6 +75,9 @@ class Lifecycle:
         max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
     ) -> None:
         self._registry = registry
+        #: With status events on: told of each instance created already ended (its first
+        #: step's change marked on the record), to publish it.
+        self.on_first_change: Callable[[str], None] | None = None
         self._max_payload = max_payload_bytes
         self._app_id = app_id
         self._dispatcher = dispatcher
@@ -175,6 +179,9 @@ class Lifecycle:
             failure=result.failure,
             custom_status=result.custom_status,
             parent=parent,
+            pending=PendingChange(WorkflowStatus.RUNNING, result.status, now)
+            if self.on_first_change is not None and result.status is not WorkflowStatus.RUNNING
+            else None,
         )
         if activity_input is not None:
             # The code scheduled the activity with its own input: rebuilt from the
@@ -182,6 +189,8 @@ class Lifecycle:
             execution = Execution(self._registry.workflows, instance_id)
             execution.replay(result.events)
         live = Live(meta, execution, 1, list(result.events), now)
+        if meta.pending is not None:
+            live.unannounced[(meta.execution_id, 0)] = (meta.pending, True)
         meta, first_item = split_first_step(meta)
         written = self._starting[instance_id] = threading.Event()
         try:
@@ -204,6 +213,8 @@ class Lifecycle:
             if self._starting.get(instance_id) is written:
                 del self._starting[instance_id]
         log.info("%s %s: started (%s)", name, instance_id, result.status.value)
+        if meta.pending is not None and self.on_first_change is not None:
+            self.on_first_change(instance_id)
         self._metrics.count(Metric.WORKFLOWS_STARTED)
         finished = FINISHED.get(result.status)
         if finished is not None:

@@ -132,9 +132,13 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
     msg = EventMessage(instance_id, None, now, event)
     sent = False
 
-    def before_commit(live: Live, result: StepResult) -> None:
+    def before_commit(live: Live, result: StepResult, changes_status: bool) -> None:
         nonlocal sent
-        if not sent and (result.commands or result.new_generation or result.status is not live.meta.status):
+        # The status change is published by the follow-up too (a stale record's status
+        # would not tell one: a resume right after a pause).
+        if not sent and (
+            result.commands or result.new_generation or changes_status or result.status is not live.meta.status
+        ):
             engine.queue.send([replace(msg, follow_up=True).to_out()])
             sent = True
 

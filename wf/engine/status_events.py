@@ -26,6 +26,8 @@ from wf.errors import FailureDetails
 #: EventBridge's ``source`` and ``detail-type`` of the events.
 SOURCE = "wf.workflows"
 DETAIL_TYPE = "Workflow Status Change"
+#: A failure's message is cut to this in an event.
+MAX_MESSAGE_CHARS = 2000
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,11 @@ class StatusChange:
         if self.parent_instance_id is not None:
             detail["parentInstanceId"] = self.parent_instance_id
         if self.failure is not None:
-            detail["failure"] = {"errorType": self.failure.error_type, "message": self.failure.message}
+            # Bounded: an event is at most 256 KB, and a message may be anything long.
+            message = self.failure.message
+            if len(message) > MAX_MESSAGE_CHARS:
+                message = message[:MAX_MESSAGE_CHARS] + "... (cut; the instance's GET has it whole)"
+            detail["failure"] = {"errorType": self.failure.error_type[:200], "message": message}
         return detail
 
 

@@ -44,6 +44,9 @@ class InstanceMeta:
     #: Executions this instance continued from, with when: their items are deleted once
     #: no container can still hold a view of them (``wf/engine/cache.py``).
     superseded: tuple[tuple[str, datetime], ...] = ()
+    #: The status change the execution's first step made (a start that ended at once, a
+    #: continue-as-new out of a suspension), until it is published (status events on).
+    pending: PendingChange | None = None
 
     def with_(self, **changes: object) -> InstanceMeta:
         return replace(self, **changes)  # type: ignore[arg-type]
@@ -208,8 +211,9 @@ class InstanceStore(Protocol):
         is a large first step kept out of the instance record)."""
 
     def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
-        """The status change of step ``seq`` is published: remove the step's marker
-        (nothing if the step is gone)."""
+        """The status change of step ``seq`` is published: remove the step's marker (for
+        0, the first step's: the record's, if still of ``execution_id``); nothing if the
+        step or record is gone."""
 
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None: ...
 

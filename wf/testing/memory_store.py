@@ -80,6 +80,9 @@ class MemoryStore:
 
     def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
         with self._lock:
+            meta = self.metas.get(instance_id)
+            if seq == 0 and meta is not None and meta.execution_id == execution_id:
+                self.metas[instance_id] = meta.with_(pending=None)
             steps = self.steps.get((instance_id, execution_id), {})
             if seq in steps:
                 steps[seq] = replace(steps[seq], pending=None)
