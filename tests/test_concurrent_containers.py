@@ -15,7 +15,7 @@ import pytest
 
 from tests.test_fault_injection import EXPECTED, SETTINGS, ft, sqs_record  # noqa: F401 - registers the workflows
 from tests.test_fault_injection import wfr as ft_runtime
-from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_any
+from wf import DaprWorkflowContext, PropagationScope, WorkflowActivityContext, WorkflowRuntime, when_any
 from wf.aws.app import make_handler
 from wf.core.history import ActivityCompleted, ChildCompleted, TimerFired, WorkflowCompleted
 from wf.core.serde import decode, encode
@@ -548,3 +548,47 @@ def test_an_inbox_recorded_by_a_container_behind_the_table_is_not_lost() -> None
         e for s in store.load_steps("ts", store.metas["ts"].execution_id) for e in s.events
     ]
     assert decode(next(e.output for e in history if isinstance(e, WorkflowCompleted))) == 4
+
+
+prop_runtime = WorkflowRuntime()
+
+
+@prop_runtime.activity(name="first")
+def _first(ctx: WorkflowActivityContext, x: int) -> int:
+    return x + 1
+
+
+@prop_runtime.activity(name="reader")
+def _reader(ctx: WorkflowActivityContext, _: None) -> list:
+    caller = ctx.get_propagated_history().get_workflows()[-1]
+    first = caller.get_last_activity_by_name("first")
+    return [first.completed, first.output]
+
+
+@prop_runtime.workflow(name="prop")
+def _prop(ctx: DaprWorkflowContext, x: int):
+    yield ctx.call_activity(_first, input=x)
+    return (yield ctx.call_activity(_reader, input=None, propagation=PropagationScope.OWN_HISTORY))
+
+
+def test_an_activity_run_by_a_container_behind_the_table_propagates_the_history_of_its_step() -> None:
+    """Container a holds the instance from before `first` completed; b recorded that and
+    scheduled `reader`; a runs `reader`: what it propagates is the history up to the step
+    that scheduled it (with `first` completed), not a's stale view."""
+    clock = [datetime(2026, 1, 1, tzinfo=UTC)]
+    store, queue = MemoryStore(), MemoryQueue()
+    engine = containers_for(store, queue, clock, prop_runtime)
+    a, b = engine(), engine()
+    a.start("prop", "p", encode(1))  # a is warm: `first` scheduled
+
+    def next_message() -> WorkMessage:
+        _, out = queue.messages.pop(0)
+        return WorkMessage.parse(out.body)
+
+    b.handle(next_message())  # b runs `first`, records it, schedules `reader`
+    a.handle(next_message())  # a, still warm from the start, runs `reader`
+    while queue.messages:
+        b.handle(next_message())
+    meta = store.metas["p"]
+    output = [e for s in store.load_steps("p", meta.execution_id) for e in s.events if isinstance(e, WorkflowCompleted)]
+    assert decode(output[0].output) == [True, "2"]

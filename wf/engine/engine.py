@@ -35,6 +35,7 @@ from datetime import datetime, timedelta
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
     ActivityFailed,
+    ActivityScheduled,
     ChildFailed,
     HistoryEvent,
     TimerFired,
@@ -466,6 +467,14 @@ class Engine:
         propagated = None
         if msg.propagation is not None:
             live = self.load(msg.instance_id)
+            if live is not None and not any(
+                isinstance(e, ActivityScheduled) and e.task_id == msg.task_id for e in live.history
+            ):
+                # A warm view from before the step that scheduled this activity (another
+                # container took the steps since): what it propagates is that step's
+                # history, so read the steps this view missed.
+                self.forget(msg.instance_id)
+                live = self.load(msg.instance_id)
             if live is not None:
                 propagated = propagate(
                     msg.propagation, live.history, msg.task_id, app_id=self.dispatch.app_id, instance_id=msg.instance_id
