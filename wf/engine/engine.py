@@ -45,6 +45,7 @@ from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
+from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
@@ -64,7 +65,7 @@ from wf.engine.messages import (
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing, steps_recording
 from wf.engine.queue import OutMessage, WorkQueue
-from wf.engine.status_events import PendingChange, StatusChange, StatusEvents
+from wf.engine.status_events import PendingChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.errors import (
     ActivityAbandonedError,
@@ -172,10 +173,18 @@ class Engine:
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
-        #: Where status changes are published; ``None``: nowhere (no markers written).
-        self.status_events = status_events
+        self.announcer = Announcer(store, status_events, self.metrics, self.load)
         if status_events is not None:
-            self.lifecycle.on_first_change = self._announce_started
+            self.lifecycle.on_first_change = self.announcer.started
+
+    @property
+    def status_events(self) -> StatusEvents | None:
+        """Where status changes are published; ``None``: nowhere (no markers written)."""
+        return self.announcer.events
+
+    @status_events.setter
+    def status_events(self, events: StatusEvents | None) -> None:
+        self.announcer.events = events
 
     def _start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         return self.lifecycle.start_child(live, cmd)
@@ -785,67 +794,7 @@ class Engine:
             commands = next_result.commands
 
     def _announce(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
-        """Publish the status changes still marked on ``live``'s steps that are this
-        invocation's to publish: those it committed, the one its follow-up message is
-        for (``cause``), and, on a redelivery (``repair``), every one left marked (its
-        publisher died or failed: the redelivery is what its message owes); then take
-        their markers off. One not committed here is checked against the store first:
-        it may have been published meanwhile."""
-        if self.status_events is None or not live.unannounced:
-            return
-        meta = live.meta
-        due: list[tuple[tuple[str, int], PendingChange]] = []
-        for key, (pending, mine) in sorted(live.unannounced.items()):
-            if not (mine or repair or (cause is not None and pending.cause == cause)):
-                continue
-            if not mine and not self._still_marked(meta.instance_id, *key):
-                live.unannounced.pop(key, None)
-                continue
-            due.append((key, pending))
-        if not due:
-            return
-        changes = [
-            StatusChange(
-                meta.instance_id,
-                execution_id,
-                seq,
-                meta.workflow_name,
-                pending.old,
-                pending.new,
-                pending.at,
-                meta.created_at,
-                live.execution.failure
-                if pending.new is WorkflowStatus.FAILED and execution_id == meta.execution_id
-                else None,
-                meta.parent.instance_id if meta.parent is not None else None,
-            )
-            for (execution_id, seq), pending in due
-        ]
-        # On StatusEventsError they stay marked: this container publishes them with its
-        # next step here, or the message's redelivery does (the error fails the message).
-        self.status_events.publish(changes)
-        for (execution_id, seq), _ in due:
-            self.store.announced(meta.instance_id, execution_id, seq)
-            live.unannounced.pop((execution_id, seq), None)
-            if seq == 0 and live.meta.execution_id == execution_id:
-                live.meta = live.meta.with_(pending=None)
-        self.metrics.count(Metric.STATUS_EVENTS, len(due))
-
-    def _announce_started(self, instance_id: str) -> None:
-        """Publish the change of an instance that ended in its first step (its start
-        call's, or its parent's step's; a death before it leaves the record marked, and
-        the next load of the instance for a redelivery publishes it)."""
-        live = self.load(instance_id)
-        if live is not None:
-            self._announce(live, repair=True)
-
-    def _still_marked(self, instance_id: str, execution_id: str, seq: int) -> bool:
-        """Whether a change another invocation committed is still unpublished (read)."""
-        if seq == 0:
-            meta = self.store.get_meta(instance_id)
-            return meta is not None and meta.execution_id == execution_id and meta.pending is not None
-        stored = self.store.get_step(instance_id, execution_id, seq)
-        return stored is not None and stored.pending is not None
+        self.announcer.publish(live, cause=cause, repair=repair)
 
     def _sync_meta(self, live: Live, result: StepResult | None) -> None:
         """Keep the instance record's summary in step when its status changes (the

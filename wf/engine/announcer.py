@@ -1,0 +1,93 @@
+"""Publishing status changes (``wf/engine/status_events.py``): which of the changes still
+marked on an execution's steps (and record) an invocation publishes, and taking their
+markers off once they are out. The engine marks them in its commits; this part is told
+when to publish (rule 17 of ``docs/crash-safety.md``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from wf.core.status import WorkflowStatus
+from wf.engine.cache import Live
+from wf.engine.metrics import Metric, Metrics
+from wf.engine.status_events import PendingChange, StatusChange, StatusEvents
+from wf.engine.store import InstanceStore
+
+
+class Announcer:
+    """One container's publisher of status changes."""
+
+    def __init__(
+        self,
+        store: InstanceStore,
+        events: StatusEvents | None,
+        metrics: Metrics,
+        load: Callable[[str], Live | None],
+    ) -> None:
+        #: Where changes are published; ``None``: nowhere.
+        self.events = events
+        self._store, self._metrics, self._load = store, metrics, load
+
+    def publish(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
+        """Publish the status changes still marked on ``live``'s steps that are this
+        invocation's to publish: those it committed, the one its follow-up message is
+        for (``cause``), and, on a redelivery (``repair``), every one left marked (its
+        publisher died or failed: the redelivery is what its message owes); then take
+        their markers off. One not committed here is checked against the store first:
+        it may have been published meanwhile."""
+        if self.events is None or not live.unannounced:
+            return
+        meta = live.meta
+        due: list[tuple[tuple[str, int], PendingChange]] = []
+        for key, (pending, mine) in sorted(live.unannounced.items()):
+            if not (mine or repair or (cause is not None and pending.cause == cause)):
+                continue
+            if not mine and not self._still_marked(meta.instance_id, *key):
+                live.unannounced.pop(key, None)
+                continue
+            due.append((key, pending))
+        if not due:
+            return
+        changes = [
+            StatusChange(
+                meta.instance_id,
+                execution_id,
+                seq,
+                meta.workflow_name,
+                pending.old,
+                pending.new,
+                pending.at,
+                meta.created_at,
+                live.execution.failure
+                if pending.new is WorkflowStatus.FAILED and execution_id == meta.execution_id
+                else None,
+                meta.parent.instance_id if meta.parent is not None else None,
+            )
+            for (execution_id, seq), pending in due
+        ]
+        # On StatusEventsError they stay marked: this container publishes them with its
+        # next step here, or the message's redelivery does (the error fails the message).
+        self.events.publish(changes)
+        for (execution_id, seq), _ in due:
+            self._store.announced(meta.instance_id, execution_id, seq)
+            live.unannounced.pop((execution_id, seq), None)
+            if seq == 0 and live.meta.execution_id == execution_id:
+                live.meta = live.meta.with_(pending=None)
+        self._metrics.count(Metric.STATUS_EVENTS, len(due))
+
+    def started(self, instance_id: str) -> None:
+        """Publish the change of an instance that ended in its first step (its start
+        call's, or its parent's step's; a death before it leaves the record marked, and
+        the next load of the instance for a redelivery publishes it)."""
+        live = self._load(instance_id)
+        if live is not None:
+            self.publish(live, repair=True)
+
+    def _still_marked(self, instance_id: str, execution_id: str, seq: int) -> bool:
+        """Whether a change another invocation committed is still unpublished (read)."""
+        if seq == 0:
+            meta = self._store.get_meta(instance_id)
+            return meta is not None and meta.execution_id == execution_id and meta.pending is not None
+        stored = self._store.get_step(instance_id, execution_id, seq)
+        return stored is not None and stored.pending is not None
