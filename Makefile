@@ -36,12 +36,14 @@ sam-local: .venv/bin/python
 # The project's venv, as the README's test command makes it, when there is none yet.
 .venv/bin/python:
 	python3 -m venv .venv
-	.venv/bin/python -m pip install --quiet -c requirements-dev.lock -e '.[dev]'
+	.venv/bin/python -m pip install --quiet -e '.[dev]'
 
-# Upgrade the locks within pyproject.toml's bounds: requirements-dev.lock (the project's
-# venv and CI install with it as constraints) and requirements.txt (the function's
-# dependencies, the same versions, with hashes).
+# Upgrade the locks within pyproject.toml's bounds (the runtime dependencies and the
+# `develop` group): requirements-dev.lock, the `dev` extra that repeats its exact versions
+# (what `pip install -e '.[dev]'` installs: the project's venv, CI), and requirements.txt
+# (the function's dependencies, the same versions, with hashes).
 .PHONY: lock
 lock: .venv/bin/python
-	.venv/bin/uv pip compile pyproject.toml --extra dev --universal --python-version 3.11 --upgrade --quiet -o requirements-dev.lock
+	.venv/bin/uv pip compile pyproject.toml --group develop --universal --python-version 3.11 --upgrade --quiet -o requirements-dev.lock
+	.venv/bin/python .ci/dev_extra.py
 	.venv/bin/uv pip compile pyproject.toml --universal --python-version 3.11 --generate-hashes -c requirements-dev.lock --quiet -o requirements.txt

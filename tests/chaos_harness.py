@@ -178,6 +178,22 @@ class Faults:
     crash_rate: float
     enabled: bool = True
     injected: Counter[str] = field(default_factory=Counter)
+    #: Status changes (eventIds) a fault struck between their publication and their
+    #: marker's removal: the publication took effect but answered with an error, or the
+    #: removal did not happen (failed before, or the container died at it, leaving the
+    #: batch's later markers on too). Only these may arrive twice (rule 17 of
+    #: docs/crash-safety.md).
+    at_risk: set[str] = field(default_factory=set)
+    #: The eventIds of the last publication that took effect, in order.
+    _published: list[str] = field(default_factory=list)
+
+    def _struck(self, name: str, when: str, args: tuple[Any, ...]) -> None:
+        if name == "publish" and when == "after":
+            self.at_risk.update(c.event_id for c in args[0])
+        elif name == "announced" and when in ("before", "crash"):
+            event_id = "/".join(map(str, args))
+            if event_id in self._published:
+                self.at_risk.update(self._published[self._published.index(event_id) :])
 
     def wrap(self, target: Any, error: type[Exception]) -> Any:
         faults = self
@@ -192,13 +208,18 @@ class Faults:
                     roll = faults.rng.random() if faults.enabled else 1.0
                     if roll < faults.crash_rate:
                         faults.injected["crash"] += 1
+                        faults._struck(name, "crash", args)
                         raise Crash(name)
                     if roll < faults.crash_rate + faults.fault_rate / 2:
                         faults.injected["before"] += 1
+                        faults._struck(name, "before", args)
                         raise error(f"injected fault before {name}: ThrottlingException")
                     result = real(*args, **kwargs)
+                    if name == "publish":
+                        faults._published = [c.event_id for c in args[0]]
                     if roll < faults.crash_rate + faults.fault_rate:
                         faults.injected["after"] += 1
+                        faults._struck(name, "after", args)
                         raise error(f"injected fault after {name}: InternalServerError")
                     return result
 
@@ -297,6 +318,9 @@ class Report:
     status_events_wrong: int = 0
     #: Status events received again with an eventId already received.
     status_event_repeats: int = 0
+    #: Repeats of changes no fault struck between publication and unmarking
+    #: (``Faults.at_risk``): each is a bug.
+    status_event_unexplained_repeats: int = 0
 
     @property
     def rerun_rate(self) -> float:
@@ -315,7 +339,8 @@ class Report:
             f"({self.activity_runs} runs / {self.scheduled_activities} scheduled)",
             f"activity runs for executions never recorded: {self.runs_for_unrecorded}",
             f"final status events missing or wrong: {self.status_events_wrong} "
-            f"(received again with their eventId: {self.status_event_repeats})",
+            f"(received again with their eventId: {self.status_event_repeats}, "
+            f"of which after no fault between publication and unmarking: {self.status_event_unexplained_repeats})",
         ]
 
 
@@ -603,7 +628,7 @@ class Chaos:
                     self.problems.append(f"{iid}: output {out} != {want}")
             completed += ok
             wrong += not ok
-        events_wrong, repeats = self._check_status_events(ids, kinds)
+        events_wrong, repeats, unexplained = self._check_status_events(ids, kinds)
         scheduled = expected_activities(ids, kinds)
         runs = sum(n for key, n in RUNS.items() if key in scheduled)
         unrecorded = sum(n for key, n in RUNS.items() if key not in scheduled and kinds.get(key[0]) != "victim")
@@ -625,10 +650,11 @@ class Chaos:
             retried_raises=self.ambiguous,
             status_events_wrong=events_wrong,
             status_event_repeats=repeats,
+            status_event_unexplained_repeats=unexplained,
             problems=self.problems + [f"dead letter after {m.receives}: {m.body[:200]}" for m in self.queue.dead],
         )
 
-    def _check_status_events(self, ids: list[str], kinds: dict[str, str]) -> tuple[int, int]:
+    def _check_status_events(self, ids: list[str], kinds: dict[str, str]) -> tuple[int, int, int]:
         sqs = boto3.client("sqs", region_name="us-east-1")
         details: list[dict[str, Any]] = []
         while msgs := sqs.receive_message(QueueUrl=self.events_queue, MaxNumberOfMessages=10).get("Messages", []):
@@ -647,7 +673,10 @@ class Chaos:
             if ends != [final[kinds[iid]]]:
                 wrong += 1
                 self.problems.append(f"{iid}: final status events {ends}, not [{final[kinds[iid]]}]")
-        return wrong, len(details) - len(distinct)
+        seen = Counter(d["eventId"] for d in details)
+        unexplained = [e for e, n in seen.items() if n > 1 and e not in self.faults.at_risk]
+        self.problems += [f"{e}: received {seen[e]} times, no fault between publication and unmarking" for e in unexplained]
+        return wrong, len(details) - len(distinct), sum(seen[e] - 1 for e in unexplained)
 
 
 def expected_activities(ids: list[str], kinds: dict[str, str]) -> Counter[tuple[str, str, str]]:

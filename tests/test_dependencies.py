@@ -50,7 +50,8 @@ def test_the_function_lock_has_the_dev_lock_s_versions_each_with_hashes() -> Non
 
 def test_every_dependency_is_bounded_and_the_lock_is_within_the_bounds() -> None:
     dev = locked("requirements-dev.lock")
-    specs = project()["dependencies"] + project()["optional-dependencies"]["dev"]
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    specs = project()["dependencies"] + groups["develop"]
     for spec in specs:
         req = Requirement(spec)
         name = canonicalize_name(req.name)
@@ -69,3 +70,20 @@ def test_this_venv_has_the_locked_versions() -> None:
         if marker and not Marker(marker).evaluate():
             continue
         assert metadata.version(name) == version, f"{name}: {metadata.version(name)} installed, {version} locked"
+
+
+def test_the_dev_extra_is_the_lock_so_a_plain_editable_install_is_locked() -> None:
+    """`pip install -e '.[dev]'` (no constraints file) installs exactly the lock: the
+    extra holds every locked package at its version (`make lock` writes it)."""
+    import subprocess
+    import sys
+
+    extra = {canonicalize_name(Requirement(s).name): Requirement(s) for s in project()["optional-dependencies"]["dev"]}
+    for name, (version, marker) in locked("requirements-dev.lock").items():
+        req = extra.pop(name, None)
+        assert req is not None, f"{name} is locked but not in the dev extra"
+        assert str(req.specifier) == f"=={version}", (name, str(req.specifier), version)
+        assert (str(req.marker) if req.marker else None) == (str(Marker(marker)) if marker else None), name
+    assert not extra, f"in the dev extra but not locked: {sorted(extra)}"
+    check = subprocess.run([sys.executable, ".ci/dev_extra.py", "--check"], cwd=ROOT, capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout

@@ -246,3 +246,31 @@ def test_a_failure_message_is_cut_to_fit_an_event() -> None:
     message = change.detail()["failure"]["message"]
     assert len(message) < MAX_MESSAGE_CHARS + 100 and message.startswith("x" * 100) and "cut" in message
     assert len(json.dumps(change.detail())) < 4096
+
+
+def test_a_start_that_ended_at_once_and_died_before_publishing_is_published_by_its_check(stack: Stack) -> None:
+    """No message comes back for an HTTP start: the check the start sent (delayed, before
+    writing the record) publishes the change its dead invocation did not."""
+    url = subscribe_to_status_events()
+    real = stack.engine.status_events
+    assert real is not None
+    calls = 0
+
+    class DiesBeforePublishing:
+        def publish(self, changes: Any) -> None:
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                stack.engine.forget_all()
+                raise StatusEventsError("the invocation died here")
+            real.publish(changes)
+
+    stack.engine.status_events = DiesBeforePublishing()
+    status, _ = stack.post(f"{P}/invalid/start", "1", query={"instanceID": "bad"})
+    assert status >= 500
+    assert stack.status("bad") == "FAILED" and received(url) == []
+    stack.pump()
+    assert changes(received(url)) == {"bad": [("RUNNING", "FAILED")]} and calls == 2
+    assert not [i for i in stack.table_items() if "announce" in i]
+    stack.pump()  # nothing is left to publish it again
+    assert received(url) == []

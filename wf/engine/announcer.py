@@ -10,9 +10,16 @@ from datetime import datetime
 
 from wf.core.status import WorkflowStatus
 from wf.engine.cache import Live
+from wf.engine.messages import AnnounceMessage
 from wf.engine.metrics import Metric, Metrics
+from wf.engine.queue import WorkQueue
 from wf.engine.status_events import PendingChange, StatusChange, StatusEvents
 from wf.engine.store import InstanceStore
+
+#: How long after a start that ended at once its check message arrives: beyond the HTTP
+#: function's timeout (29 s), so that the start's invocation has published its change,
+#: or died, by then (a check that came earlier would find it marked and publish it twice).
+FIRST_CHANGE_CHECK_SECONDS = 60
 
 
 class Announcer:
@@ -21,26 +28,38 @@ class Announcer:
     def __init__(
         self,
         store: InstanceStore,
+        queue: WorkQueue,
+        clock: Callable[[], datetime],
         events: StatusEvents | None,
         metrics: Metrics,
         load: Callable[[str], Live | None],
     ) -> None:
         #: Where changes are published; ``None``: nowhere.
         self.events = events
-        self._store, self._metrics, self._load = store, metrics, load
+        self._store, self._queue, self._clock = store, queue, clock
+        self._metrics, self._load = metrics, load
 
-    def publish(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
+    def publish(
+        self,
+        live: Live,
+        *,
+        cause: datetime | None = None,
+        repair: bool = False,
+        only: tuple[str, int] | None = None,
+    ) -> None:
         """Publish the status changes still marked on ``live``'s steps that are this
         invocation's to publish: those it committed, the one its follow-up message is
         for (``cause``), and, on a redelivery (``repair``), every one left marked (its
         publisher died or failed: the redelivery is what its message owes); then take
         their markers off. One not committed here is checked against the store first:
-        it may have been published meanwhile."""
+        it may have been published meanwhile. ``only``: that change alone, if due."""
         if self.events is None or not live.unannounced:
             return
         meta = live.meta
         due: list[tuple[tuple[str, int], PendingChange]] = []
         for key, (pending, mine) in sorted(live.unannounced.items()):
+            if only is not None and key != only:
+                continue
             if not (mine or repair or (cause is not None and pending.cause == cause)):
                 continue
             if not mine and not self._still_marked(meta.instance_id, *key):
@@ -76,13 +95,22 @@ class Announcer:
                 live.meta = live.meta.with_(pending=None)
         self._metrics.count(Metric.STATUS_EVENTS, len(due))
 
-    def started(self, instance_id: str) -> None:
+    def owe_first(self, instance_id: str, execution_id: str) -> None:
+        """Before a start whose first step ended the instance writes its record (marked
+        with the change): send the message that publishes the change if the start's
+        invocation dies before it does. No redelivery would: an HTTP start has no
+        message, and a child's start message finds the child already started."""
+        check = AnnounceMessage(instance_id, execution_id, self._clock())
+        self._queue.send([check.to_out(FIRST_CHANGE_CHECK_SECONDS)])
+
+    def started(self, instance_id: str, execution_id: str) -> None:
         """Publish the change of an instance that ended in its first step (its start
-        call's, or its parent's step's; a death before it leaves the record marked, and
-        the next load of the instance for a redelivery publishes it)."""
+        call's, or its parent's step's), if still marked: right after the start, and
+        again when the check ``owe_first`` sent arrives (then it is, only if the start's
+        invocation died or its publication failed)."""
         live = self._load(instance_id)
         if live is not None:
-            self.publish(live, repair=True)
+            self.publish(live, repair=True, only=(execution_id, 0))
 
     def _still_marked(self, instance_id: str, execution_id: str, seq: int) -> bool:
         """Whether a change another invocation committed is still unpublished (read)."""

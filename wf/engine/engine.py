@@ -54,6 +54,7 @@ from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.messages import (
     ActivityMessage,
+    AnnounceMessage,
     DispatchMessage,
     EventMessage,
     InboxMessage,
@@ -173,9 +174,9 @@ class Engine:
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
-        self.announcer = Announcer(store, status_events, self.metrics, self.load)
+        self.announcer = Announcer(store, queue, clock, status_events, self.metrics, self.load)
         if status_events is not None:
-            self.lifecycle.on_first_change = self.announcer.started
+            self.lifecycle.first_changes = self.announcer
 
     @property
     def status_events(self) -> StatusEvents | None:
@@ -359,6 +360,10 @@ class Engine:
             return []
         if isinstance(msg, InboxMessage):
             self._record_inbox(msg, receive_count, remaining_ms)
+            return []
+        if isinstance(msg, AnnounceMessage):
+            if msg.execution_id is not None:
+                self.announcer.started(msg.instance_id, msg.execution_id)
             return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)

@@ -16,6 +16,7 @@ from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import with_activity_input
+from wf.engine.announcer import Announcer
 from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
 from wf.engine.dispatch import Dispatcher
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
@@ -77,7 +78,7 @@ class Lifecycle:
         self._registry = registry
         #: With status events on: told of each instance created already ended (its first
         #: step's change marked on the record), to publish it.
-        self.on_first_change: Callable[[str], None] | None = None
+        self.first_changes: Announcer | None = None
         self._max_payload = max_payload_bytes
         self._app_id = app_id
         self._dispatcher = dispatcher
@@ -180,7 +181,7 @@ class Lifecycle:
             custom_status=result.custom_status,
             parent=parent,
             pending=PendingChange(WorkflowStatus.RUNNING, result.status, now)
-            if self.on_first_change is not None and result.status is not WorkflowStatus.RUNNING
+            if self.first_changes is not None and result.status is not WorkflowStatus.RUNNING
             else None,
         )
         if activity_input is not None:
@@ -194,6 +195,8 @@ class Lifecycle:
         meta, first_item = split_first_step(meta)
         written = self._starting[instance_id] = threading.Event()
         try:
+            if meta.pending is not None and self.first_changes is not None:
+                self.first_changes.owe_first(instance_id, meta.execution_id)
             # Work goes out before the record exists (see wf/engine/engine.py), and so
             # does a large first step: the record never names a missing one.
             self._dispatcher.carry_out(live, result.commands, allow_inline=False, defer_children=True)
@@ -213,8 +216,8 @@ class Lifecycle:
             if self._starting.get(instance_id) is written:
                 del self._starting[instance_id]
         log.info("%s %s: started (%s)", name, instance_id, result.status.value)
-        if meta.pending is not None and self.on_first_change is not None:
-            self.on_first_change(instance_id)
+        if meta.pending is not None and self.first_changes is not None:
+            self.first_changes.started(instance_id, meta.execution_id)
         self._metrics.count(Metric.WORKFLOWS_STARTED)
         finished = FINISHED.get(result.status)
         if finished is not None:

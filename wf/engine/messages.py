@@ -21,6 +21,7 @@ class MessageKind(Enum):
     RETRY = "retry"  # step a stalled instance again, with the code deployed now
     DISPATCH = "dispatch"  # send the work a wide step still owes, for a range of its tasks
     INBOX = "inbox"  # record the results waiting in an instance's inbox, in one step
+    ANNOUNCE = "announce"  # publish a first step's status change its start did not
 
 
 @dataclass(frozen=True)
@@ -83,6 +84,8 @@ class WorkMessage:
             msg = RetryMessage(*head)
         elif kind is MessageKind.INBOX:
             msg = InboxMessage(*head)
+        elif kind is MessageKind.ANNOUNCE:
+            msg = AnnounceMessage(*head)
         elif kind is MessageKind.DISPATCH:
             msg = DispatchMessage(*head, int(body["first"]), int(body["last"]))
         else:
@@ -189,6 +192,26 @@ class InboxMessage(WorkMessage):
         return {}
 
 
+@dataclass(frozen=True)
+class AnnounceMessage(WorkMessage):
+    """Publish the status change an execution's first step made (it ended at once), if
+    it is still marked on the instance record: sent, delayed, by the start before it
+    writes the record, for the case its invocation dies before publishing
+    (``docs/crash-safety.md``, rule 17)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.ANNOUNCE
+
+    def _fields(self) -> dict[str, Any]:
+        return {}
+
+
 Message = (
-    ActivityMessage | TimerMessage | StartChildMessage | EventMessage | RetryMessage | DispatchMessage | InboxMessage
+    ActivityMessage
+    | TimerMessage
+    | StartChildMessage
+    | EventMessage
+    | RetryMessage
+    | DispatchMessage
+    | InboxMessage
+    | AnnounceMessage
 )
