@@ -156,7 +156,8 @@ def main() -> int:
                 break
             except (urllib.error.URLError, ConnectionError):
                 time.sleep(0.2)
-        endpoint = json.loads((Path(tmp) / "wf-dev.json").read_text())["AWS_ENDPOINT_URL"]
+        # The stack's file, where `wf dev` (run with TMPDIR=tmp) writes it for `wf invoke`.
+        endpoint = json.loads((Path(tmp) / f"wf-{os.getuid()}" / f"wf-dev-{port}.json").read_text())["AWS_ENDPOINT_URL"]
         base_line = Baselines(endpoint)
         shapes = ("seq10", "seq10_inline", "fan10")
         samples: dict[str, list[float]] = {name: [] for name in shapes}

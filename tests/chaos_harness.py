@@ -675,7 +675,9 @@ class Chaos:
                 self.problems.append(f"{iid}: final status events {ends}, not [{final[kinds[iid]]}]")
         seen = Counter(d["eventId"] for d in details)
         unexplained = [e for e, n in seen.items() if n > 1 and e not in self.faults.at_risk]
-        self.problems += [f"{e}: received {seen[e]} times, no fault between publication and unmarking" for e in unexplained]
+        self.problems += [
+            f"{e}: received {seen[e]} times, no fault between publication and unmarking" for e in unexplained
+        ]
         return wrong, len(details) - len(distinct), sum(seen[e] - 1 for e in unexplained)
 
 

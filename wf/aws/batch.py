@@ -178,7 +178,7 @@ class BatchFolder:
         while the batch's other records are processed (a timer holds up nothing else:
         not a termination that must come first); ``handle`` passes over their records,
         ``finish_timers`` waits for them (failures are in ``failed``)."""
-        if not self.engine.dispatch.precise_timers:
+        if not self.engine.precise_timers:
             return
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
         for record in records:

@@ -37,7 +37,8 @@ class Settings:
     #: Activities of one SQS batch that run at once (``WF_ACTIVITY_CONCURRENCY``).
     activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY
     #: Timers to the millisecond (``WF_PRECISE_TIMERS=1``, the local stack): they arrive
-    #: early and the invocation waits; else within SQS's second (sub-second ones exact).
+    #: early and the invocation waits; else up to a second late, and no invocation waits
+    #: more than 50 ms in all (``wf/engine/waits.py``; the template's ``PreciseTimers``).
     precise_timers: bool = False
     #: Run each step's code afresh from the history held (``WF_REPLAY_EACH_STEP=1``, set
     #: by ``WorkflowRuntime.start()``): code that changes while the process runs is used.

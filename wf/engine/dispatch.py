@@ -26,7 +26,8 @@ from wf.engine.cache import Live
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, payload_size
 from wf.engine.messages import ActivityMessage, DispatchMessage, EventMessage, StartChildMessage, TimerMessage
 from wf.engine.metrics import Metric, Metrics
-from wf.engine.queue import MAX_DELAY_SECONDS, OutMessage, WorkQueue
+from wf.engine.queue import OutMessage, WorkQueue
+from wf.engine.waits import BILLED, Waits
 from wf.errors import ActivityTimeoutError, FailureDetails, PayloadTooLargeError
 
 log = logging.getLogger("wf.engine")
@@ -58,11 +59,11 @@ class Dispatcher:
         budget: ActivityBudget,
         metrics: Metrics,
         start_child: ChildStarter,
-        precise_timers: bool = False,
+        waits: Waits = BILLED,
         app_id: str = DEFAULT_APP_ID,
         max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
     ) -> None:
-        self.precise_timers = precise_timers
+        self._waits = waits
         self._max_payload = max_payload_bytes
         self.app_id = app_id
         self._registry = registry
@@ -117,7 +118,7 @@ class Dispatcher:
                 else:
                     out.append(activity_message(iid, exec_id, now, cmd))
             elif isinstance(cmd, ScheduleTimer):
-                delay = timer_delay((cmd.fire_at - now).total_seconds(), self.precise_timers)
+                delay = self._waits.timer_delay((cmd.fire_at - now).total_seconds())
                 out.append(TimerMessage(iid, exec_id, now, cmd.task_id, cmd.fire_at).to_out(delay))
             elif isinstance(cmd, StartChild) and defer_children:
                 out.append(
@@ -242,24 +243,6 @@ class ActivityRun:
     input: str | None
     #: The caller's history, if it propagated it.
     propagated: Propagated | None = None
-
-
-#: How much earlier than its due time at least a precise timer is sent to arrive.
-PRECISE_MARGIN_SECONDS = 0.2
-
-
-def timer_delay(seconds: float, precise: bool) -> int:
-    """The SQS delay of a timer due in ``seconds``, in SQS's whole seconds, at most its
-    longest delay (a longer timer hops). Rounded down, so that it arrives on time or a
-    little early and the worker waits out the rest, for sub-second timers (retries)
-    and when ``precise``; else rounded up: late by less than a second, SQS's
-    granularity, and no invocation time spent waiting."""
-    if precise:
-        # Early by a margin: the send itself takes a moment, and a timer that is
-        # visible late is late.
-        seconds -= PRECISE_MARGIN_SECONDS
-    rounded = math.floor(seconds) if precise or seconds < 1 else math.ceil(seconds)
-    return max(0, min(MAX_DELAY_SECONDS, rounded))
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -48,7 +48,7 @@ from wf.core.step import StepResult
 from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
-from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher, timer_delay
+from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
@@ -68,6 +68,7 @@ from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.status_events import PendingChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
+from wf.engine.waits import BILLED, PROMPT
 from wf.errors import (
     ActivityAbandonedError,
     ConflictError,
@@ -86,23 +87,15 @@ log = logging.getLogger("wf.engine")
 BeforeCommit = Callable[[Live, StepResult, bool], None]
 
 EARLY_GRACE = timedelta(seconds=60)
-EARLY_RECHECKS = (0.005, 0.02, 0.05, 0.1)
 #: Only a message this young is rechecked in place; an older one is just sent again.
 EARLY_RECHECK_AGE = 2.0
 #: How long a management call's follow-up message waits for the call's own write
 #: (``_await_call``) before it records the event itself.
 FOLLOW_UP_GRACE_SECONDS = 10.0
-#: A follow-up is sent just before its call's write, and usually arrives first: the
-#: write is waited for in place for up to a second (sending the message again costs a
-#: second of SQS delay, and a terminate's children would meanwhile run on).
-FOLLOW_UP_RECHECKS = (0.005, 0.02, 0.05, 0.1, 0.2, 0.3, 0.3)
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
-#: A timer arriving at most this early is waited for in the invocation (SQS delays in
-#: whole seconds; timers are sent to arrive up to a second early).
-TIMER_WAIT_SECONDS = 1.5
-#: Invocation time kept, beyond such a wait, to record the timer's step.
+#: Invocation time kept, beyond a timer's wait, to record the timer's step.
 TIMER_WAIT_RESERVE_MS = 3_000
 #: Activities of one SQS batch run at once, up to this many (a batch holds at most 10).
 DEFAULT_ACTIVITY_CONCURRENCY = 10
@@ -157,6 +150,8 @@ class Engine:
         self.max_payload_bytes = max_payload_bytes
         self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
+        #: How long an invocation waits in place (``wf/engine/waits.py``).
+        self.waits = PROMPT if precise_timers else BILLED
         self.metrics: Metrics = metrics or NullMetrics()
         self.lives = LiveCache(runtime, store, clock, replay_each_step=replay_each_step, max_bytes=cache_bytes)
         self.dispatch = Dispatcher(
@@ -166,7 +161,7 @@ class Engine:
             self.budget,
             self.metrics,
             self._start_child,
-            precise_timers=precise_timers,
+            waits=self.waits,
             app_id=app_id,
             max_payload_bytes=max_payload_bytes,
         )
@@ -177,6 +172,11 @@ class Engine:
         self.announcer = Announcer(store, queue, clock, status_events, self.metrics, self.load)
         if status_events is not None:
             self.lifecycle.first_changes = self.announcer
+
+    @property
+    def precise_timers(self) -> bool:
+        """Whether timers fire to the millisecond, waited for in place (``wf/engine/waits.py``)."""
+        return self.waits is PROMPT
 
     @property
     def status_events(self) -> StatusEvents | None:
@@ -237,7 +237,7 @@ class Engine:
             # that was refused or died before writing (then it never will be recorded).
             age = (self.clock() - msg.sent_at).total_seconds()
             self.lifecycle.wait_for_start(msg.instance_id)
-            for pause in (0.0, *EARLY_RECHECKS) if age < EARLY_RECHECK_AGE else (0.0,):
+            for pause in (0.0, *self.waits.early_rechecks) if age < EARLY_RECHECK_AGE else (0.0,):
                 self.sleep(pause)
                 live = self.load(msg.instance_id)
                 if live is not None and live.meta.execution_id == msg.execution_id:
@@ -331,12 +331,11 @@ class Engine:
         now = self.clock()
         if isinstance(msg, TimerMessage):
             early = (msg.fire_at - now).total_seconds()
-            if 0 < early <= TIMER_WAIT_SECONDS and _has_time(remaining_ms, early):
-                # SQS delays in whole seconds, and timers are sent to arrive before they
-                # are due (wf/engine/dispatch.py): wait out the rest here, so that a
-                # timer fires on time, sub-second ones included. The execution is
-                # loaded first: the wait hides the reads, so that only the step's write
-                # is left once the timer is due.
+            if 0 < early <= self.waits.timer_wait_seconds and _has_time(remaining_ms, early):
+                # SQS delays in whole seconds, and timers are sent to arrive just before
+                # they are due (wf/engine/waits.py): wait out the rest here, so that a
+                # timer fires on time. The execution is loaded first: the wait hides the
+                # reads, so that only the step's write is left once the timer is due.
                 with contextlib.suppress(StoreError):
                     self.load(msg.instance_id)
                 self.sleep(max(0.0, (msg.fire_at - self.clock()).total_seconds()))
@@ -347,7 +346,7 @@ class Engine:
                 if live is None or live.execution.is_terminal or live.execution.is_settled(msg.task_id):
                     return []
                 hop = TimerMessage(msg.instance_id, msg.execution_id, now, msg.task_id, msg.fire_at)
-                self.queue.send([hop.to_out(timer_delay(early, self.dispatch.precise_timers))])
+                self.queue.send([hop.to_out(self.waits.timer_delay(early))])
                 return []
             return [TimerFired(now, msg.task_id)]
         if isinstance(msg, ActivityMessage):
@@ -550,7 +549,7 @@ class Engine:
         msg = msgs[0]
         age = (self.clock() - msg.sent_at).total_seconds()
         current: Live | None = live
-        for pause in (0.0, *FOLLOW_UP_RECHECKS) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
+        for pause in (0.0, *self.waits.follow_up_rechecks) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
             if pause:
                 self.sleep(pause)
                 self.forget(msg.instance_id)
