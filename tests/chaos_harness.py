@@ -39,9 +39,10 @@ import boto3
 from tests.aws_stack import subscribe_to_status_events
 from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.aws.app import make_handler
-from wf.aws.dynamodb import DynamoStore, make_item_model
+from wf.aws.dynamodb import DynamoStore
 from wf.aws.settings import Settings
 from wf.aws.status_events import EventBridgeStatusEvents
+from wf.aws.table import make_item_model
 from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.dev import moto_fixes

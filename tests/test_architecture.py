@@ -39,3 +39,15 @@ def test_packaging_ships_the_typed_package_and_not_the_demo_handler() -> None:
     assert (ROOT / "wf" / "py.typed").exists()
     make = (ROOT / "Makefile").read_text()
     assert "cp wf/*.py" not in make  # the Lambda build copies the whole package tree
+
+
+def test_the_cli_and_the_console_use_the_client_s_public_names_only() -> None:
+    """`wf` and the console's proxy are clients like any other: no private name of
+    wf.client (nor of any other module) is imported."""
+    import ast
+
+    for path in (ROOT / "wf" / "cli.py", ROOT / "wf" / "console" / "proxy.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("wf"):
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"

@@ -12,7 +12,7 @@ import yaml
 
 import handler as demo
 from tests.aws_stack import Stack, load_event
-from wf.dev.provision import table_definition
+from wf.aws.table import table_definition
 
 P = "/v1.0-beta1/workflows/dapr"
 

@@ -32,8 +32,9 @@ def store(request: Any) -> Iterator[InstanceStore]:
         return
     from moto import mock_aws
 
-    from wf.aws.dynamodb import DynamoStore, make_item_model
+    from wf.aws.dynamodb import DynamoStore
     from wf.aws.s3 import S3Blobs
+    from wf.aws.table import make_item_model
     from wf.dev.provision import ensure_resources
 
     with mock_aws():
@@ -50,8 +51,8 @@ _tables = iter(range(1_000_000))
 
 def _local_store(endpoint: str) -> InstanceStore:
     """A DynamoStore on a fresh table of the session's DynamoDB Local."""
-    from wf.aws.dynamodb import DynamoStore, make_item_model
-    from wf.dev.provision import table_definition
+    from wf.aws.dynamodb import DynamoStore
+    from wf.aws.table import make_item_model, table_definition
 
     name = f"wf-instances-contract-{next(_tables)}"  # the template's table, one per test
     ddb = boto3.client(
@@ -210,6 +211,25 @@ def test_deleting_an_execution_leaves_the_rest_and_purge_removes_everything(stor
     assert store.load_steps("i1", "e2") == [step(0)]  # newer executions' items are not touched
     assert store.get_meta("i2") is not None
     assert store.purge("i1", "e1") == 0
+
+
+def test_an_expired_instance_s_executions_go_but_a_newer_one_stays(store: InstanceStore) -> None:
+    """What the retention leaves for ``expired`` (the record is gone, by its TTL): the
+    record's execution and older ones go, inbox and notice too; a newer one (the ID
+    started again meanwhile) and other instances stay; a retry deletes nothing more."""
+    store.put_meta(meta(), replaces=None)
+    for execution in ("e0", "e1", "e2"):
+        store.append_step("i1", execution, step(1))
+    store.put_inbox("i1", "e1", "t1", step(2).events)
+    store.note_inbox("i1", "e1", T0)
+    store.put_meta(meta("i2"), replaces=None)
+    store.append_step("i2", "e1", step(1))
+    # (The record is the TTL's to delete, not expired's.)
+    assert store.expired("i1", ["e1", "e0"]) == 4  # two steps, the inbox entry, the notice
+    assert store.load_steps("i1", "e0") == [] and store.load_steps("i1", "e1") == []
+    assert store.load_inbox("i1", "e1") == [] and not store.inbox_noticed("i1", "e1", T0, 60)
+    assert store.load_steps("i1", "e2") == [step(1)] and store.load_steps("i2", "e1") == [step(1)]
+    assert store.expired("i1", ["e1", "e0"]) == 0
 
 
 def _all_pages(store: InstanceStore, query: InstanceQuery, size: int) -> list[list[str]]:

@@ -91,3 +91,16 @@ def test_samconfig_deploys_the_template_s_defaults() -> None:
     # Every parameter without a usable default is listed or explained in the file.
     text = (ROOT / "samconfig.toml").read_text()
     assert all(name in overrides or name in text for name in params)
+
+
+def test_the_local_stack_keeps_the_template_s_defaults() -> None:
+    """`wf dev` is a small AWS: its function timeout and the days it keeps terminal
+    instances (so that its saved state stays bounded) are the template's, and the
+    timers' policy is AWS's unless precise timers are asked for."""
+    from wf.dev.provision import DEV_RETENTION_DAYS, FUNCTION_TIMEOUT
+
+    tpl = template()
+    params, env = tpl["Parameters"], tpl["Resources"]["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
+    assert params["RetentionDays"]["Default"] == DEV_RETENTION_DAYS
+    assert tpl["Globals"]["Function"]["Timeout"] == FUNCTION_TIMEOUT
+    assert params["PreciseTimers"]["Default"] == "false" and _refs(env["WF_PRECISE_TIMERS"]) == {"PreciseTimers"}

@@ -23,10 +23,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wf.client import DEFAULT_ENDPOINT, DaprWorkflowClient, WorkflowHistoryEvent, WorkflowSummary, _Http
+from wf.client import DEFAULT_ENDPOINT, DaprWorkflowClient, WorkflowApi, WorkflowHistoryEvent, WorkflowSummary
 from wf.core.status import WorkflowStatus
 from wf.dev.eventsource import DEFAULT_POLLERS
-from wf.dev.provision import FUNCTION_TIMEOUT
+from wf.dev.provision import DEV_RETENTION_DAYS, FUNCTION_TIMEOUT
 from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
@@ -61,8 +61,8 @@ def _body_for(text: str | None) -> tuple[Any, bool]:
         return text, True
 
 
-def _http(args: argparse.Namespace) -> _Http:
-    return _Http(args.endpoint, args.component, timeout=30.0, aws_region=args.aws_region)
+def _http(args: argparse.Namespace) -> WorkflowApi:
+    return WorkflowApi(args.endpoint, args.component, timeout=30.0, aws_region=args.aws_region)
 
 
 def _print(obj: Any) -> None:
@@ -94,7 +94,7 @@ def cmd_get(args: argparse.Namespace) -> int:
         _print_failure(body)
         return 0
     started, last, tty = time.monotonic(), "", sys.stderr.isatty()
-    while body["runtimeStatus"] not in ("COMPLETED", "FAILED", "TERMINATED", "CANCELED"):
+    while not WorkflowStatus(body["runtimeStatus"]).is_terminal:
         line = _status_line(body, time.monotonic() - started)
         if line.split("(")[0] != last.split("(")[0] or tty:
             print(("\r" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True)
@@ -425,8 +425,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--retention-days",
         type=float,
         default=None,
-        help="days terminal instances are kept, then deleted, as the template's RetentionDays "
-        "(default: $WF_RETENTION_DAYS, else 0: kept until purged)",
+        help="days terminal instances are kept, then deleted (with their history and payloads, so "
+        "they leave the saved state too), as the template's RetentionDays; 0 keeps them until purged "
+        f"(default: $WF_RETENTION_DAYS, else {DEV_RETENTION_DAYS:g}, the template's)",
     )
     inv = sub.add_parser(
         "invoke", help="run one Lambda event (events/X.json) through the handler, locally", formatter_class=fmt
@@ -550,6 +551,9 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.retention_days is not None:
             os.environ["WF_RETENTION_DAYS"] = str(args.retention_days)
+        else:
+            # As the template's default: the saved state does not grow without bound.
+            os.environ.setdefault("WF_RETENTION_DAYS", f"{DEV_RETENTION_DAYS:g}")
 
         try:
             serve(

@@ -52,7 +52,13 @@ def api_token_headers() -> dict[str, str]:
     return {API_TOKEN_HEADER: token} if token else {}
 
 
-class _Http:
+class WorkflowApi:
+    """The management API's routes, JSON in and JSON out, as the server answers them:
+    what ``DaprWorkflowClient``, ``DaprClient``, the ``wf`` CLI and the console's proxy
+    are built on. Requests to an API Gateway URL are SigV4-signed; ``$DAPR_API_TOKEN``
+    is sent when set. Errors: ``WorkflowClientError`` (the API's answer),
+    ``EndpointUnreachableError``, ``CredentialsError``."""
+
     def __init__(self, endpoint: str, component: str, timeout: float, aws_region: str | None = None) -> None:
         self.endpoint = endpoint.rstrip("/")
         self.component = component
@@ -80,6 +86,8 @@ class _Http:
     def call(
         self, method: str, path: str, body: Any = None, *, raw: bool = False, send_null: bool = False
     ) -> tuple[int, Any]:
+        """Send ``body`` (JSON; a string as text/plain with ``raw``) to ``path``; returns
+        the status and the JSON answer (``None`` when empty)."""
         data: bytes | None = None
         headers = {"Accept": "application/json", **self.token_headers}
         if body is not None or send_null:
@@ -115,6 +123,8 @@ class _Http:
         return path + ("?" + urllib.parse.urlencode(query) if query else "")
 
     def path(self, *parts: str) -> str:
+        """An instance's or a workflow's path: each part percent-encoded (an ID may hold
+        ``&``, ``#``, spaces or slashes)."""
         quoted = "/".join(urllib.parse.quote(p, safe="") for p in parts)
         return f"{API_PREFIX}/workflows/{urllib.parse.quote(self.component, safe='')}/{quoted}"
 
@@ -167,7 +177,7 @@ class DaprWorkflowClient:
             if host is not None or port is not None:
                 base = host or "127.0.0.1"
                 endpoint = f"{base if '://' in base else 'http://' + base}:{port or 3500}"
-        self._http = _Http(endpoint, component, timeout, aws_region)
+        self._http = WorkflowApi(endpoint, component, timeout, aws_region)
 
     def schedule_new_workflow(
         self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
@@ -473,8 +483,8 @@ class DaprClient:
     def close(self) -> None:
         """Nothing to release (one HTTP connection per call); kept for Dapr's ``with DaprClient() as d``."""
 
-    def _http(self, component: str) -> _Http:
-        return _Http(self._endpoint, component, self._timeout, self._aws_region)
+    def _http(self, component: str) -> WorkflowApi:
+        return WorkflowApi(self._endpoint, component, self._timeout, self._aws_region)
 
     def start_workflow(
         self,

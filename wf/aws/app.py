@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from wf.aws.dynamodb import DynamoStore, make_item_model
+from wf.aws.dynamodb import DynamoStore
 from wf.aws.event_handler import APIGatewayHttpResolver, APIGatewayRestResolver
 from wf.aws.http import BASE_PATH, build_resolver
 from wf.aws.metrics import LoggedMetrics, PowertoolsMetrics
@@ -23,6 +23,7 @@ from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
 from wf.aws.sqs import SqsQueue
 from wf.aws.status_events import EventBridgeStatusEvents
+from wf.aws.table import make_item_model
 from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
 from wf.engine import selfcheck

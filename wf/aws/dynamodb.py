@@ -1,32 +1,5 @@
-"""DynamoDB ``InstanceStore`` through pynamodb: one table, conditional writes only.
-
-Layout (partition key ``pk`` = instance ID):
-- ``sk = "META"``: the instance record; ``status_key``/``created_at`` feed the
-  ``by_status`` index that listings query (workflow name projected). The index key is
-  the status plus one of ``STATUS_SHARDS`` shards of the instance ID: a status alone
-  would put every running instance in one index partition, whose write limit (about
-  1,000 per second) would then cap starts and completions for the whole table.
-- ``sk = "H#<execution>#<seq>"``: one item per step, written once with
-  ``attribute_not_exists``: two invocations racing on an instance cannot both commit.
-- A step whose events exceed ``PART_BYTES`` (a wide fan-out's): with a bucket, its
-  events are one blob (content addressed, ``wf/engine/blobs.py``) that the step item
-  names; without one, ``sk = "P#<execution>#<seq>#<token>#<n>"`` items hold the rest of
-  them, ``PART_BYTES`` each, under a token of that writer's own. Either is written
-  first; the step item, written last and conditionally as always, names it: it is the
-  commit. What no step item names (a writer that lost the race, or died before its
-  step item) is never read; the loser deletes its parts, a purge or the execution's
-  deletion the rest. The bucket is preferred: one PUT ($5 per million) against a write
-  unit per KB ($0.625 per million each, 10,000 for a 10 MB step), and no partition's
-  write throughput (1,000 units a second per instance) to wait for.
-
-- ``sk = "I#<execution>#<token>"``: the execution's inbox: results that lost a race to
-  commit, left for one step to take together (``wf/engine/engine.py``); deleted once
-  recorded. ``sk = "N#<execution>"``: when the inbox's message was sent, while it is
-  pending (so that one message, not one per entry, records them).
-
-Payloads over ``wf/engine/blobs.py:OFFLOAD_BYTES`` are kept in the bucket, the items
-holding references: no item is ever near DynamoDB's 400 KB.
-"""
+"""DynamoDB ``InstanceStore`` through pynamodb: one table (its layout:
+``wf/aws/table.py``), conditional writes only."""
 
 from __future__ import annotations
 
@@ -35,19 +8,26 @@ import itertools
 import json
 import math
 import secrets
-import zlib
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 from pynamodb.connection import Connection
 from pynamodb.exceptions import DeleteError, PutError, PynamoDBException, TransactWriteError, UpdateError
-from pynamodb.indexes import GlobalSecondaryIndex, IncludeProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
+from wf.aws.table import (
+    META,
+    PK,
+    RECORDED_STATUSES,
+    SK,
+    STATUS_SHARDS,
+    part_prefix,
+    status_key,
+    step_key,
+)
 from wf.core.history import HistoryEvent, ParentRef, format_time, parse_time
 from wf.core.status import WorkflowStatus
 from wf.engine.blobs import REF, BlobStore, PayloadCodec, history_prefix
@@ -63,90 +43,28 @@ from wf.engine.store import (
     events_to_str,
     newest_first,
 )
-from wf.errors import ConflictError, FailureDetails, HistoryFormatError, StoreError
-
-META = "META"
-
-
-def make_item_model(table_name: str, region: str, host: str | None) -> type[Model]:
-    """A pynamodb model bound to one table (the table name is configuration)."""
-
-    class ByStatus(GlobalSecondaryIndex[Any]):  # type: ignore[no-untyped-call]
-        class Meta:
-            index_name = "by_status"
-            projection = IncludeProjection(["workflow_name", "updated_at", "parent"])
-
-        status_key = UnicodeAttribute(hash_key=True)
-        created_at = UnicodeAttribute(range_key=True)
-
-    class Item(Model):
-        class Meta:
-            pass
-
-        pk = UnicodeAttribute(hash_key=True)
-        sk = UnicodeAttribute(range_key=True)
-        execution_id = UnicodeAttribute(null=True)
-        workflow_name = UnicodeAttribute(null=True)
-        wf_status = UnicodeAttribute(null=True)
-        status_key = UnicodeAttribute(null=True)
-        created_at = UnicodeAttribute(null=True)
-        updated_at = UnicodeAttribute(null=True)
-        output = UnicodeAttribute(null=True)
-        failure = UnicodeAttribute(null=True)
-        custom_status = UnicodeAttribute(null=True)
-        parent = UnicodeAttribute(null=True)
-        first_step = UnicodeAttribute(null=True)
-        events = UnicodeAttribute(null=True)
-        step_status = UnicodeAttribute(null=True)
-        synced_seq = NumberAttribute(null=True)
-        superseded = UnicodeAttribute(null=True)
-        #: The record's or step's own payloads kept in the bucket: field name to blob key.
-        refs = UnicodeAttribute(null=True)
-        #: When a terminal instance's record expires (epoch seconds; the table's TTL
-        #: attribute): the rest of the instance is deleted as the stream reports it.
-        expire_at = NumberAttribute(null=True)
-        #: A step stored in several items: how many, and the token of their keys.
-        parts = NumberAttribute(null=True)
-        part_token = UnicodeAttribute(null=True)
-        #: A step's status change not yet published (``wf/engine/status_events.py``).
-        announce = UnicodeAttribute(null=True)
-        by_status = ByStatus()
-
-    Item.Meta.table_name = table_name  # type: ignore[attr-defined]
-    Item.Meta.region = region  # type: ignore[attr-defined]
-    if host:
-        Item.Meta.host = host  # type: ignore[attr-defined]
-    return Item
-
-
-STATUS_SHARDS = 16
-#: The statuses an instance record can hold, which a listing without a status filter
-#: reads: CONTINUED_AS_NEW marks a sealed execution's last step, never a record (the
-#: record moves to the next execution), and nothing ends CANCELED.
-RECORDED_STATUSES = frozenset(WorkflowStatus) - {WorkflowStatus.CONTINUED_AS_NEW, WorkflowStatus.CANCELED}
-
-
-def status_key(status: WorkflowStatus, instance_id: str) -> str:
-    """The ``by_status`` index key of an instance: its status and its shard."""
-    return f"{status.value}#{zlib.crc32(instance_id.encode()) % STATUS_SHARDS:02d}"
-
-
-def _step_key(execution_id: str, seq: int) -> str:
-    return f"H#{execution_id}#{seq:08d}"
+from wf.errors import ConflictError, FailureDetails, HistoryFormatError, InvalidContinuationTokenError, StoreError
 
 
 def _refs_attribute(refs: dict[str, str]) -> str | None:
     return json.dumps(refs) if refs else None
 
 
-def _part_prefix(execution_id: str, seq: int, token: str) -> str:
-    return f"P#{execution_id}#{seq:08d}#{token}#"
-
-
 #: Bytes of a step's stored events per item: with keys and the other attributes, no
 #: item written exceeds 100 KB (DynamoDB's limit is 400 KB; smaller items keep reads
 #: and transactions well inside their limits).
 PART_BYTES = 90_000
+
+
+def _exhausted(extra: dict[str, Any]) -> frozenset[int]:
+    """The listing partitions a token says hold nothing more (its bit mask)."""
+    try:
+        mask = int(str(extra.get("x", "0")), 16)
+        if mask < 0 or mask.bit_length() > 1024:
+            raise ValueError("mask")
+    except ValueError:
+        raise InvalidContinuationTokenError("the continuation token is not one this API gave") from None
+    return frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
 
 
 class DynamoStore:
@@ -274,7 +192,7 @@ class DynamoStore:
             f"instance {meta.instance_id} changed concurrently",
         )
 
-    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: str | None = None) -> InstancePage:
         """The index's partitions of each status asked for (all, when none is), each
         queried newest first and merged: a page costs a query per partition, answered
         together, and no read of any instance's items. The index is eventually
@@ -282,8 +200,12 @@ class DynamoStore:
         m = self._item
         condition = None
         low, high = query.created_from, query.created_to
+        skip: frozenset[int] = frozenset()
+        position = None
         if after is not None:
-            high = after.created_at if high is None else min(high, after.created_at)
+            position, extra = ListCursor.parse(after)
+            skip = _exhausted(extra)
+            high = position.created_at if high is None else min(high, position.created_at)
         if low is not None and high is not None:
             condition = m.created_at.between(format_time(low), format_time(high))
         elif low is not None:
@@ -297,7 +219,7 @@ class DynamoStore:
             prefix = m.pk.startswith(query.id_prefix)
             filters = prefix if filters is None else filters & prefix
         statuses = sorted(query.statuses or RECORDED_STATUSES, key=lambda st: st.value)
-        cursor = (after.created_at, after.instance_id) if after is not None else None
+        cursor = (position.created_at, position.instance_id) if position is not None else None
         # A status's instances are spread evenly over its shards, so a page drawn from
         # one status takes about a shard's share of it from each: each shard's first
         # query asks for a little more than that, not for the whole page (moto reads,
@@ -326,7 +248,6 @@ class DynamoStore:
             except PynamoDBException as exc:
                 raise StoreError(f"listing {status.value} instances failed: {exc}") from exc
 
-        skip = after.exhausted if after is not None else frozenset()
         indexes = [i for i in range(len(statuses) * STATUS_SHARDS) if i not in skip]
         parts = {i: partition(statuses[i // STATUS_SHARDS], i % STATUS_SHARDS) for i in indexes}
         finished: set[int] = set(skip)
@@ -353,7 +274,11 @@ class DynamoStore:
         exhausted = frozenset(finished - {taken[limit][1]})
         last = taken[limit - 1][0]
         page = tuple(row for row, _ in taken[:limit])
-        return InstancePage(page, ListCursor(last.created_at, last.instance_id, exhausted))
+        # The token carries the partitions found exhausted (a bit mask), so that the
+        # next page does not query them again.
+        mask = sum(1 << i for i in exhausted)
+        extra = {"x": f"{mask:x}"} if mask else {}
+        return InstancePage(page, ListCursor(last.created_at, last.instance_id).token(**extra))
 
     @staticmethod
     def _summary(item: Any, status: WorkflowStatus) -> InstanceSummary:
@@ -398,7 +323,7 @@ class DynamoStore:
             refs["events"], events = self._codec.put(text.encode(), prefix), None
         head = self._item(
             instance_id,
-            _step_key(execution_id, step.seq),
+            step_key(execution_id, step.seq),
             events=events,
             step_status=step.status.value,
             custom_status=fields["custom_status"],
@@ -410,9 +335,9 @@ class DynamoStore:
         chunks = [text[i : i + PART_BYTES] for i in range(0, len(text), PART_BYTES)]
         token = secrets.token_hex(4)
         head.events, head.parts, head.part_token = chunks[0], len(chunks), token
-        part_prefix = _part_prefix(execution_id, step.seq, token)
+        parts = part_prefix(execution_id, step.seq, token)
         return [head] + [
-            self._item(instance_id, f"{part_prefix}{n:05d}", events=chunk) for n, chunk in enumerate(chunks[1:], 1)
+            self._item(instance_id, f"{parts}{n:05d}", events=chunk) for n, chunk in enumerate(chunks[1:], 1)
         ]
 
     def _write_parts(self, parts: list[Any]) -> None:
@@ -453,7 +378,7 @@ class DynamoStore:
         condition = (
             self._item.sk.startswith(prefix)
             if after < 0
-            else self._item.sk.between(_step_key(execution_id, after + 1), _step_key(execution_id, 99_999_999))
+            else self._item.sk.between(step_key(execution_id, after + 1), step_key(execution_id, 99_999_999))
         )
         try:
             items = self._item.query(instance_id, condition, consistent_read=True, **kwargs)
@@ -479,7 +404,7 @@ class DynamoStore:
         )
 
     def _read_parts(self, instance_id: str, execution_id: str, seq: int, token: str, count: int) -> str:
-        prefix = _part_prefix(execution_id, seq, token)
+        prefix = part_prefix(execution_id, seq, token)
         try:
             chunks = [
                 p.events for p in self._item.query(instance_id, self._item.sk.startswith(prefix), consistent_read=True)
@@ -495,7 +420,7 @@ class DynamoStore:
 
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
         try:
-            return self._step(self._item.get(instance_id, _step_key(execution_id, seq), consistent_read=True))
+            return self._step(self._item.get(instance_id, step_key(execution_id, seq), consistent_read=True))
         except self._item.DoesNotExist:
             return None
         except PynamoDBException as exc:
@@ -509,7 +434,7 @@ class DynamoStore:
             (META, m.pk.exists() & (m.execution_id == execution_id))
             if seq == 0
             else (
-                _step_key(execution_id, seq),
+                step_key(execution_id, seq),
                 m.pk.exists(),
             )
         )
@@ -526,10 +451,23 @@ class DynamoStore:
         steps = self._query_steps(instance_id, execution_id, scan_index_forward=False, limit=1)
         return steps[0] if steps else None
 
+    def _delete_executions(self, instance_id: str, execution_id: str, *, older_too: bool) -> int:
+        """Delete an execution's items of every kind but the record (steps, parts, inbox,
+        its notice), and with ``older_too`` those of every older execution (IDs sort by
+        time); returns how many."""
+        m, deleted = self._item, 0
+        for kind in ("H", "P", "I"):
+            if older_too:
+                deleted += self._delete_where(instance_id, m.sk.between(f"{kind}#", f"{kind}#{execution_id}#~"))
+            else:
+                deleted += self._delete_where(instance_id, m.sk.startswith(f"{kind}#{execution_id}#"))
+        notice = m.sk.between("N#", f"N#{execution_id}~") if older_too else m.sk == f"N#{execution_id}"
+        return deleted + self._delete_where(instance_id, notice)
+
     def _delete_where(self, instance_id: str, condition: Any) -> int:
         count = 0
         try:
-            keys = self._item.query(instance_id, condition, attributes_to_get=["pk", "sk"])
+            keys = self._item.query(instance_id, condition, attributes_to_get=[PK, SK])
             with self._item.batch_write() as batch:
                 for item in keys:
                     batch.delete(item)
@@ -590,10 +528,7 @@ class DynamoStore:
             raise StoreError(f"clearing the inbox notice of {instance_id} failed: {exc}") from exc
 
     def delete_execution(self, instance_id: str, execution_id: str) -> None:
-        self._delete_where(instance_id, self._item.sk.startswith(f"H#{execution_id}#"))
-        self._delete_where(instance_id, self._item.sk.startswith(f"P#{execution_id}#"))
-        self._delete_where(instance_id, self._item.sk.startswith(f"I#{execution_id}#"))
-        self._delete_where(instance_id, self._item.sk == f"N#{execution_id}")
+        self._delete_executions(instance_id, execution_id, older_too=False)
         if self._codec.blobs is not None:
             self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
 
@@ -604,12 +539,7 @@ class DynamoStore:
         superseded). An execution newer than the record's (the ID started again since)
         is not touched. Deleting what is gone already is no error: a retried expiry
         finishes the first's work. Returns how many items were deleted."""
-        m = self._item
-        newest = max(execution_ids)
-        deleted = 0
-        for kind in ("H", "P", "I"):
-            deleted += self._delete_where(instance_id, m.sk.between(f"{kind}#", f"{kind}#{newest}#~"))
-        deleted += self._delete_where(instance_id, m.sk.between("N#", f"N#{newest}~"))
+        deleted = self._delete_executions(instance_id, max(execution_ids), older_too=True)
         if self._codec.blobs is not None:
             for execution_id in execution_ids:
                 self._codec.blobs.delete_prefix(history_prefix(instance_id, execution_id))
@@ -630,10 +560,7 @@ class DynamoStore:
         except PynamoDBException as exc:
             raise StoreError(f"deleting instance {instance_id} failed: {exc}") from exc
         # The record goes first: a crash after it leaves only items nothing reads.
-        deleted += self._delete_where(instance_id, m.sk.between("H#", f"H#{execution_id}#~"))
-        deleted += self._delete_where(instance_id, m.sk.between("P#", f"P#{execution_id}#~"))
-        deleted += self._delete_where(instance_id, m.sk.between("I#", f"I#{execution_id}#~"))
-        deleted += self._delete_where(instance_id, m.sk.between("N#", f"N#{execution_id}~"))
+        deleted += self._delete_executions(instance_id, execution_id, older_too=True)
         if self._codec.blobs is not None:
             # Every execution's: none newer than the record's can exist.
             self._codec.blobs.delete_prefix(history_prefix(instance_id))

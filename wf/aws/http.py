@@ -16,7 +16,6 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -25,7 +24,7 @@ from typing import Any, TypeVar
 from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
 from wf.aws.openapi import ROUTES, RouteDoc, complete
 from wf.aws.settings import Settings
-from wf.core.history import format_time, parse_time
+from wf.core.history import format_time
 from wf.core.serde import encode
 from wf.core.status import WorkflowStatus
 from wf.engine.engine import Engine
@@ -40,7 +39,7 @@ from wf.engine.operate import (
     purge_matching,
     rerun,
 )
-from wf.engine.store import InstanceQuery, InstanceSummary, ListCursor
+from wf.engine.store import InstanceQuery, InstanceSummary
 from wf.errors import (
     ComponentNotFoundError,
     EventNameMissingError,
@@ -299,9 +298,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         q = params()
         query = listing_query(q)
         after = tokens.cursor(q.get("continuationToken"))
-        if after is not None:
-            query = replace(query, created_to=min(query.created_to or after.created_at, after.created_at))
-        result = purge_matching(engine, query, limit=int_param(q, "pageSize", MAX_PAGE_SIZE))
+        result = purge_matching(engine, query, limit=int_param(q, "pageSize", MAX_PAGE_SIZE), after=after)
         out: dict[str, Any] = {"purged": result.purged}
         if result.next is not None:
             out["continuationToken"] = tokens.of_cursor(result.next)
@@ -547,23 +544,17 @@ class _Tokens:
         except (ValueError, TypeError, UnicodeDecodeError, binascii.Error):
             raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
 
-    def of_cursor(self, cursor: ListCursor) -> str:
-        mask = sum(1 << i for i in cursor.exhausted)
-        data = {"k": "list", "c": format_time(cursor.created_at), "i": cursor.instance_id}
-        return self._encode({**data, "x": f"{mask:x}"} if mask else data)
+    def of_cursor(self, cursor: str) -> str:
+        """A listing's token: the store's own, inside this API's envelope."""
+        return self._encode({"k": "list", "s": cursor})
 
-    def cursor(self, token: str | None) -> ListCursor | None:
+    def cursor(self, token: str | None) -> str | None:
         if not token:
             return None
-        data = self._decode(token, "list")
-        try:
-            mask = int(str(data.get("x", "0")), 16)
-            if mask < 0 or mask.bit_length() > 1024:
-                raise ValueError("mask")
-            exhausted = frozenset(i for i in range(mask.bit_length()) if mask >> i & 1)
-            return ListCursor(parse_time(str(data["c"])), str(data["i"]), exhausted)
-        except (KeyError, ValueError, TypeError):
-            raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave") from None
+        inner = self._decode(token, "list").get("s")
+        if not isinstance(inner, str):
+            raise InvalidContinuationTokenError(f"continuation token {token[:40]!r} is not one this API gave")
+        return inner
 
     def of_offset(self, offset: int) -> str:
         return self._encode({"k": "history", "o": offset})

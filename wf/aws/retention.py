@@ -21,6 +21,9 @@ import json
 import logging
 from typing import Any
 
+from wf.aws.table import EXECUTION_ID, META, PK, SK, SUPERSEDED, WORKFLOW_NAME
+from wf.engine.store import Retention
+
 log = logging.getLogger("wf.engine")
 
 #: The stream's ``userIdentity`` of a deletion by TTL.
@@ -39,11 +42,11 @@ def is_expiry(record: Any) -> bool:
         and identity.get("type") == "Service"
         and identity.get("principalId") == TTL_PRINCIPAL
         and stream is not None
-        and stream.keys.get("sk") == "META"
+        and stream.keys.get(SK) == META
     )
 
 
-def expire_batch(store: Any, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def expire_batch(store: Retention, event: dict[str, Any], context: Any) -> dict[str, Any]:
     """One batch of the table's stream: each expired record's instance deleted, failures
     reported per record."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -52,10 +55,10 @@ def expire_batch(store: Any, event: dict[str, Any], context: Any) -> dict[str, A
         if not is_expiry(record):
             return
         old = record.dynamodb.old_image
-        instance_id, execution_id = str(old["pk"]), str(old["execution_id"])
-        superseded = [str(e) for e, _ in json.loads(str(old.get("superseded") or "[]"))]
+        instance_id, execution_id = str(old[PK]), str(old[EXECUTION_ID])
+        superseded = [str(e) for e, _ in json.loads(str(old.get(SUPERSEDED) or "[]"))]
         deleted = store.expired(instance_id, [execution_id, *superseded])
-        log.info("%s %s: expired (retention): %d items deleted", old.get("workflow_name"), instance_id, deleted)
+        log.info("%s %s: expired (retention): %d items deleted", old.get(WORKFLOW_NAME), instance_id, deleted)
 
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
     response = process_partial_response(event=event, record_handler=handle, processor=processor, context=context)

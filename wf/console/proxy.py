@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from wf.client import _Http
+from wf.client import WorkflowApi
 from wf.console import asset, asset_headers
 from wf.console.guard import GuardPolicy, allowed_hosts, guard
 from wf.errors import DevServerError
@@ -62,7 +62,7 @@ class ConsoleProxy:
         aws_region: str | None = None,
         timeout: float = 30.0,
     ) -> None:
-        self._http = _Http(endpoint, "dapr", timeout, aws_region)
+        self._http = WorkflowApi(endpoint, "dapr", timeout, aws_region)
         self._timeout = timeout
         key = GuardPolicy.new_key()
         self.policy = GuardPolicy(

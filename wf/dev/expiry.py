@@ -17,6 +17,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from wf.aws.table import META, PK, SK, TTL_ATTRIBUTE
+
 log = logging.getLogger("wf.dev")
 
 #: Seconds between two sweeps of the table, at least.
@@ -70,19 +72,21 @@ class TtlSweeper:
         now = int(self._clock())
         pages = self._dynamodb.get_paginator("scan").paginate(
             TableName=self._table,
-            FilterExpression="expire_at <= :now",
+            FilterExpression="#ttl <= :now",
+            ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
             ExpressionAttributeValues={":now": {"N": str(now)}},
         )
         deleted = 0
         for page in pages:
             for item in page["Items"]:
-                key = {"pk": item["pk"], "sk": item["sk"]}
+                key = {PK: item[PK], SK: item[SK]}
                 try:
                     # Conditional, as TTL is: an item rewritten since (restarted) stays.
                     old = self._dynamodb.delete_item(
                         TableName=self._table,
                         Key=key,
-                        ConditionExpression="expire_at <= :now",
+                        ConditionExpression="#ttl <= :now",
+                        ExpressionAttributeNames={"#ttl": TTL_ATTRIBUTE},
                         ExpressionAttributeValues={":now": {"N": str(now)}},
                         ReturnValues="ALL_OLD",
                     ).get("Attributes")
@@ -91,7 +95,7 @@ class TtlSweeper:
                 if old is None:
                     continue
                 deleted += 1
-                if old["sk"].get("S") == "META":
+                if old[SK].get("S") == META:
                     self._pending.append(self._record(key, old))
         self._report()
         return deleted
@@ -128,7 +132,7 @@ class TtlSweeper:
             again = [r for r in batch if r["dynamodb"]["SequenceNumber"] in failed]
             for r in batch:
                 if r not in again:
-                    log.info("ttl %s: expired and deleted", r["dynamodb"]["Keys"]["pk"]["S"])
+                    log.info("ttl %s: expired and deleted", r["dynamodb"]["Keys"][PK]["S"])
             if again:
                 self._pending = again + self._pending
                 return

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from botocore.exceptions import ClientError
 
 from wf.aws.settings import Settings
+from wf.aws.table import table_definition
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -22,6 +23,8 @@ MESSAGE_BLOB_DAYS = 15
 #: template.yaml's function timeout (Globals.Function.Timeout), in seconds.
 FUNCTION_TIMEOUT = 29  # API Gateway's integration limit, as the template's
 VISIBILITY_TIMEOUT = 6 * FUNCTION_TIMEOUT  # as AWS recommends
+#: template.yaml's ``RetentionDays`` default: ``wf dev`` keeps terminal instances as long.
+DEV_RETENTION_DAYS = 90
 #: The template's default: the engine must know the queue's redrive count.
 MAX_RECEIVE_COUNT = Settings.max_receive_count
 
@@ -33,34 +36,6 @@ class Resources:
     dlq_url: str
     #: The payload bucket, if one was asked for (``s3`` given to ``ensure_resources``).
     bucket_name: str | None = None
-
-
-def table_definition(table_name: str) -> dict[str, Any]:
-    return {
-        "TableName": table_name,
-        "BillingMode": "PAY_PER_REQUEST",
-        "AttributeDefinitions": [
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": "status_key", "AttributeType": "S"},
-            {"AttributeName": "created_at", "AttributeType": "S"},
-        ],
-        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        "GlobalSecondaryIndexes": [
-            {
-                "IndexName": "by_status",
-                "KeySchema": [
-                    {"AttributeName": "status_key", "KeyType": "HASH"},
-                    {"AttributeName": "created_at", "KeyType": "RANGE"},
-                ],
-                "Projection": {
-                    "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": ["workflow_name", "updated_at", "parent"],
-                },
-            }
-        ],
-        "SSESpecification": {"Enabled": True},
-    }
 
 
 def ensure_bucket(s3: Any, bucket_name: str = BUCKET_NAME) -> str:

@@ -284,12 +284,16 @@ class LocalStack:
             items, messages = load_state(self._state_file, dynamodb, res.table_name, sqs, urls, s3, res.bucket_name)
             if items or messages:
                 size = self._state_file.stat().st_size / 1e6
+                days = float(os.environ.get("WF_RETENTION_DAYS") or 0)
+                kept = f"ended instances leave it after {days:g} days" if days > 0 else "ended instances stay in it"
                 log.info(
-                    "restored %d items and %d messages from %s (%.1f MB; `wf purge` what you no longer need)",
+                    "restored %d items and %d messages from %s (%.1f MB; %s, `--retention-days`; `wf purge` "
+                    "what you no longer need)",
                     items,
                     messages,
                     self._state_file,
                     size,
+                    kept,
                 )
             self._retry_stalled(dynamodb, sqs, res)
         if isinstance(self._containers, ProcessContainers):
@@ -326,13 +330,17 @@ class LocalStack:
         from wf.engine.messages import RetryMessage
 
         now = datetime.now(UTC)
+        from wf.aws.table import META, PK, SK, STATUS
+        from wf.core.status import WorkflowStatus
+
         pages = dynamodb.get_paginator("scan").paginate(
             TableName=res.table_name,
-            FilterExpression="sk = :meta AND wf_status = :stalled",
-            ExpressionAttributeValues={":meta": {"S": "META"}, ":stalled": {"S": "STALLED"}},
-            ProjectionExpression="pk",
+            FilterExpression="#sk = :meta AND #status = :stalled",
+            ExpressionAttributeNames={"#sk": SK, "#status": STATUS, "#pk": PK},
+            ExpressionAttributeValues={":meta": {"S": META}, ":stalled": {"S": WorkflowStatus.STALLED.value}},
+            ProjectionExpression="#pk",
         )
-        ids = [item["pk"]["S"] for page in pages for item in page["Items"]]
+        ids = [item[PK]["S"] for page in pages for item in page["Items"]]
         for start in range(0, len(ids), 10):
             entries = [
                 {"Id": str(i), "MessageBody": json.dumps(RetryMessage(iid, None, now).to_out().body)}

@@ -14,7 +14,7 @@ from wf.engine.messages import AnnounceMessage
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import WorkQueue
 from wf.engine.status_events import PendingChange, StatusChange, StatusEvents
-from wf.engine.store import InstanceStore
+from wf.engine.store import Histories
 
 #: How long after a start that ended at once its check message arrives: beyond the HTTP
 #: function's timeout (29 s), so that the start's invocation has published its change,
@@ -27,7 +27,7 @@ class Announcer:
 
     def __init__(
         self,
-        store: InstanceStore,
+        store: Histories,
         queue: WorkQueue,
         clock: Callable[[], datetime],
         events: StatusEvents | None,

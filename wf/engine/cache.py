@@ -25,7 +25,7 @@ from wf.core.history import HistoryEvent
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.engine.status_events import PendingChange
-from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
+from wf.engine.store import Histories, InstanceMeta, StepRecord
 
 CACHE_SIZE = 512
 #: The memory the warm executions may hold, unless configured (``WF_CACHE_MB``; by
@@ -94,7 +94,7 @@ class LiveCache:
     def __init__(
         self,
         runtime: Registry,
-        store: InstanceStore,
+        store: Histories,
         clock: Callable[[], datetime],
         *,
         replay_each_step: bool = False,

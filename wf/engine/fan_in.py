@@ -12,7 +12,7 @@ from wf.engine.cache import Live
 from wf.engine.messages import ActivityMessage, InboxMessage, Message
 from wf.engine.metrics import Metric, Metrics
 from wf.engine.queue import WorkQueue
-from wf.engine.store import InstanceStore
+from wf.engine.store import Inbox
 
 #: After a lost write race, an instance counts as contended this long: while a fan-in is
 #: in flight (several tasks open), its activity results go to its inbox, for one step to
@@ -34,7 +34,7 @@ class FanIn:
 
     def __init__(
         self,
-        store: InstanceStore,
+        store: Inbox,
         queue: WorkQueue,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],

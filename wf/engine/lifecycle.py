@@ -22,7 +22,7 @@ from wf.engine.dispatch import Dispatcher
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.metrics import FINISHED, Metric, Metrics
 from wf.engine.status_events import PendingChange
-from wf.engine.store import InstanceMeta, InstanceStore, StepRecord, events_to_str
+from wf.engine.store import Histories, InstanceMeta, StepRecord, events_to_str
 from wf.errors import (
     ConflictError,
     FailureDetails,
@@ -66,7 +66,7 @@ class Lifecycle:
     def __init__(
         self,
         registry: Registry,
-        store: InstanceStore,
+        store: Histories,
         lives: LiveCache,
         clock: Callable[[], datetime],
         new_id: Callable[[], str],

@@ -39,7 +39,7 @@ from wf.core.history import (
 )
 from wf.engine.engine import Engine
 from wf.engine.manage import purge
-from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery, ListCursor
+from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery
 from wf.errors import (
     FailureDetails,
     InstanceExistsError,
@@ -152,7 +152,7 @@ def page_size(value: int | None) -> int:
     return size
 
 
-def list_instances(engine: Engine, query: InstanceQuery, *, limit: int, after: ListCursor | None) -> InstancePage:
+def list_instances(engine: Engine, query: InstanceQuery, *, limit: int, after: str | None) -> InstancePage:
     """One page of the instances ``query`` matches, newest first (statuses are the
     records', which follow the last step within about a second)."""
     return engine.store.list_instances(query, limit=page_size(limit), after=after)
@@ -246,11 +246,13 @@ def rerun(
 @dataclass(frozen=True)
 class PurgeResult:
     purged: int
-    #: Where a further call would go on; None when every match was purged.
-    next: ListCursor | None
+    #: Where a further call would go on (the store's token); None when every match was purged.
+    next: str | None
 
 
-def purge_matching(engine: Engine, query: InstanceQuery, *, limit: int = MAX_PAGE_SIZE) -> PurgeResult:
+def purge_matching(
+    engine: Engine, query: InstanceQuery, *, limit: int = MAX_PAGE_SIZE, after: str | None = None
+) -> PurgeResult:
     """Purge up to ``limit`` terminal instances ``query`` matches (with their
     children). Only terminal statuses may be asked for, and at least one must be."""
     if not query.statuses:
@@ -258,7 +260,7 @@ def purge_matching(engine: Engine, query: InstanceQuery, *, limit: int = MAX_PAG
     running = sorted(s.value for s in query.statuses if not s.is_terminal)
     if running:
         raise InvalidFilterError(f"only terminal instances can be purged, not {', '.join(running)} ones")
-    page = engine.store.list_instances(query, limit=page_size(limit))
+    page = engine.store.list_instances(query, limit=page_size(limit), after=after)
     purged = 0
     for summary in page.instances:
         try:

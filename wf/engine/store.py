@@ -17,10 +17,11 @@ from wf.core.history import (
     event_from_json,
     event_to_json,
     format_time,
+    parse_time,
 )
 from wf.core.status import WorkflowStatus
 from wf.engine.status_events import PendingChange
-from wf.errors import FailureDetails, HistoryFormatError
+from wf.errors import FailureDetails, HistoryFormatError, InvalidContinuationTokenError
 
 
 @dataclass(frozen=True)
@@ -88,20 +89,34 @@ class InstanceQuery:
 @dataclass(frozen=True, order=True)
 class ListCursor:
     """Where a listing page ended: listings are newest first, ties in creation time
-    ordered by instance ID (descending), so the next page starts just below this."""
+    ordered by instance ID (descending), so the next page starts just below this. A
+    store hands it out inside a token of its own (``InstancePage.next``), which may
+    carry more of the store's own (``extra``)."""
 
     created_at: datetime
     instance_id: str
-    #: Store-specific: the parts of its index the store found holding nothing more past
-    #: this point, which the next page need not read again (the same query's).
-    exhausted: frozenset[int] = frozenset()
+
+    def token(self, **extra: Any) -> str:
+        return json.dumps([format_time(self.created_at), self.instance_id, extra], separators=(",", ":"))
+
+    @staticmethod
+    def parse(token: str) -> tuple[ListCursor, dict[str, Any]]:
+        """The cursor in a store's token, and what else the store put there; raises
+        ``InvalidContinuationTokenError`` for anything no store made."""
+        try:
+            created, instance_id, extra = json.loads(token)
+            if not isinstance(instance_id, str) or not isinstance(extra, dict):
+                raise ValueError(token)
+            return ListCursor(parse_time(str(created)), instance_id), extra
+        except (ValueError, TypeError):
+            raise InvalidContinuationTokenError("the continuation token is not one this API gave") from None
 
 
 @dataclass(frozen=True)
 class InstancePage:
     instances: tuple[InstanceSummary, ...]
-    #: Where the next page starts; None on the last page.
-    next: ListCursor | None
+    #: Where the next page starts, the store's opaque token; None on the last page.
+    next: str | None
 
 
 def summary_of(meta: InstanceMeta) -> InstanceSummary:
@@ -184,7 +199,9 @@ def events_from_str(data: str, unpack: Unpack | None = None) -> tuple[HistoryEve
         raise HistoryFormatError(f"malformed stored step: {exc!r}") from exc
 
 
-class InstanceStore(Protocol):
+class InstanceRecords(Protocol):
+    """The instance records: one per instance, of its current execution (conditional writes)."""
+
     def get_meta(self, instance_id: str) -> InstanceMeta | None: ...
 
     def put_meta(self, meta: InstanceMeta, *, replaces: str | None) -> None:
@@ -203,6 +220,11 @@ class InstanceStore(Protocol):
         """Update the summary of the current execution: only if the execution is the same
         and the stored summary reflects an earlier step (``synced_seq``)."""
 
+
+class StepLog(Protocol):
+    """An execution's steps, each written once (the commit), and the status-change
+    markers on them."""
+
     def append_step(self, instance_id: str, execution_id: str, step: StepRecord) -> None:
         """Write step ``seq`` of an execution; ConflictError if it already exists."""
 
@@ -210,25 +232,21 @@ class InstanceStore(Protocol):
         """The execution's steps in order, those numbered above ``after`` only (step 0
         is a large first step kept out of the instance record)."""
 
+    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None: ...
+
+    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None: ...
+
     def announced(self, instance_id: str, execution_id: str, seq: int) -> None:
         """The status change of step ``seq`` is published: remove the step's marker (for
         0, the first step's: the record's, if still of ``execution_id``); nothing if the
         step or record is gone."""
 
-    def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None: ...
-
-    def last_step(self, instance_id: str, execution_id: str) -> StepRecord | None: ...
-
     def delete_execution(self, instance_id: str, execution_id: str) -> None: ...
 
-    def purge(self, instance_id: str, execution_id: str) -> int:
-        """Delete the instance: its record, if it is still of ``execution_id`` (else
-        ``ConflictError``: it was restarted meanwhile), then the items of that execution
-        and every older one (IDs sort by time); returns how many items were deleted."""
 
-    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
-        """One page of at most ``limit`` instances matching ``query``, newest first,
-        starting below ``after``. Reads the records' index only, never a step."""
+class Inbox(Protocol):
+    """An execution's inbox: results that lost a race to commit, left for one step to
+    take together, and the notice that its message is pending."""
 
     def put_inbox(self, instance_id: str, execution_id: str, token: str, events: Sequence[HistoryEvent]) -> bool:
         """Leave ``events`` in the execution's inbox under ``token`` (unconditional: a
@@ -250,3 +268,38 @@ class InstanceStore(Protocol):
 
     def clear_inbox_notice(self, instance_id: str, execution_id: str) -> None:
         """The inbox's message is being handled: entries left from now on send another."""
+
+
+class InstanceListing(Protocol):
+    """Listing instances by status and name, newest first, a page at a time."""
+
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: str | None = None) -> InstancePage:
+        """One page of at most ``limit`` instances matching ``query``, newest first,
+        starting below ``after`` (a page's ``next``; ``InvalidContinuationTokenError``
+        for a token this store did not make). Reads the records' index only, never a step."""
+
+
+class Retention(Protocol):
+    """Deleting instances: on purge, and once a terminal instance's record expired."""
+
+    def purge(self, instance_id: str, execution_id: str) -> int:
+        """Delete the instance: its record, if it is still of ``execution_id`` (else
+        ``ConflictError``: it was restarted meanwhile), then the items of that execution
+        and every older one (IDs sort by time); returns how many items were deleted."""
+
+    def expired(self, instance_id: str, execution_ids: Sequence[str]) -> int:
+        """Delete what is left of an instance whose record expired (its retention): the
+        items of the newest of ``execution_ids`` (the record's execution) and of every
+        older one, and their payloads. An execution newer than the record's (the ID
+        started again since) is not touched; what is gone already is no error (a retried
+        expiry finishes the first's work). Returns how many items were deleted."""
+
+
+class Histories(InstanceRecords, StepLog, Protocol):
+    """Instance records with their executions' steps: what loading, starting and
+    publishing an instance read and write."""
+
+
+class InstanceStore(InstanceRecords, StepLog, Inbox, InstanceListing, Retention, Protocol):
+    """The whole store (one DynamoDB table holds it all): the engine is given it, and
+    hands each of its parts the ports that part uses."""

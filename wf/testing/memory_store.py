@@ -123,15 +123,16 @@ class MemoryStore:
             for token in tokens:
                 inbox.pop(token, None)
 
-    def list_instances(self, query: InstanceQuery, *, limit: int, after: ListCursor | None = None) -> InstancePage:
+    def list_instances(self, query: InstanceQuery, *, limit: int, after: str | None = None) -> InstancePage:
         with self._lock:
             rows = [summary_of(m) for m in self.metas.values()]
         rows = sorted((r for r in rows if query.matches(r)), key=newest_first, reverse=True)
         if after is not None:
-            rows = [r for r in rows if newest_first(r) < (after.created_at, after.instance_id)]
+            position, _ = ListCursor.parse(after)
+            rows = [r for r in rows if newest_first(r) < (position.created_at, position.instance_id)]
         page = tuple(rows[:limit])
         more = len(rows) > limit
-        return InstancePage(page, ListCursor(page[-1].created_at, page[-1].instance_id) if more else None)
+        return InstancePage(page, ListCursor(page[-1].created_at, page[-1].instance_id).token() if more else None)
 
     def purge(self, instance_id: str, execution_id: str) -> int:
         with self._lock:
@@ -139,10 +140,19 @@ class MemoryStore:
             if meta is not None and meta.execution_id != execution_id:
                 raise ConflictError(f"instance {instance_id} changed concurrently")
             count = 1 if self.metas.pop(instance_id, None) else 0
-            for key in [k for k in self.steps if k[0] == instance_id and k[1] <= execution_id]:
-                count += len(self.steps.pop(key))
-            for key in [k for k in self.inboxes if k[0] == instance_id and k[1] <= execution_id]:
-                count += len(self.inboxes.pop(key))
-            for key in [k for k in self.notices if k[0] == instance_id and k[1] <= execution_id]:
-                count += self.notices.pop(key) is not None
-            return count
+            return count + self._delete_executions(instance_id, execution_id)
+
+    def expired(self, instance_id: str, execution_ids: Sequence[str]) -> int:
+        with self._lock:
+            return self._delete_executions(instance_id, max(execution_ids))
+
+    def _delete_executions(self, instance_id: str, newest: str) -> int:
+        """The items of execution ``newest`` and every older one (IDs sort by time)."""
+        count = 0
+        for key in [k for k in self.steps if k[0] == instance_id and k[1] <= newest]:
+            count += len(self.steps.pop(key))
+        for key in [k for k in self.inboxes if k[0] == instance_id and k[1] <= newest]:
+            count += len(self.inboxes.pop(key))
+        for key in [k for k in self.notices if k[0] == instance_id and k[1] <= newest]:
+            count += self.notices.pop(key) is not None
+        return count
