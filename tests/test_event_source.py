@@ -98,7 +98,7 @@ def test_timers_waited_for_in_a_batch_hold_up_none_of_its_other_records() -> Non
     order: list[str] = []
 
     class Engine:
-        dispatch = SimpleNamespace(precise_timers=True)
+        precise_timers = True
         queue = SimpleNamespace(read=json.loads)
 
         def events_for(self, msg, **_):
