@@ -91,7 +91,7 @@ def test_timers_waited_for_in_a_batch_hold_up_none_of_its_other_records() -> Non
 
     from wf.aws.batch import BatchFolder
     from wf.core.history import WorkflowTerminated
-    from wf.engine.messages import EventMessage, TimerMessage
+    from wf.engine.messages import EventMessage, TimerMessage, WorkMessage
 
     now = datetime(2026, 1, 1, tzinfo=UTC)
     terminated = threading.Event()
@@ -99,7 +99,9 @@ def test_timers_waited_for_in_a_batch_hold_up_none_of_its_other_records() -> Non
 
     class Engine:
         precise_timers = True
-        queue = SimpleNamespace(read=json.loads)
+
+        def parse(self, body):
+            return WorkMessage.parse(json.loads(body))
 
         def events_for(self, msg, **_):
             if isinstance(msg, TimerMessage):

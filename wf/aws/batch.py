@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from wf.aws.tracing import Span, no_span
 from wf.core.history import HistoryEvent, format_time
 from wf.engine.engine import Engine
-from wf.engine.messages import ActivityMessage, Message, TimerMessage, WorkMessage
+from wf.engine.messages import ActivityMessage, Message, TimerMessage
 from wf.engine.metrics import Metric
 from wf.errors import QueueError, StoreError, UnknownMessageKindError
 
@@ -98,7 +98,7 @@ class BatchFolder:
         groups: dict[GroupKey, list[dict[str, Any]]] = {}
         for record in records:
             try:
-                msg = self._parsed[record["messageId"]] = WorkMessage.parse(self.engine.queue.read(record["body"]))
+                msg = self._parsed[record["messageId"]] = self.engine.parse(record["body"])
                 key = _key(msg)
             except Exception:
                 # Unreadable: its own group, so that handle() reports it on its own.
@@ -160,7 +160,7 @@ class BatchFolder:
         if msg is not None:
             return msg
         try:
-            return WorkMessage.parse(self.engine.queue.read(record.body))
+            return self.engine.parse(record.body)
         except UnknownMessageKindError:
             raise  # perhaps a newer version's: let it come back, then dead-letter it
         except TRANSIENT:

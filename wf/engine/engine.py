@@ -62,6 +62,7 @@ from wf.engine.messages import (
     RetryMessage,
     StartChildMessage,
     TimerMessage,
+    WorkMessage,
 )
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing, steps_recording
@@ -192,13 +193,39 @@ class Engine:
 
     # -- management (used by wf/engine/manage.py and the API) --------------------------
 
-    def start(self, name: str, instance_id: str, input: str | None) -> None:
+    def start(
+        self,
+        name: str,
+        instance_id: str,
+        input: str | None,
+        *,
+        history: Sequence[HistoryEvent] = (),
+        activity_input: tuple[int, str | None] | None = None,
+    ) -> None:
         """Start (or restart, if it and its children are terminal) an instance; raises
-        ``InstanceExistsError`` (409) otherwise."""
-        self.lifecycle.start(name, instance_id, input)
+        ``InstanceExistsError`` (409) otherwise. With ``history``, the new instance
+        replays it first (a rerun from an event; ``activity_input``: the event's
+        activity scheduled again with this input)."""
+        self.lifecycle.start(name, instance_id, input, history=history, activity_input=activity_input)
 
     def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
         return self.lifecycle.status_of(meta)
+
+    def first_events(self, meta: InstanceMeta) -> tuple[HistoryEvent, ...]:
+        """An execution's first step (its start), from the record or its own item."""
+        return self.lifecycle.first_events(meta)
+
+    def child_ids(self, meta: InstanceMeta) -> list[str]:
+        """Every child instance an execution created."""
+        return self.lifecycle.child_ids(meta)
+
+    def parse(self, body: str) -> Message:
+        """The work message an SQS body holds (read from the bucket if it was put there)."""
+        return WorkMessage.parse(self.queue.read(body))
+
+    def send(self, messages: Sequence[Message]) -> None:
+        """Queue work for the engine's workers (a management call's follow-up)."""
+        self.queue.send([m.to_out() for m in messages])
 
     # -- loading -----------------------------------------------------------------------
 
@@ -378,30 +405,24 @@ class Engine:
         """Record everything waiting in the execution's inbox in one step, carry out what
         follows, then take the entries out (the step's invocation alone: until then, a
         redelivery of its message finds them, and carries out again what their steps owe)."""
-        stepped = rechecked = False
-        for _ in range(MAX_CONFLICT_RETRIES):
+        rechecked = False
+
+        def attempt(stepped: bool) -> bool:
+            nonlocal rechecked
             live = self._resolve([msg], receive_count)
             if live is None:
-                return  # not the current execution: its inbox goes with it
+                return True  # not the current execution: its inbox goes with it
             # First: an entry left from now on (perhaps not read below) sends its own message.
             self.store.clear_inbox_notice(msg.instance_id, live.meta.execution_id)
             entries = self.store.load_inbox(msg.instance_id, live.meta.execution_id)
             events = [e for _, evs in entries for e in evs]
-            result = None
-            if events:
-                try:
-                    result = self._step_and_commit(live, events, replaying=stepped)
-                except ConflictError:
-                    self.metrics.count(Metric.WRITE_CONFLICTS)
-                    self.forget(msg.instance_id)
-                    stepped = True
-                    continue
+            result = self._step_and_commit(live, events, replaying=stepped) if events else None
             if result is None and events and not rechecked:
                 # Nothing to record, says this view; but a warm view may be behind the
                 # store and not know the tasks yet (another container scheduled them).
                 rechecked = True
                 self.forget(msg.instance_id)
-                continue
+                return False
             if result is not None:
                 self._after_commit(live, result.commands, remaining_ms)
             elif events:
@@ -410,7 +431,7 @@ class Engine:
                 # its redelivery, which does it). Entries whose steps owe nothing go now.
                 owed = list(owed_by(steps_recording(live.history, events), live.execution.pending_commands()))
                 if owed and not redelivered([msg], receive_count):
-                    return
+                    return True
                 if owed:
                     self.metrics.count(Metric.REDELIVERY_REPAIRS)
                     self.dispatch.carry_out(live, owed, allow_inline=False)
@@ -418,8 +439,10 @@ class Engine:
                     self._announce(live, repair=True)
             if entries:
                 self.store.delete_inbox(msg.instance_id, live.meta.execution_id, [t for t, _ in entries])
-            return
-        self.queue.send([msg.retried().to_out(INBOX_DELAY_SECONDS)])
+            return True
+
+        if not self._committing(msg.instance_id, attempt):
+            self.queue.send([msg.retried().to_out(INBOX_DELAY_SECONDS)])
 
     def _send_owed(self, msg: DispatchMessage, receive_count: int) -> None:
         """Send what history still owes for the message's tasks (those still open: a
@@ -569,21 +592,37 @@ class Engine:
     def retry(self, instance_id: str, *, remaining_ms: Callable[[], int] | None = None) -> None:
         """Step a stalled instance with no new event: if the code registered now replays
         it, it carries on with the events it stalled on; else it stays ``STALLED``."""
-        for _ in range(MAX_CONFLICT_RETRIES):
+
+        def attempt(stepped: bool) -> bool:
             live = self.load(instance_id)
             if live is None or live.execution.status is not WorkflowStatus.STALLED:
-                return
-            try:
-                result = self._step_and_commit(live, [])
-            except ConflictError:
-                self.metrics.count(Metric.WRITE_CONFLICTS)
-                self.forget(instance_id)
-                continue
+                return True
+            result = self._step_and_commit(live, [])
             if result is None:
                 self._sync_meta(live, None)
             else:
                 self._after_commit(live, result.commands, remaining_ms)
-            return
+            return True
+
+        self._committing(instance_id, attempt)
+
+    def _committing(self, instance_id: str, attempt: Callable[[bool], bool]) -> bool:
+        """Make ``attempt`` until it is done. An attempt commits a step and may lose the
+        race for it (``ConflictError``: another invocation committed first): each lost
+        race is counted, the instance's warm view dropped, and the attempt made again,
+        told that the workflow's code has run for its events once (``stepped``). An
+        attempt returns False to be made again without a lost race (its view was found
+        behind the store). False when no attempt got done within ``MAX_CONFLICT_RETRIES``."""
+        stepped = False
+        for _ in range(MAX_CONFLICT_RETRIES):
+            try:
+                if attempt(stepped):
+                    return True
+            except ConflictError:
+                self.metrics.count(Metric.WRITE_CONFLICTS)
+                self.forget(instance_id)
+                stepped = True
+        return False
 
     def _repair(self, live: Live) -> None:
         """Carry out again what the recorded history still owes (a redelivery after a crash)."""
@@ -619,15 +658,17 @@ class Engine:
                 if isinstance(one, EventMessage):
                     self.advance([one], [one.event], receive_count=receive_count, remaining_ms=remaining_ms)
             return
-        rechecked = stepped = False
-        for _ in range(MAX_CONFLICT_RETRIES):
+        rechecked = False
+
+        def attempt(stepped: bool) -> bool:
+            nonlocal rechecked
             live = self._resolve(msgs, receive_count)
             if live is None:
-                return
+                return True
             if are_follow_ups(msgs):
                 awaited = self._await_call(live, msgs, events)
                 if awaited is None:
-                    return  # sent again for later
+                    return True  # sent again for later
                 live, owing = awaited
                 if owing:
                     # The call recorded its event and left what that one step set going
@@ -640,35 +681,33 @@ class Engine:
                         cause=events[0].timestamp,
                         repair=redelivered(msgs, receive_count),
                     )
-                    return
+                    return True
                 # The call died before writing (or gave up): record its event here.
             if self.fan_in.offer(live, msgs, events):
-                return
+                return True
             try:
                 result = self._step_and_commit(live, events, before_commit, replaying=stepped, announce_here=follow_up)
             except ConflictError:
-                self.metrics.count(Metric.WRITE_CONFLICTS)
-                self.forget(msg.instance_id)
                 self.fan_in.lost_race(msg.instance_id, live.meta.execution_id)
-                stepped = True  # the workflow's code has run for these events once
-                continue
+                raise
             if result is None and not rechecked:
                 # Nothing to record, says this view; but a warm view may be behind the
                 # store (another container moved on) and not know the task yet. Ask the
                 # store before letting the message go.
                 rechecked = True
                 self.forget(msg.instance_id)
-                continue
+                return False
             if result is None:
-                if not follow_up:
-                    return
-                if redelivered(msgs, receive_count) or recorded_before(live.history, events):
+                if follow_up and (redelivered(msgs, receive_count) or recorded_before(live.history, events)):
                     # A duplicate of what an earlier delivery recorded, which may have
                     # died before carrying out what followed.
                     self._repair(live)
-                return
+                return True
             if follow_up:
                 self._after_commit(live, result.commands, remaining_ms)
+            return True
+
+        if self._committing(msg.instance_id, attempt):
             return
         self.dispatch.requeue(msg.instance_id, msg.execution_id, events)
 
@@ -780,22 +819,31 @@ class Engine:
             if not inline_events:
                 return live
             # Checkpoint the inline results, then carry on in this same invocation.
-            for _ in range(MAX_CONFLICT_RETRIES):
-                try:
-                    next_result = self._step_and_commit(live, inline_events)
-                    break
-                except ConflictError:
-                    self.metrics.count(Metric.WRITE_CONFLICTS)
-                    reloaded = self.load(live.meta.instance_id)
-                    if reloaded is None or reloaded.meta.execution_id != live.meta.execution_id:
-                        return live
-                    live = reloaded
-            else:
-                self.dispatch.requeue(live.meta.instance_id, live.meta.execution_id, inline_events)
-                return live
+            live, next_result = self._checkpoint(live, inline_events)
             if next_result is None:
                 return live
             commands = next_result.commands
+
+    def _checkpoint(self, live: Live, events: list[HistoryEvent]) -> tuple[Live, StepResult | None]:
+        """Record inline activities' results in a step: the view it was committed on,
+        and the step (``None``: nothing to record, the execution moved on, or every
+        attempt lost its race and the results went to fresh messages)."""
+        execution_id = live.meta.execution_id
+        current, result = live, None
+
+        def attempt(stepped: bool) -> bool:
+            nonlocal current, result
+            if stepped:
+                reloaded = self.load(live.meta.instance_id)
+                if reloaded is None or reloaded.meta.execution_id != execution_id:
+                    return True
+                current = reloaded
+            result = self._step_and_commit(current, events)
+            return True
+
+        if not self._committing(live.meta.instance_id, attempt):
+            self.dispatch.requeue(live.meta.instance_id, execution_id, events)
+        return current, result
 
     def _announce(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
         self.announcer.publish(live, cause=cause, repair=repair)

@@ -87,7 +87,7 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
                 output = event.output
             elif isinstance(event, WorkflowFailed):
                 failure = event.failure
-    started = next((e for e in engine.lifecycle.first_events(meta) if isinstance(e, WorkflowStarted)), None)
+    started = next((e for e in engine.first_events(meta) if isinstance(e, WorkflowStarted)), None)
     return InstanceView(
         instance_id=meta.instance_id,
         workflow_name=meta.workflow_name,
@@ -139,7 +139,7 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         if not sent and (
             result.commands or result.new_generation or changes_status or result.status is not live.meta.status
         ):
-            engine.queue.send([replace(msg, follow_up=True).to_out()])
+            engine.send([replace(msg, follow_up=True)])
             sent = True
 
     try:
@@ -148,7 +148,7 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
     except (StoreError, QueueError) as exc:
         log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
     if not sent:
-        engine.queue.send([msg.to_out()])
+        engine.send([msg])
 
 
 def purge(engine: Engine, instance_id: str) -> None:
@@ -160,7 +160,7 @@ def purge(engine: Engine, instance_id: str) -> None:
             Operation.PURGE, f"workflow {instance_id} is {status.value}; only terminal workflows can be purged"
         )
     children = []
-    for child_id in engine.lifecycle.child_ids(meta):
+    for child_id in engine.child_ids(meta):
         child = engine.store.get_meta(child_id)
         if child is not None and child.parent is not None and child.parent.instance_id == instance_id:
             if not engine.status_of(child)[0].is_terminal and status is WorkflowStatus.TERMINATED:

@@ -233,7 +233,7 @@ def rerun(
         engine.start(started.name, new_instance_id, input if new_input else started.input)
         return new_instance_id
     prefix = rerun_history(events, from_event)
-    engine.lifecycle.start(
+    engine.start(
         started.name,
         new_instance_id,
         started.input,
