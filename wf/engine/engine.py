@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
@@ -69,7 +69,7 @@ from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.status_events import PendingChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
-from wf.engine.waits import BILLED, PROMPT
+from wf.engine.waits import BILLED, PROMPT, Waits
 from wf.errors import (
     ActivityAbandonedError,
     ConflictError,
@@ -81,23 +81,13 @@ from wf.errors import (
 
 log = logging.getLogger("wf.engine")
 
-#: A message for an execution newer than the stored one may have overtaken the write
-#: that creates it; it is retried for this long before being dropped.
 #: Sees a step after it is computed, before it is written (``Engine.advance``).
 #: Its third argument: whether the step changes the runtime status (its marker written).
 BeforeCommit = Callable[[Live, StepResult, bool], None]
 
-EARLY_GRACE = timedelta(seconds=60)
-#: Only a message this young is rechecked in place; an older one is just sent again.
-EARLY_RECHECK_AGE = 2.0
-#: How long a management call's follow-up message waits for the call's own write
-#: (``_await_call``) before it records the event itself.
-FOLLOW_UP_GRACE_SECONDS = 10.0
 #: The queue's redrive ``maxReceiveCount`` unless configured: the last delivery before
 #: the dead-letter queue (template.yaml's ``MaxReceiveCount`` default).
 DEFAULT_MAX_RECEIVE_COUNT = 5
-#: Invocation time kept, beyond a timer's wait, to record the timer's step.
-TIMER_WAIT_RESERVE_MS = 3_000
 #: Activities of one SQS batch run at once, up to this many (a batch holds at most 10).
 DEFAULT_ACTIVITY_CONCURRENCY = 10
 
@@ -105,11 +95,6 @@ DEFAULT_ACTIVITY_CONCURRENCY = 10
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
 MAX_RETRY_DELAY_SECONDS = 300
-
-
-def _has_time(remaining_ms: Callable[[], int] | None, seconds: float) -> bool:
-    """Whether the invocation can wait ``seconds`` and still record what follows."""
-    return remaining_ms is None or remaining_ms() > seconds * 1000 + TIMER_WAIT_RESERVE_MS
 
 
 class Engine:
@@ -132,6 +117,7 @@ class Engine:
         max_receive_count: int = DEFAULT_MAX_RECEIVE_COUNT,
         activity_concurrency: int = DEFAULT_ACTIVITY_CONCURRENCY,
         precise_timers: bool = False,
+        waits: Waits | None = None,
         replay_each_step: bool = False,
         cache_bytes: int = DEFAULT_CACHE_BYTES,
         app_id: str = DEFAULT_APP_ID,
@@ -151,8 +137,9 @@ class Engine:
         self.max_payload_bytes = max_payload_bytes
         self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
-        #: How long an invocation waits in place (``wf/engine/waits.py``).
-        self.waits = PROMPT if precise_timers else BILLED
+        #: How long an invocation waits in place, and for what (``wf/engine/waits.py``):
+        #: given, or the policy ``precise_timers`` picks.
+        self.waits = waits or (PROMPT if precise_timers else BILLED)
         self.metrics: Metrics = metrics or NullMetrics()
         self.lives = LiveCache(runtime, store, clock, replay_each_step=replay_each_step, max_bytes=cache_bytes)
         self.dispatch = Dispatcher(
@@ -177,7 +164,7 @@ class Engine:
     @property
     def precise_timers(self) -> bool:
         """Whether timers fire to the millisecond, waited for in place (``wf/engine/waits.py``)."""
-        return self.waits is PROMPT
+        return not self.waits.timer_round_up
 
     @property
     def status_events(self) -> StatusEvents | None:
@@ -264,15 +251,16 @@ class Engine:
             # that was refused or died before writing (then it never will be recorded).
             age = (self.clock() - msg.sent_at).total_seconds()
             self.lifecycle.wait_for_start(msg.instance_id)
-            for pause in (0.0, *self.waits.early_rechecks) if age < EARLY_RECHECK_AGE else (0.0,):
+            for pause in (0.0, *self.waits.early_rechecks) if age < self.waits.early_recheck_age else (0.0,):
                 self.sleep(pause)
                 live = self.load(msg.instance_id)
                 if live is not None and live.meta.execution_id == msg.execution_id:
                     return live
                 self.forget(msg.instance_id)
-            if age < EARLY_GRACE.total_seconds():
+            grace = self.waits.early_grace_seconds
+            if age < grace:
                 # Back off as the message ages: a handful of deliveries cover the grace.
-                delay = max(1, min(math.ceil(age), math.ceil(EARLY_GRACE.total_seconds() - age)))
+                delay = max(1, min(math.ceil(age), math.ceil(grace - age)))
                 log.info("%s %s: execution not recorded yet, retrying in %ds", msg.instance_id, msg.execution_id, delay)
                 self.queue.send([m.to_out(delay_seconds=delay) for m in msgs])
                 return None
@@ -358,7 +346,7 @@ class Engine:
         now = self.clock()
         if isinstance(msg, TimerMessage):
             early = (msg.fire_at - now).total_seconds()
-            if 0 < early <= self.waits.timer_wait_seconds and _has_time(remaining_ms, early):
+            if 0 < early <= self.waits.timer_wait_seconds and self.waits.has_time(remaining_ms, early):
                 # SQS delays in whole seconds, and timers are sent to arrive just before
                 # they are due (wf/engine/waits.py): wait out the rest here, so that a
                 # timer fires on time. The execution is loaded first: the wait hides the
@@ -572,7 +560,7 @@ class Engine:
         msg = msgs[0]
         age = (self.clock() - msg.sent_at).total_seconds()
         current: Live | None = live
-        for pause in (0.0, *self.waits.follow_up_rechecks) if age < FOLLOW_UP_GRACE_SECONDS else (0.0,):
+        for pause in (0.0, *self.waits.follow_up_rechecks) if age < self.waits.follow_up_grace_seconds else (0.0,):
             if pause:
                 self.sleep(pause)
                 self.forget(msg.instance_id)
@@ -584,7 +572,7 @@ class Engine:
                 return current, owing
             if current.execution.is_terminal:
                 return current, []  # nothing will record it now (a step too large failed it)
-        if age < FOLLOW_UP_GRACE_SECONDS:
+        if age < self.waits.follow_up_grace_seconds:
             self.queue.send([m.to_out(delay_seconds=1) for m in msgs])
             return None
         return live, []

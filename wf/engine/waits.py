@@ -8,6 +8,7 @@ timers to the millisecond (``WF_PRECISE_TIMERS=1``), it waits longer to be promp
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from wf.engine.queue import MAX_DELAY_SECONDS
@@ -36,6 +37,21 @@ class Waits:
     #: call's own write (sent just before it, it often arrives first); then it is sent
     #: again a second later.
     follow_up_rechecks: tuple[float, ...]
+    #: Only a message this young is rechecked in place; an older one is just sent again.
+    early_recheck_age: float = 2.0
+    #: A message for an execution newer than the stored one may have overtaken the
+    #: write that creates it: it is sent again, later and later, for this long, then
+    #: dropped (the start was refused, or died before writing).
+    early_grace_seconds: float = 60.0
+    #: How long a management call's follow-up message waits for the call's own write
+    #: (rechecked, then sent again) before it records the event itself.
+    follow_up_grace_seconds: float = 10.0
+    #: Invocation time kept, beyond a timer's wait, to record the timer's step.
+    timer_wait_reserve_ms: int = 3_000
+
+    def has_time(self, remaining_ms: Callable[[], int] | None, seconds: float) -> bool:
+        """Whether the invocation can wait ``seconds`` and still record what follows."""
+        return remaining_ms is None or remaining_ms() > seconds * 1000 + self.timer_wait_reserve_ms
 
     def timer_delay(self, seconds: float) -> int:
         """The SQS delay of a timer due in ``seconds``, at most SQS's longest (a longer
