@@ -23,7 +23,26 @@ from wf.core.context import registered_name
 from wf.core.history import format_time, parse_time
 from wf.core.serde import encode
 from wf.core.status import WorkflowState, WorkflowStatus
-from wf.errors import CredentialsError, EndpointUnreachableError, FailureDetails, WorkflowClientError
+from wf.core.wire import WorkflowHistoryEvent, WorkflowSummary, state_from_json
+from wf.errors import CredentialsError, EndpointUnreachableError, WorkflowClientError
+
+__all__ = [
+    "API_PREFIX",
+    "API_TOKEN_HEADER",
+    "DEFAULT_ENDPOINT",
+    "DaprClient",
+    "DaprWorkflowClient",
+    "GetWorkflowResponse",
+    "InstanceIdPage",
+    "StartWorkflowResponse",
+    "WorkflowApi",
+    "WorkflowHistoryEvent",
+    "WorkflowInstancePage",
+    "WorkflowSummary",
+    "api_token_headers",
+    "signing_region",
+    "state_from_json",
+]
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3500"
 API_PREFIX = "/v1.0"
@@ -127,29 +146,6 @@ class WorkflowApi:
         ``&``, ``#``, spaces or slashes)."""
         quoted = "/".join(urllib.parse.quote(p, safe="") for p in parts)
         return f"{API_PREFIX}/workflows/{urllib.parse.quote(self.component, safe='')}/{quoted}"
-
-
-def state_from_json(body: dict[str, Any]) -> WorkflowState:
-    """Turn a GET response body into a :class:`WorkflowState`."""
-    props: dict[str, str] = body.get("properties") or {}
-    failure = None
-    if "dapr.workflow.failure.error_type" in props:
-        failure = FailureDetails(
-            props.get("dapr.workflow.failure.error_message", ""),
-            props["dapr.workflow.failure.error_type"],
-            props.get("dapr.workflow.failure.stack_trace"),
-        )
-    return WorkflowState(
-        instance_id=body["instanceID"],
-        name=body["workflowName"],
-        runtime_status=WorkflowStatus(body["runtimeStatus"]),
-        created_at=parse_time(body["createdAt"]),
-        last_updated_at=parse_time(body["lastUpdatedAt"]),
-        serialized_input=props.get("dapr.workflow.input"),
-        serialized_output=props.get("dapr.workflow.output"),
-        serialized_custom_status=props.get("dapr.workflow.custom_status"),
-        failure_details=failure,
-    )
 
 
 #: No new input given (``None`` is an input: JSON null).
@@ -267,7 +263,7 @@ class DaprWorkflowClient:
             query["continuationToken"] = continuation_token
         _, body = self._http.call("GET", self._http.collection(query))
         return WorkflowInstancePage(
-            [summary_from_json(i) for i in body.get("instances", [])], body.get("continuationToken")
+            [WorkflowSummary.from_json(i) for i in body.get("instances", [])], body.get("continuationToken")
         )
 
     def iter_workflow_instances(self, *, page_size: int | None = None, **filters: Any) -> Iterator[WorkflowSummary]:
@@ -294,7 +290,7 @@ class DaprWorkflowClient:
 
     def get_workflow_history(self, instance_id: str) -> list[WorkflowHistoryEvent]:
         """The instance's history, every page of it (durabletask event names)."""
-        return [history_event_from_json(e) for e in self.get_workflow_history_json(instance_id)]
+        return [WorkflowHistoryEvent.from_json(e) for e in self.get_workflow_history_json(instance_id)]
 
     def get_workflow_history_json(self, instance_id: str) -> list[dict[str, Any]]:
         """The instance's history as the API sends it (JSON objects), every page of it."""
@@ -378,18 +374,6 @@ def _filters(
 
 
 @dataclass(frozen=True)
-class WorkflowSummary:
-    """One row of a listing."""
-
-    instance_id: str
-    name: str
-    runtime_status: WorkflowStatus
-    created_at: datetime
-    last_updated_at: datetime
-    parent_instance_id: str | None = None
-
-
-@dataclass(frozen=True)
 class WorkflowInstancePage:
     instances: list[WorkflowSummary]
     #: Pass to the next call for the next page; None on the last page.
@@ -400,54 +384,6 @@ class WorkflowInstancePage:
 class InstanceIdPage:
     instance_ids: list[str]
     continuation_token: str | None
-
-
-@dataclass(frozen=True)
-class WorkflowHistoryEvent:
-    """One event of an instance's history (durabletask names: ``event_type`` is e.g.
-    ``TaskScheduled``; ``event_id`` is a scheduled task's ID, -1 for other events)."""
-
-    event_id: int
-    timestamp: datetime
-    event_type: str
-    name: str | None = None
-    task_scheduled_id: int | None = None
-    input: str | None = None
-    result: str | None = None
-    data: str | None = None
-    failure_details: FailureDetails | None = None
-    instance_id: str | None = None
-    fire_at: datetime | None = None
-
-
-def summary_from_json(body: dict[str, Any]) -> WorkflowSummary:
-    return WorkflowSummary(
-        body["instanceID"],
-        body["workflowName"],
-        WorkflowStatus(body["runtimeStatus"]),
-        parse_time(body["createdAt"]),
-        parse_time(body["lastUpdatedAt"]),
-        body.get("parentInstanceID"),
-    )
-
-
-def history_event_from_json(body: dict[str, Any]) -> WorkflowHistoryEvent:
-    failure = body.get("failureDetails")
-    return WorkflowHistoryEvent(
-        event_id=int(body["eventId"]),
-        timestamp=parse_time(body["timestamp"]),
-        event_type=body["eventType"],
-        name=body.get("name"),
-        task_scheduled_id=body.get("taskScheduledId"),
-        input=body.get("input"),
-        result=body.get("result"),
-        data=body.get("data"),
-        failure_details=FailureDetails(failure["message"], failure["errorType"], failure.get("stackTrace"))
-        if failure
-        else None,
-        instance_id=body.get("instanceId"),
-        fire_at=parse_time(body["fireAt"]) if body.get("fireAt") else None,
-    )
 
 
 @dataclass(frozen=True)

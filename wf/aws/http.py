@@ -24,15 +24,14 @@ from typing import Any, TypeVar
 from wf.aws.event_handler import ApiGatewayResolver, NotFoundError, Response
 from wf.aws.openapi import ROUTES, RouteDoc, complete
 from wf.aws.settings import Settings
-from wf.core.history import format_time
 from wf.core.serde import encode
 from wf.core.status import WorkflowStatus
+from wf.core.wire import WorkflowSummary, state_to_json
 from wf.engine.engine import Engine
-from wf.engine.manage import InstanceView, Signal, describe, purge, signal
+from wf.engine.manage import Signal, describe, purge, signal
 from wf.engine.operate import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
-    HistoryEntry,
     history,
     list_instances,
     page_size,
@@ -43,7 +42,6 @@ from wf.engine.store import InstanceQuery, InstanceSummary
 from wf.errors import (
     ComponentNotFoundError,
     EventNameMissingError,
-    FailureDetails,
     InstanceExistsError,
     InstanceNotFoundError,
     InvalidContinuationTokenError,
@@ -157,33 +155,6 @@ def parse_body(raw: str | None) -> str | None:
         raise MalformedRequestError("the request body's JSON is nested too deeply to decode") from None
 
 
-def view_body(view: InstanceView) -> dict[str, Any]:
-    """The GET body (docs/api.md): properties hold JSON strings, each only when set."""
-    props: dict[str, str] = {}
-    if view.input is not None and view.input != "null":
-        props["dapr.workflow.input"] = view.input
-    if view.status is not WorkflowStatus.FAILED and view.output is not None and view.output != "null":
-        props["dapr.workflow.output"] = view.output
-    if view.custom_status is not None:
-        # Stored as the workflow set it (a string), as Dapr reports it.
-        status = view.custom_status
-        props["dapr.workflow.custom_status"] = status if isinstance(status, str) else encode(status)
-    failure = view.failure
-    if view.status is WorkflowStatus.FAILED and failure is not None:
-        props["dapr.workflow.failure.error_type"] = failure.error_type
-        props["dapr.workflow.failure.error_message"] = failure.message
-        if failure.stack_trace:
-            props["dapr.workflow.failure.stack_trace"] = failure.stack_trace
-    return {
-        "instanceID": view.instance_id,
-        "workflowName": view.workflow_name,
-        "createdAt": format_time(view.created_at),
-        "lastUpdatedAt": format_time(view.updated_at),
-        "runtimeStatus": view.status.value,
-        "properties": props,
-    }
-
-
 def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     """Register every route of the management API, and its error answers, on ``resolver``."""
     app = resolver
@@ -253,7 +224,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
 
     @route("GET", "/<ver>/workflows/<component>/<instance_id>", "get", Operation.GET)
     def get(instance_id: str) -> Response[str]:
-        return _json(200, view_body(describe(engine, instance_id)))
+        return _json(200, state_to_json(describe(engine, instance_id)))
 
     def simple(path: str, kind: Signal, operation: Operation) -> None:
         @route("POST", f"/<ver>/workflows/<component>/<instance_id>/{path}", path, operation)
@@ -288,7 +259,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
             limit=int_param(q, "pageSize", DEFAULT_PAGE_SIZE),
             after=tokens.cursor(q.get("continuationToken")),
         )
-        out: dict[str, Any] = {"instances": [summary_body(s) for s in page.instances]}
+        out: dict[str, Any] = {"instances": [summary_of(s).to_json() for s in page.instances]}
         if page.next is not None:
             out["continuationToken"] = tokens.of_cursor(page.next)
         return _json(200, out)
@@ -312,7 +283,7 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         entries = history(engine, instance_id)
         out: dict[str, Any] = {
             "instanceID": instance_id,
-            "events": [entry_body(e) for e in entries[start : start + size]],
+            "events": [e.to_json() for e in entries[start : start + size]],
         }
         if start + size < len(entries):
             out["continuationToken"] = tokens.of_offset(start + size)
@@ -483,47 +454,9 @@ def listing_query(params: dict[str, str]) -> InstanceQuery:
     )
 
 
-def summary_body(s: InstanceSummary) -> dict[str, Any]:
-    out = {
-        "instanceID": s.instance_id,
-        "workflowName": s.workflow_name,
-        "createdAt": format_time(s.created_at),
-        "lastUpdatedAt": format_time(s.updated_at),
-        "runtimeStatus": s.status.value,
-    }
-    if s.parent_instance_id is not None:
-        out["parentInstanceID"] = s.parent_instance_id
-    return out
-
-
-def failure_body(failure: FailureDetails) -> dict[str, Any]:
-    out: dict[str, Any] = {"errorType": failure.error_type, "message": failure.message}
-    if failure.stack_trace:
-        out["stackTrace"] = failure.stack_trace
-    return out
-
-
-def entry_body(e: HistoryEntry) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "eventId": e.event_id,
-        "timestamp": format_time(e.timestamp),
-        "eventType": e.event_type.value,
-    }
-    for key, value in (
-        ("name", e.name),
-        ("taskScheduledId", e.task_scheduled_id),
-        ("instanceId", e.instance_id),
-        ("input", e.input),
-        ("result", e.result),
-        ("data", e.data),
-    ):
-        if value is not None:
-            out[key] = value
-    if e.fire_at is not None:
-        out["fireAt"] = format_time(e.fire_at)
-    if e.failure is not None:
-        out["failureDetails"] = failure_body(e.failure)
-    return out
+def summary_of(s: InstanceSummary) -> WorkflowSummary:
+    """A listing's row as the API reports it."""
+    return WorkflowSummary(s.instance_id, s.workflow_name, s.status, s.created_at, s.updated_at, s.parent_instance_id)
 
 
 class _Tokens:

@@ -5,8 +5,7 @@ decides their HTTP answers."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, replace
-from datetime import datetime
+from dataclasses import replace
 from enum import Enum
 
 from wf.core.history import (
@@ -19,7 +18,8 @@ from wf.core.history import (
     WorkflowStarted,
     WorkflowTerminated,
 )
-from wf.core.status import WorkflowStatus
+from wf.core.serde import encode
+from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.cache import Live
 from wf.engine.engine import Engine
@@ -27,7 +27,6 @@ from wf.engine.messages import EventMessage
 from wf.engine.store import InstanceMeta
 from wf.errors import (
     ConflictError,
-    FailureDetails,
     InstanceNotFoundError,
     InvalidStateError,
     Operation,
@@ -45,21 +44,6 @@ class Signal(Enum):
     TERMINATE = "terminate"
 
 
-@dataclass(frozen=True)
-class InstanceView:
-    """What a get reports of an instance: the record, brought up to its last step."""
-
-    instance_id: str
-    workflow_name: str
-    status: WorkflowStatus
-    created_at: datetime
-    updated_at: datetime
-    input: str | None
-    output: str | None
-    custom_status: str | None
-    failure: FailureDetails | None
-
-
 def _meta(engine: Engine, instance_id: str) -> InstanceMeta:
     meta = engine.store.get_meta(instance_id)
     if meta is None:
@@ -67,7 +51,7 @@ def _meta(engine: Engine, instance_id: str) -> InstanceMeta:
     return meta
 
 
-def describe(engine: Engine, instance_id: str) -> InstanceView:
+def describe(engine: Engine, instance_id: str) -> WorkflowState:
     """The instance as it stands (the record lags its last step while it runs)."""
     for _ in range(3):
         meta = _meta(engine, instance_id)
@@ -88,16 +72,17 @@ def describe(engine: Engine, instance_id: str) -> InstanceView:
             elif isinstance(event, WorkflowFailed):
                 failure = event.failure
     started = next((e for e in engine.first_events(meta) if isinstance(e, WorkflowStarted)), None)
-    return InstanceView(
+    return WorkflowState(
         instance_id=meta.instance_id,
-        workflow_name=meta.workflow_name,
-        status=status,
+        name=meta.workflow_name,
+        runtime_status=status,
         created_at=meta.created_at,
-        updated_at=updated,
-        input=started.input if started is not None else None,
-        output=output,
-        custom_status=custom,
-        failure=failure,
+        last_updated_at=updated,
+        serialized_input=started.input if started is not None else None,
+        serialized_output=output,
+        # Stored as the workflow set it (a string), as Dapr reports it.
+        serialized_custom_status=custom if custom is None or isinstance(custom, str) else encode(custom),
+        failure_details=failure,
     )
 
 

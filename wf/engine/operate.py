@@ -11,8 +11,6 @@ durabletask; results name their task in ``task_scheduled_id``.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import datetime
-from enum import Enum
 from itertools import chain
 
 from wf.core.history import (
@@ -37,6 +35,7 @@ from wf.core.history import (
     WorkflowStarted,
     WorkflowTerminated,
 )
+from wf.core.wire import HistoryEventType, WorkflowHistoryEvent
 from wf.engine.engine import Engine
 from wf.engine.manage import purge
 from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery
@@ -55,91 +54,56 @@ DEFAULT_PAGE_SIZE = 100
 MAX_PAGE_SIZE = 1000
 
 
-class EventType(Enum):
-    """The durabletask history event names."""
-
-    ORCHESTRATOR_STARTED = "OrchestratorStarted"
-    EXECUTION_STARTED = "ExecutionStarted"
-    EXECUTION_COMPLETED = "ExecutionCompleted"
-    EXECUTION_FAILED = "ExecutionFailed"
-    EXECUTION_TERMINATED = "ExecutionTerminated"
-    EXECUTION_SUSPENDED = "ExecutionSuspended"
-    EXECUTION_RESUMED = "ExecutionResumed"
-    EXECUTION_STALLED = "ExecutionStalled"
-    CONTINUE_AS_NEW = "ContinueAsNew"
-    TASK_SCHEDULED = "TaskScheduled"
-    TASK_COMPLETED = "TaskCompleted"
-    TASK_FAILED = "TaskFailed"
-    TIMER_CREATED = "TimerCreated"
-    TIMER_FIRED = "TimerFired"
-    SUB_ORCHESTRATION_CREATED = "SubOrchestrationInstanceCreated"
-    SUB_ORCHESTRATION_COMPLETED = "SubOrchestrationInstanceCompleted"
-    SUB_ORCHESTRATION_FAILED = "SubOrchestrationInstanceFailed"
-    EVENT_RAISED = "EventRaised"
-
-
-@dataclass(frozen=True)
-class HistoryEntry:
-    """One event of an instance's history as the API reports it. ``input``, ``result``
-    and ``data`` are encoded JSON, each only where the event has it."""
-
-    event_id: int
-    timestamp: datetime
-    event_type: EventType
-    name: str | None = None
-    task_scheduled_id: int | None = None
-    input: str | None = None
-    result: str | None = None
-    data: str | None = None
-    failure: FailureDetails | None = None
-    #: A child's instance ID (``SubOrchestrationInstanceCreated``).
-    instance_id: str | None = None
-    #: When a timer fires (``TimerCreated``).
-    fire_at: datetime | None = None
-
-
-def entry_of(event: HistoryEvent) -> HistoryEntry | None:
+def entry_of(event: HistoryEvent) -> WorkflowHistoryEvent | None:
     """The reported form of one recorded event; None for what is internal to replay
     (custom status changes: a get reports the current one)."""
     t = event.timestamp
     match event:
         case TurnStarted():
-            return HistoryEntry(-1, t, EventType.ORCHESTRATOR_STARTED)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.ORCHESTRATOR_STARTED)
         case WorkflowStarted(name=name, input=input):
-            return HistoryEntry(-1, t, EventType.EXECUTION_STARTED, name=name, input=input)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_STARTED, name=name, input=input)
         case WorkflowCompleted(output=output):
-            return HistoryEntry(-1, t, EventType.EXECUTION_COMPLETED, result=output)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_COMPLETED, result=output)
         case WorkflowFailed(failure=failure):
-            return HistoryEntry(-1, t, EventType.EXECUTION_FAILED, failure=failure)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_FAILED, failure_details=failure)
         case WorkflowTerminated(output=output):
-            return HistoryEntry(-1, t, EventType.EXECUTION_TERMINATED, result=output)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_TERMINATED, result=output)
         case ContinuedAsNew(input=input):
-            return HistoryEntry(-1, t, EventType.CONTINUE_AS_NEW, input=input)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.CONTINUE_AS_NEW, input=input)
         case ActivityScheduled(task_id=task, name=name, input=input):
-            return HistoryEntry(task, t, EventType.TASK_SCHEDULED, name=name, input=input)
+            return WorkflowHistoryEvent(task, t, HistoryEventType.TASK_SCHEDULED, name=name, input=input)
         case ActivityCompleted(task_id=task, result=result):
-            return HistoryEntry(-1, t, EventType.TASK_COMPLETED, task_scheduled_id=task, result=result)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.TASK_COMPLETED, task_scheduled_id=task, result=result)
         case ActivityFailed(task_id=task, failure=failure):
-            return HistoryEntry(-1, t, EventType.TASK_FAILED, task_scheduled_id=task, failure=failure)
+            return WorkflowHistoryEvent(
+                -1, t, HistoryEventType.TASK_FAILED, task_scheduled_id=task, failure_details=failure
+            )
         case TimerCreated(task_id=task, fire_at=fire_at):
-            return HistoryEntry(task, t, EventType.TIMER_CREATED, fire_at=fire_at)
+            return WorkflowHistoryEvent(task, t, HistoryEventType.TIMER_CREATED, fire_at=fire_at)
         case TimerFired(task_id=task):
-            return HistoryEntry(-1, t, EventType.TIMER_FIRED, task_scheduled_id=task)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.TIMER_FIRED, task_scheduled_id=task)
         case ChildCreated(task_id=task, name=name, instance_id=child, input=input):
-            return HistoryEntry(task, t, EventType.SUB_ORCHESTRATION_CREATED, name=name, input=input, instance_id=child)
+            return WorkflowHistoryEvent(
+                task, t, HistoryEventType.SUB_ORCHESTRATION_CREATED, name=name, input=input, instance_id=child
+            )
         case ChildCompleted(task_id=task, result=result):
-            return HistoryEntry(-1, t, EventType.SUB_ORCHESTRATION_COMPLETED, task_scheduled_id=task, result=result)
+            return WorkflowHistoryEvent(
+                -1, t, HistoryEventType.SUB_ORCHESTRATION_COMPLETED, task_scheduled_id=task, result=result
+            )
         case ChildFailed(task_id=task, failure=failure):
-            return HistoryEntry(-1, t, EventType.SUB_ORCHESTRATION_FAILED, task_scheduled_id=task, failure=failure)
+            return WorkflowHistoryEvent(
+                -1, t, HistoryEventType.SUB_ORCHESTRATION_FAILED, task_scheduled_id=task, failure_details=failure
+            )
         case EventRaised(name=name, data=data):
-            return HistoryEntry(-1, t, EventType.EVENT_RAISED, name=name, data=data)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EVENT_RAISED, name=name, data=data)
         case Suspended():
-            return HistoryEntry(-1, t, EventType.EXECUTION_SUSPENDED)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_SUSPENDED)
         case Resumed():
-            return HistoryEntry(-1, t, EventType.EXECUTION_RESUMED)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_RESUMED)
         case Stalled(reason=reason, description=description):
             failure = FailureDetails(reason.value, description)
-            return HistoryEntry(-1, t, EventType.EXECUTION_STALLED, failure=failure)
+            return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_STALLED, failure_details=failure)
         case CustomStatusSet():
             return None
     raise TypeError(f"no reported form for {type(event).__name__}")  # pragma: no cover - every kind is matched
@@ -171,7 +135,7 @@ def recorded_history(engine: Engine, meta: InstanceMeta) -> list[HistoryEvent]:
     return list(chain(meta.first_step, (e for step in steps for e in step.events)))
 
 
-def history(engine: Engine, instance_id: str) -> list[HistoryEntry]:
+def history(engine: Engine, instance_id: str) -> list[WorkflowHistoryEvent]:
     """The instance's history (its current execution's) as reported."""
     meta = _meta(engine, instance_id)
     return [entry for entry in map(entry_of, recorded_history(engine, meta)) if entry is not None]
