@@ -11,12 +11,21 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def eventually(check: Callable[[], object], what: str, timeout: float = 30) -> None:
+    """Wait until ``check()`` is true (polled every 50 ms), failing with ``what`` after
+    ``timeout`` seconds: for what a test must see happen, instead of a fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"not within {timeout} s: {what}"
+        time.sleep(0.05)
 
 
 def free_port() -> int:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import time
+import urllib.request
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.dev_process import free_port
+from tests.dev_process import eventually, free_port
 from wf import DaprWorkflowClient, DaprWorkflowContext, WorkflowRuntime, WorkflowStatus
 from wf.dev.server import LocalStack
 from wf.dev.state import DEFAULT_STATE_FILE, state_file
@@ -34,6 +35,14 @@ def sleeper(ctx: DaprWorkflowContext, x: int):
     yield ctx.create_timer(timedelta(seconds=8))
     approved = yield ctx.wait_for_external_event("approve")
     return [doubled, approved]
+
+
+def _healthy(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/v1.0/healthz", timeout=2) as r:
+            return r.status == 204
+    except OSError:
+        return False
 
 
 def _stack(port: int, state: Path | None) -> LocalStack:
@@ -59,8 +68,12 @@ def test_instances_and_their_timers_survive_a_restart(tmp_path: Path) -> None:
     try:
         client.schedule_new_workflow("sleeper", input=21, instance_id="kept")
         client.schedule_new_workflow("sleeper", input=1, instance_id="done")
-        _wait(client, "kept", lambda s: s.runtime_status is WorkflowStatus.RUNNING)
-        time.sleep(1)  # the activity runs; then the 8 s timer waits on the queue
+        # The activity runs; then the 8 s timers wait on the queue.
+        for iid in ("kept", "done"):
+            eventually(
+                lambda iid=iid: any(e.event_type == "TimerCreated" for e in client.get_workflow_history(iid)),
+                f"{iid}'s timer is created",
+            )
     finally:
         stack.stop()
     saved = json.loads(path.read_text())
@@ -229,7 +242,7 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
         assert client.wait_for_workflow_completion("bad", timeout_in_seconds=60).runtime_status.value == "FAILED"
         client.schedule_new_workflow("five", input=1, instance_id="good")
         client.wait_for_workflow_completion("good", timeout_in_seconds=60)
-        time.sleep(0.5)
+        eventually(lambda: "good: activity 'double' (task 1) completed" in "".join(lines), "the activity's log line")
     log = "".join(lines)
     assert "bad: activity 'refuses' (task 1) failed: NonRetryableError: no point retrying" in log
     assert "fails bad: RUNNING -> FAILED: TaskFailedError:" in log
@@ -240,8 +253,9 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
 
     with wf_dev(tmp_path, app, "--verbose", port=port) as (base, _, lines):
         DaprWorkflowClient(base).get_workflow_state("bad")
-        time.sleep(0.3)
-    assert "GET /v1.0/workflows/dapr/bad -> 200" in "".join(lines)  # and it kept "bad" across the restart
+        eventually(
+            lambda: "GET /v1.0/workflows/dapr/bad -> 200" in "".join(lines), "the verbose request line"
+        )  # and it kept "bad" across the restart
     assert re.search(r"restored \d+ items and \d+ messages from .* \(\d+\.\d MB;", "".join(lines))  # and said how much
 
     durations = []
@@ -258,7 +272,7 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
             assert "in use" not in line
             if "serving" in line:
                 break
-        time.sleep(1)
+        eventually(lambda: _healthy(port), "it answers")  # stopped while it serves, not while it starts
         started = time.monotonic()
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0

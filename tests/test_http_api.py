@@ -7,6 +7,7 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import boto3
 import pytest
 import yaml
 
@@ -150,7 +151,7 @@ def test_custom_domain_base_path_and_http_api_stage(stack: Stack) -> None:
     assert stack.post(f"{P}/v1.0/start")[1]["errorCode"] == "ERR_WORKFLOW_NOT_FOUND"
 
 
-def test_template_matches_what_the_code_reads() -> None:
+def test_template_matches_what_the_code_reads(aws) -> None:
     class Loader(yaml.SafeLoader):
         pass
 
@@ -160,15 +161,19 @@ def test_template_matches_what_the_code_reads() -> None:
     env = res["WorkflowFunction"]["Properties"]["Environment"]["Variables"]
     assert {"WF_TABLE_NAME", "WF_QUEUE_URL", "WF_COMPONENT", "WF_MAX_BODY_BYTES", "WF_MAX_RECEIVE_COUNT"} <= set(env)
     from wf.aws.settings import Settings
-    from wf.dev.provision import FUNCTION_TIMEOUT, MAX_RECEIVE_COUNT, VISIBILITY_TIMEOUT
+    from wf.dev.provision import FUNCTION_TIMEOUT, VISIBILITY_TIMEOUT, ensure_resources
     from wf.engine.engine import DEFAULT_MAX_RECEIVE_COUNT
 
     assert tpl["Globals"]["Function"]["Timeout"] == FUNCTION_TIMEOUT
 
     # The queue wf dev makes and the engine's default agree with the template's (the
     # engine records an activity as abandoned at the last delivery before the DLQ).
-    assert tpl["Parameters"]["MaxReceiveCount"]["Default"] == DEFAULT_MAX_RECEIVE_COUNT
-    assert MAX_RECEIVE_COUNT == Settings("t", "q").max_receive_count == DEFAULT_MAX_RECEIVE_COUNT
+    default = tpl["Parameters"]["MaxReceiveCount"]["Default"]
+    assert default == DEFAULT_MAX_RECEIVE_COUNT == Settings("t", "q").max_receive_count
+    sqs = boto3.client("sqs", region_name="us-east-1")
+    made = ensure_resources(boto3.client("dynamodb", region_name="us-east-1"), sqs)
+    redrive = sqs.get_queue_attributes(QueueUrl=made.queue_url, AttributeNames=["RedrivePolicy"])["Attributes"]
+    assert json.loads(redrive["RedrivePolicy"])["maxReceiveCount"] == default
     assert res["WorkQueue"]["Properties"]["VisibilityTimeout"] == VISIBILITY_TIMEOUT
     assert res["WorkflowFunction"]["Properties"]["Handler"] == "handler.lambda_handler"
     assert res["WorkflowFunction"]["Properties"]["Events"]["Work"]["Properties"]["FunctionResponseTypes"] == [

@@ -139,11 +139,9 @@ def main() -> None:
     # Stopped by the signal, this process would take the data with it before the save.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    for key, value in (
-        ("AWS_ACCESS_KEY_ID", "local"),
-        ("AWS_SECRET_ACCESS_KEY", "local"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-    ):
+    from wf.dev.provision import LOCAL_CREDENTIALS, LOCAL_REGION
+
+    for key, value in (*LOCAL_CREDENTIALS.items(), ("AWS_DEFAULT_REGION", LOCAL_REGION)):
         os.environ.setdefault(key, value)
     os.environ.pop("AWS_ENDPOINT_URL", None)
     from moto.server import ThreadedMotoServer

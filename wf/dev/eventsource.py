@@ -56,7 +56,9 @@ class SqsEventSource:
 
     def run(self, stop: threading.Event) -> None:
         """Receive batches until ``stop``, each invoked in a thread of its own while a
-        slot is free (one or two receivers keep up: receiving takes milliseconds)."""
+        slot is free (one or two receivers keep up: receiving takes milliseconds). A
+        receive under way when ``stop`` is set may return up to a second later (SQS's
+        long poll): what it brings is not invoked, so the stack need not wait for it."""
         while not stop.is_set():
             if not self._slots.acquire(timeout=0.5):
                 continue
@@ -68,7 +70,9 @@ class SqsEventSource:
                     log.warning("polling failed: %s", exc)
                 stop.wait(0.5)
                 continue
-            if not msgs:
+            if not msgs or stop.is_set():
+                # Received as the stack stops: left in flight, the saved state holds them
+                # as due at once (as after a crash, once their visibility timeout ends).
                 self._slots.release()
                 continue
             worker = threading.Thread(target=self._invoke_in_slot, args=(msgs,), name="sqs-batch", daemon=True)

@@ -23,6 +23,10 @@ MESSAGE_BLOB_DAYS = 15
 #: template.yaml's function timeout (Globals.Function.Timeout), in seconds.
 FUNCTION_TIMEOUT = 29  # API Gateway's integration limit, as the template's
 VISIBILITY_TIMEOUT = 6 * FUNCTION_TIMEOUT  # as AWS recommends
+#: What the local stack's calls sign with where no credentials are configured (an
+#: emulator takes any), and its region.
+LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
+LOCAL_REGION = "us-east-1"
 #: template.yaml's ``RetentionDays`` default: ``wf dev`` keeps terminal instances as long.
 DEV_RETENTION_DAYS = 90
 #: The template's default: the engine must know the queue's redrive count.

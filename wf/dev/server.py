@@ -34,7 +34,7 @@ from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.expiry import TtlSweeper
 from wf.dev.front import http_server, wsgi_app
 from wf.dev.processes import FunctionConfig, ProcessContainers
-from wf.dev.provision import FUNCTION_TIMEOUT, ensure_resources
+from wf.dev.provision import FUNCTION_TIMEOUT, LOCAL_CREDENTIALS, LOCAL_REGION, ensure_resources
 from wf.dev.state import load_state, state_file
 from wf.errors import DevServerError, FunctionError
 
@@ -61,9 +61,6 @@ def stack_file(port: int) -> Path:
     return folder / f"wf-dev-{port}.json"
 
 
-#: What the local stack's calls sign with where no credentials are configured (an
-#: emulator takes any).
-LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local"}
 #: What a running stack tells ``wf invoke`` (with the table's own endpoint).
 _PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")
 
@@ -80,7 +77,7 @@ def use_local_resources(port: int) -> bool:
     for key in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB"):
         if key in state:
             os.environ.setdefault(key, state[key])
-    for key, value in (*LOCAL_CREDENTIALS.items(), ("AWS_DEFAULT_REGION", "us-east-1"), ("WF_LOG_FORMAT", "text")):
+    for key, value in (*LOCAL_CREDENTIALS.items(), ("AWS_DEFAULT_REGION", LOCAL_REGION), ("WF_LOG_FORMAT", "text")):
         os.environ.setdefault(key, value)
     return True
 
@@ -312,11 +309,12 @@ class LocalStack:
             max_batches=self._pollers,
             verbose=self._verbose,
         )
-        self._threads = [
-            threading.Thread(target=self._source.run, args=(self._stop,), name=f"sqs-event-source-{i}", daemon=True)
-            for i in range(RECEIVERS)
-        ]
-        self._threads.append(threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True))
+        # The receivers are not waited for on stop (``SqsEventSource.run``: a receive
+        # under way invokes nothing once the stack stops); the other threads are.
+        for i in range(RECEIVERS):
+            name = f"sqs-event-source-{i}"
+            threading.Thread(target=self._source.run, args=(self._stop,), name=name, daemon=True).start()
+        self._threads = [threading.Thread(target=self._server.run, name="wf-dev-http", daemon=True)]
         if float(os.environ.get("WF_RETENTION_DAYS") or 0) > 0:
             # The emulator has no TTL and no stream: the sweeper stands in for both.
             sweeper = TtlSweeper(dynamodb, res.table_name, self._invoke, self._context, region=region)

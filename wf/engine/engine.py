@@ -587,7 +587,7 @@ class Engine:
                 return True
             result = self._step_and_commit(live, [])
             if result is None:
-                self._sync_meta(live, None)
+                self._sync_meta(live)
             else:
                 self._after_commit(live, result.commands, remaining_ms)
             return True
@@ -616,7 +616,7 @@ class Engine:
         """Carry out again what the recorded history still owes (a redelivery after a crash)."""
         self.metrics.count(Metric.REDELIVERY_REPAIRS)
         self.dispatch.carry_out(live, live.execution.pending_commands(), allow_inline=False)
-        self._sync_meta(live, None)
+        self._sync_meta(live)
         self._announce(live, repair=True)
 
     def advance(
@@ -803,7 +803,7 @@ class Engine:
     def _carry_out(self, live: Live, commands: Sequence[Command], remaining_ms: Callable[[], int] | None) -> Live:
         while True:
             inline_events = self.dispatch.carry_out(live, commands, allow_inline=True, remaining_ms=remaining_ms)
-            self._sync_meta(live, None)
+            self._sync_meta(live)
             if not inline_events:
                 return live
             # Checkpoint the inline results, then carry on in this same invocation.
@@ -836,7 +836,7 @@ class Engine:
     def _announce(self, live: Live, *, cause: datetime | None = None, repair: bool = False) -> None:
         self.announcer.publish(live, cause=cause, repair=repair)
 
-    def _sync_meta(self, live: Live, result: StepResult | None) -> None:
+    def _sync_meta(self, live: Live) -> None:
         """Keep the instance record's summary in step when its status changes (the
         status index follows it). A custom status alone lives in the step items."""
         ex = live.execution
