@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.aws_stack import Stack, load_event
+from tests.aws_stack import Context, Stack, load_event
 from wf import DaprWorkflowContext, RetryPolicy, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.aws.app import build_engine, make_handler
 from wf.engine.waits import BILLED_WAIT_SECONDS
@@ -169,7 +169,7 @@ class Measured:
         event["Records"] = records
         self._open.append(0.0)
         try:
-            result = self._other(event, _context())
+            result = self._other(event, Context(self.stack))
         finally:
             self.waits.append(self._open.pop())
         failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
@@ -188,19 +188,6 @@ class Measured:
                 return
             self.stack.now = min(at for at, _ in self.sqs.held)
         raise AssertionError("queue did not drain")
-
-
-def _context() -> Any:
-    class Context:
-        function_name = "wf"
-        aws_request_id = "req"
-        invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:wf"
-        memory_limit_in_mb = 512
-
-        def get_remaining_time_in_millis(self) -> int:
-            return 30_000
-
-    return Context()
 
 
 @pytest.fixture

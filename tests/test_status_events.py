@@ -118,27 +118,30 @@ def test_none_without_a_bus(aws) -> None:
     assert not [i for i in stack.table_items() if "announce" in i]
 
 
+class DiesBeforePublishing:
+    """The engine's publisher, but the first publication dies: the container is gone,
+    with what it knew, before the event is put."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack, self.real, self.calls = stack, stack.engine.status_events, 0
+        assert self.real is not None
+
+    def publish(self, changes: Any) -> None:
+        self.calls += 1
+        if self.calls == 1:
+            self.stack.engine.forget_all()
+            raise StatusEventsError("the invocation died here")
+        self.real.publish(changes)
+
+
 def test_a_publication_lost_to_a_dying_invocation_is_made_by_the_redelivery(stack: Stack) -> None:
     url = subscribe_to_status_events()
-    real = stack.engine.status_events
-    assert real is not None
-    calls = 0
-
-    class DiesBeforePublishing:
-        def publish(self, changes: Any) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                stack.engine.forget_all()  # the container is gone, with what it knew
-                raise StatusEventsError("the invocation died here")
-            real.publish(changes)
-
-    stack.engine.status_events = DiesBeforePublishing()
+    publisher = stack.engine.status_events = DiesBeforePublishing(stack)
     stack.post(f"{P}/ok/start", "1", query={"instanceID": "a"})
     stack.pump()
     assert stack.status("a") == "COMPLETED"
     details = received(url)
-    assert changes(details) == {"a": [("RUNNING", "COMPLETED")]} and calls == 2
+    assert changes(details) == {"a": [("RUNNING", "COMPLETED")]} and publisher.calls == 2
 
 
 def test_a_publication_made_before_dying_is_made_again_with_its_event_id(stack: Stack) -> None:
@@ -252,25 +255,12 @@ def test_a_start_that_ended_at_once_and_died_before_publishing_is_published_by_i
     """No message comes back for an HTTP start: the check the start sent (delayed, before
     writing the record) publishes the change its dead invocation did not."""
     url = subscribe_to_status_events()
-    real = stack.engine.status_events
-    assert real is not None
-    calls = 0
-
-    class DiesBeforePublishing:
-        def publish(self, changes: Any) -> None:
-            nonlocal calls
-            calls += 1
-            if calls == 1:
-                stack.engine.forget_all()
-                raise StatusEventsError("the invocation died here")
-            real.publish(changes)
-
-    stack.engine.status_events = DiesBeforePublishing()
+    publisher = stack.engine.status_events = DiesBeforePublishing(stack)
     status, _ = stack.post(f"{P}/invalid/start", "1", query={"instanceID": "bad"})
     assert status >= 500
     assert stack.status("bad") == "FAILED" and received(url) == []
     stack.pump()
-    assert changes(received(url)) == {"bad": [("RUNNING", "FAILED")]} and calls == 2
+    assert changes(received(url)) == {"bad": [("RUNNING", "FAILED")]} and publisher.calls == 2
     assert not [i for i in stack.table_items() if "announce" in i]
     stack.pump()  # nothing is left to publish it again
     assert received(url) == []
