@@ -46,6 +46,15 @@ class _NoDelaySqs:
         return getattr(self._client, name)
 
 
+def _due_at(body: dict[str, Any]) -> str | None:
+    """When a message that waits for its time (a timer, a scheduled start) is due."""
+    if body["k"] == MessageKind.TIMER.value:
+        return str(body["fire_at"])
+    if body["k"] == MessageKind.SCHEDULED.value:
+        return str(body["at"])
+    return None
+
+
 class Context:
     """A Lambda context on the stack's fake invocation clock (``Stack.elapsed_ms``)."""
 
@@ -168,7 +177,7 @@ class Stack:
             if not msgs:
                 return handled
             bodies = [json.loads(m["Body"]) for m in msgs]
-            due = [b for b in bodies if b["k"] != MessageKind.TIMER.value or b["fire_at"] <= self._now_str()]
+            due = [b for b in bodies if (_due_at(b) or "") <= self._now_str()]
             if not due and not advance_time:
                 for m in msgs:
                     self.sqs.change_message_visibility(
@@ -176,7 +185,7 @@ class Stack:
                     )
                 return handled
             if not due:
-                earliest = min(datetime.fromisoformat(b["fire_at"].replace("Z", "+00:00")) for b in bodies)
+                earliest = min(datetime.fromisoformat(str(_due_at(b)).replace("Z", "+00:00")) for b in bodies)
                 self.now = min(earliest, self.now + timedelta(seconds=900))
             self.deliver(msgs)
             handled += len(msgs)

@@ -92,11 +92,15 @@ def console_proxy(endpoint: str, **options: object) -> Iterator[tuple[str, objec
     port = free_port()
     app = ConsoleProxy(endpoint, port=port, **options)  # type: ignore[arg-type]
     server = waitress.create_server(app, host="127.0.0.1", port=port, threads=4)
-    threading.Thread(target=server.run, daemon=True).start()
+    loop = threading.Thread(target=server.run, daemon=True)
+    loop.start()
     try:
         yield f"http://127.0.0.1:{port}", app
     finally:
-        server.close()
+        from wf.dev.server import close_server
+
+        close_server(server)
+        loop.join(timeout=5)
 
 
 def unavailable(reason: str) -> None:

@@ -397,7 +397,7 @@ def test_a_get_racing_a_continue_as_new_reads_the_new_execution() -> None:
     real_get_meta = store.get_meta
     store.get_meta = lambda iid: reads.pop() if reads else real_get_meta(iid)  # type: ignore[method-assign]
     view = describe(engine(), "wf")
-    assert view.status.value == "RUNNING" and not reads
+    assert view.runtime_status.value == "RUNNING" and not reads
 
 
 class _RefusesNextWrite(MemoryStore):

@@ -57,7 +57,7 @@ Inventory (patch: what of the library it touches):
   builds ``Item`` with ``__new__`` and sets its three attributes; ``LimitedSizeDict``.
 * wf/dev/state.py:_messages: moto's ``sqs_backends``, ``DEFAULT_ACCOUNT_ID``,
   ``SQSBackend.queues``, ``Queue._messages``, ``Message.body``/``delayed_until``.
-* wf/dev/server.py:LocalStack._close_server: waitress's ``server._map`` (the private
+* wf/dev/server.py:close_server: waitress's ``server._map`` (the private
   socket map), ``server.trigger.pull_trigger``, ``server.task_dispatcher.shutdown(timeout=)``,
   ``wasyncore.dispatcher.close``.
 * wf/dev/front.py:JsonErrorTask/JsonErrorChannel/http_server: waitress's internal hooks
@@ -652,7 +652,7 @@ def test_dev_state_messages__moto_sqs_backends_and_Queue_private_messages() -> N
     need((message.body, message.delayed_until) == ("body", 0.0), STATE, "moto's Message.body and .delayed_until")
 
 
-CLOSE_SERVER = f"wf/dev/server.py:LocalStack._close_server (on {WAITRESS})"
+CLOSE_SERVER = f"wf/dev/server.py:close_server (on {WAITRESS})"
 
 
 def test_dev_server_close_server__waitress_private_socket_map_trigger_and_dispatcher() -> None:

@@ -15,7 +15,7 @@ import pytest
 from wf.core.history import ActivityScheduled, ParentRef, TurnStarted, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.engine.status_events import PendingChange
-from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery, InstanceStore, StepRecord
+from wf.engine.store import InstanceMeta, InstancePage, InstanceQuery, InstanceStore, ScheduledStart, StepRecord
 from wf.errors import ConflictError, FailureDetails, StoreError
 from wf.testing import MemoryBlobs, MemoryStore
 
@@ -116,6 +116,16 @@ def test_the_record_round_trips_every_field(store: InstanceStore) -> None:
     )
     store.put_meta(full, replaces=None)
     assert store.get_meta("i1") == full
+    # A scheduled start's PENDING record: no first step, its time and input (a large
+    # one kept as any payload is).
+    pending = meta(
+        "i2",
+        status=WorkflowStatus.PENDING,
+        first_step=(),
+        scheduled=ScheduledStart(T0 + timedelta(hours=3), "x" * 70_000),
+    )
+    store.put_meta(pending, replaces=None)
+    assert store.get_meta("i2") == pending
 
 
 def test_a_step_is_written_once_and_read_back_in_order(store: InstanceStore) -> None:

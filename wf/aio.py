@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+from datetime import datetime
 from typing import Any
 
 from wf.client import DaprWorkflowClient as _SyncClient
@@ -22,9 +23,16 @@ class DaprWorkflowClient:
         self._sync = _SyncClient(*args, **kwargs)
 
     async def schedule_new_workflow(
-        self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
+        self,
+        workflow: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        start_at: datetime | None = None,
     ) -> str:
-        return await asyncio.to_thread(self._sync.schedule_new_workflow, workflow, input=input, instance_id=instance_id)
+        return await asyncio.to_thread(
+            self._sync.schedule_new_workflow, workflow, input=input, instance_id=instance_id, start_at=start_at
+        )
 
     async def get_workflow_state(self, instance_id: str, *, fetch_payloads: bool = True) -> WorkflowState | None:
         return await asyncio.to_thread(self._sync.get_workflow_state, instance_id, fetch_payloads=fetch_payloads)

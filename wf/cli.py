@@ -72,8 +72,11 @@ def _print(obj: Any) -> None:
 def cmd_start(args: argparse.Namespace) -> int:
     http = _http(args)
     path = http.path(args.name, "start")
-    if args.id is not None:
-        path += "?" + urllib.parse.urlencode({"instanceID": args.id})
+    query = {"instanceID": args.id} if args.id is not None else {}
+    if args.at is not None:
+        query["startAt"] = args.at.isoformat()
+    if query:
+        path += "?" + urllib.parse.urlencode(query)
     body, raw = _body_for(args.input)
     _, resp = http.call("POST", path, body, raw=raw)
     print(resp["instanceID"])
@@ -134,13 +137,14 @@ _DURATION = re.compile(r"^(\d+(?:\.\d+)?)([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
-def when(text: str, now: datetime | None = None) -> datetime:
-    """A time given as a duration ago (``90s``, ``15m``, ``1h``, ``2d``, ``1w``) or as
-    RFC 3339 (``2026-12-01T10:00:00Z``; without an offset, UTC)."""
+def when(text: str, now: datetime | None = None, *, ahead: bool = False) -> datetime:
+    """A time given as a duration ago (``90s``, ``15m``, ``1h``, ``2d``, ``1w``; from now
+    with ``ahead``) or as RFC 3339 (``2026-12-01T10:00:00Z``; without an offset, UTC)."""
     now = now or datetime.now(UTC)
     match = _DURATION.match(text.strip())
     if match:
-        return now - timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        span = timedelta(seconds=float(match[1]) * _UNITS[match[2]])
+        return now + span if ahead else now - span
     try:
         value = datetime.fromisoformat(text.strip())
     except ValueError:
@@ -471,6 +475,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("name", help="the registered workflow name")
     p.add_argument("--id", help="instance ID (default: a random UUID)")
     p.add_argument("--input", help="input: JSON, or any text (sent as a string)")
+    p.add_argument(
+        "--at",
+        type=lambda text: when(text, ahead=True),
+        metavar="TIME",
+        help="start it then, PENDING until then: RFC 3339, or a duration from now (90s, 15m, 1h, 2d)",
+    )
     p.set_defaults(fn=cmd_start)
     p = client("get", "show an instance")
     p.add_argument("id", help="instance ID")

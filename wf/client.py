@@ -16,7 +16,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from wf.core.context import registered_name
@@ -176,12 +176,21 @@ class DaprWorkflowClient:
         self._http = WorkflowApi(endpoint, component, timeout, aws_region)
 
     def schedule_new_workflow(
-        self, workflow: Callable[..., Any] | str, *, input: Any = None, instance_id: str | None = None
+        self,
+        workflow: Callable[..., Any] | str,
+        *,
+        input: Any = None,
+        instance_id: str | None = None,
+        start_at: datetime | None = None,
     ) -> str:
-        """Start a workflow; returns its instance ID."""
+        """Start a workflow; returns its instance ID. With ``start_at`` (a naive time is
+        UTC, as in Dapr's SDK) it starts then, and is ``PENDING`` until then."""
         path = self._http.path(registered_name(workflow), "start")
-        if instance_id is not None:
-            path += "?" + urllib.parse.urlencode({"instanceID": instance_id})
+        query = {"instanceID": instance_id} if instance_id is not None else {}
+        if start_at is not None:
+            query["startAt"] = format_time(start_at if start_at.tzinfo else start_at.replace(tzinfo=UTC))
+        if query:
+            path += "?" + urllib.parse.urlencode(query)
         _, body = self._http.call("POST", path, input)
         return str(body["instanceID"])
 

@@ -38,6 +38,7 @@ from wf.engine.store import (
     InstanceQuery,
     InstanceSummary,
     ListCursor,
+    ScheduledStart,
     StepRecord,
     events_from_str,
     events_to_str,
@@ -105,6 +106,7 @@ class DynamoStore:
                 "output": meta.output,
                 "failure": json.dumps(meta.failure.to_json()) if meta.failure else None,
                 "custom_status": meta.custom_status,
+                "input": meta.scheduled.input if meta.scheduled is not None else None,
             },
         )
         parent = None
@@ -130,6 +132,8 @@ class DynamoStore:
             superseded=json.dumps([[e, format_time(t)] for e, t in meta.superseded]) if meta.superseded else None,
             expire_at=self._expiry(meta),
             announce=meta.pending.to_json() if meta.pending is not None else None,
+            start_at=format_time(meta.scheduled.start_at) if meta.scheduled is not None else None,
+            input=fields["input"],
         )
 
     def _expiry(self, meta: InstanceMeta) -> int | None:
@@ -138,7 +142,7 @@ class DynamoStore:
         return math.ceil((meta.updated_at + self._retention).timestamp())
 
     def _from_item(self, item: Any) -> InstanceMeta:
-        fields = self._unpack_fields(item, ("output", "failure", "custom_status"))
+        fields = self._unpack_fields(item, ("output", "failure", "custom_status", "input"))
         parent = None
         if item.parent:
             p = json.loads(item.parent)
@@ -158,6 +162,7 @@ class DynamoStore:
             synced_seq=int(item.synced_seq or 0),
             superseded=tuple((e, parse_time(t)) for e, t in json.loads(item.superseded or "[]")),
             pending=PendingChange.from_json(json.loads(item.announce)) if item.announce else None,
+            scheduled=ScheduledStart(parse_time(item.start_at), fields["input"]) if item.start_at else None,
         )
 
     def get_meta(self, instance_id: str) -> InstanceMeta | None:

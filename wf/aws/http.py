@@ -219,7 +219,11 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
         if name not in engine.runtime.workflows:
             known = ", ".join(sorted(engine.runtime.workflows)) or "none"
             raise WorkflowNotRegisteredError(f"workflow '{name}' is not registered (registered: {known})")
-        engine.start(name, instance_id, body())
+        start_at = _time_param(params, "startAt", error=MalformedRequestError)
+        if start_at is None:
+            engine.start(name, instance_id, body())
+        else:
+            engine.schedule(name, instance_id, body(), start_at)
         return _json(202, {"instanceID": instance_id})
 
     @route("GET", "/<ver>/workflows/<component>/<instance_id>", "get", Operation.GET)
@@ -420,14 +424,16 @@ def int_param(
         raise error(f"{name} must be an integer, not {raw!r}") from None
 
 
-def _time_param(params: dict[str, str], name: str) -> datetime | None:
+def _time_param(
+    params: dict[str, str], name: str, *, error: type[RequestError] = InvalidFilterError
+) -> datetime | None:
     raw = params.get(name)
     if raw is None:
         return None
     try:
         value = datetime.fromisoformat(raw.strip().replace(" ", "+"))
     except ValueError:
-        raise InvalidFilterError(f"{name} must be an RFC 3339 time, not {raw!r}") from None
+        raise error(f"{name} must be an RFC 3339 time, not {raw!r}") from None
     # A time without an offset is taken as UTC, as every time this API reports is.
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 

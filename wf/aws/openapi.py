@@ -202,7 +202,10 @@ ROUTES: dict[str, RouteDoc] = {
             409: ("ERR_INSTANCE_ID_ALREADY_EXISTS",),
             413: ("ERR_PAYLOAD_TOO_LARGE",),
         },
-        query={"instanceID": "the new instance's ID (default: a random UUID)"},
+        query={
+            "instanceID": "the new instance's ID (default: a random UUID)",
+            "startAt": "when to start it (RFC 3339; until then it is PENDING; default: now)",
+        },
         path={"name": "the registered workflow name"},
         body="the workflow's input: " + _PAYLOAD,
     ),

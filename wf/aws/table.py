@@ -97,6 +97,9 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         part_token = UnicodeAttribute(null=True)
         #: A step's status change not yet published (``wf/engine/status_events.py``).
         announce = UnicodeAttribute(null=True)
+        #: A scheduled start's time and input (a PENDING instance's record).
+        start_at = UnicodeAttribute(null=True)
+        input = UnicodeAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]

@@ -353,7 +353,7 @@ class LocalStack:
         table and queues are saved to the state file (if there is one), then go."""
         self._stop.set()
         if self._server is not None:
-            self._close_server(self._server)
+            close_server(self._server)
         for thread in self._threads:
             thread.join(timeout=3)
         if self._source is not None:
@@ -396,23 +396,24 @@ class LocalStack:
         except Exception as exc:  # a failed save must not keep the stack from stopping
             log.error("saving the local stack's state to %s failed: %s", self._state_file, exc)
 
-    @staticmethod
-    def _close_server(server: Any) -> None:
-        """Stop taking connections, let the requests in flight finish (a second at
-        most), then close what is left; each close runs in the server's own loop (its
-        trigger), whose thread then ends, its map empty."""
-        import waitress.wasyncore
 
-        def close_all() -> None:
-            for channel in list(server._map.values()):
-                channel.close()
+def close_server(server: Any) -> None:
+    """Stop a waitress server serving in a thread of its own: stop taking connections,
+    let the requests in flight finish (a second at most), then close what is left; each
+    close runs in the server's own loop (its trigger), whose thread then ends, its map
+    empty (closed from another thread, its ``select`` would meet a closed socket)."""
+    import waitress.wasyncore
 
-        try:
-            server.trigger.pull_trigger(lambda: waitress.wasyncore.dispatcher.close(server))
-            server.task_dispatcher.shutdown(timeout=1)
-            server.trigger.pull_trigger(close_all)
-        except OSError:  # its loop has gone already
-            close_all()
+    def close_all() -> None:
+        for channel in list(server._map.values()):
+            channel.close()
+
+    try:
+        server.trigger.pull_trigger(lambda: waitress.wasyncore.dispatcher.close(server))
+        server.task_dispatcher.shutdown(timeout=1)
+        server.trigger.pull_trigger(close_all)
+    except OSError:  # its loop has gone already
+        close_all()
 
 
 def serve(

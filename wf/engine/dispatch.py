@@ -73,6 +73,10 @@ class Dispatcher:
         self._metrics = metrics
         self._start_child = start_child
 
+    def send(self, messages: Sequence[OutMessage]) -> None:
+        """Queue messages as they are (a scheduled start's)."""
+        self._queue.send(list(messages))
+
     def requeue(self, instance_id: str, execution_id: str | None, events: list[HistoryEvent]) -> None:
         """Every attempt to record ``events`` lost a race: other invocations are busy
         stepping this instance (a wide fan-out's results). Hand the events on to fresh

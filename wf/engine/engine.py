@@ -60,6 +60,7 @@ from wf.engine.messages import (
     InboxMessage,
     Message,
     RetryMessage,
+    ScheduledStartMessage,
     StartChildMessage,
     TimerMessage,
     WorkMessage,
@@ -197,6 +198,43 @@ class Engine:
 
     def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
         return self.lifecycle.status_of(meta)
+
+    def schedule(self, name: str, instance_id: str, input: str | None, start_at: datetime) -> None:
+        """Start an instance at ``start_at`` (now, if that has passed): until then it is
+        ``PENDING``; raises ``InstanceExistsError`` (409) as a start does."""
+        if start_at <= self.clock():
+            self.start(name, instance_id, input)
+        else:
+            self.lifecycle.schedule(name, instance_id, input, start_at)
+
+    def cancel_scheduled(self, meta: InstanceMeta, output: str | None) -> bool:
+        """Terminate a ``PENDING`` instance before its start; False if it started meanwhile."""
+        return self.lifecycle.cancel_scheduled(meta, output)
+
+    def _start_scheduled(self, msg: ScheduledStartMessage, remaining_ms: Callable[[], int] | None) -> None:
+        """A scheduled start's message: start the ``PENDING`` instance if its time has
+        come, send the message on if not; nothing if the schedule is gone (terminated,
+        purged, replaced)."""
+        meta = self.store.get_meta(msg.instance_id)
+        now = self.clock()
+        if meta is None:
+            # The schedule's record may be being written still (else the call died first).
+            if (now - max(msg.sent_at, msg.start_at)).total_seconds() < self.waits.early_grace_seconds:
+                self.queue.send([msg.to_out(delay_seconds=2)])
+            return
+        if meta.execution_id != msg.execution_id or meta.status is not WorkflowStatus.PENDING or not meta.scheduled:
+            log.info("%s: its scheduled start is gone (%s); dropped", msg.instance_id, meta.status.value)
+            return
+        early = (msg.start_at - now).total_seconds()
+        if 0 < early <= self.waits.timer_wait_seconds and self.waits.has_time(remaining_ms, early):
+            self.sleep(early)  # as a timer due this soon (wf/engine/waits.py)
+        elif early > 0:
+            self.queue.send([replace(msg, sent_at=now).to_out(max(1, self.waits.timer_delay(early)))])
+            return
+        try:
+            self.lifecycle.start(meta.workflow_name, msg.instance_id, meta.scheduled.input, scheduled=meta)
+        except ConflictError:
+            log.info("%s: terminated or replaced as it was starting; its scheduled start is dropped", msg.instance_id)
 
     def first_events(self, meta: InstanceMeta) -> tuple[HistoryEvent, ...]:
         """An execution's first step (its start), from the record or its own item."""
@@ -378,6 +416,9 @@ class Engine:
         if isinstance(msg, AnnounceMessage):
             if msg.execution_id is not None:
                 self.announcer.started(msg.instance_id, msg.execution_id)
+            return []
+        if isinstance(msg, ScheduledStartMessage):
+            self._start_scheduled(msg, remaining_ms)
             return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)

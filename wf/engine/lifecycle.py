@@ -4,6 +4,7 @@ report, and the deletion of executions an instance has moved past."""
 from __future__ import annotations
 
 import logging
+import math
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -11,7 +12,15 @@ from datetime import datetime
 
 from wf.core.commands import StartChild
 from wf.core.execution import Execution
-from wf.core.history import ChildCreated, HistoryEvent, ParentRef, Propagated, WorkflowFailed, WorkflowStarted
+from wf.core.history import (
+    ChildCreated,
+    HistoryEvent,
+    ParentRef,
+    Propagated,
+    WorkflowFailed,
+    WorkflowStarted,
+    format_time,
+)
 from wf.core.propagation import DEFAULT_APP_ID, propagate
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
@@ -20,9 +29,11 @@ from wf.engine.announcer import Announcer
 from wf.engine.cache import DELETE_AFTER, Live, LiveCache, chain
 from wf.engine.dispatch import Dispatcher
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
+from wf.engine.messages import ScheduledStartMessage
 from wf.engine.metrics import FINISHED, Metric, Metrics
+from wf.engine.queue import MAX_DELAY_SECONDS
 from wf.engine.status_events import PendingChange
-from wf.engine.store import Histories, InstanceMeta, StepRecord, events_to_str
+from wf.engine.store import Histories, InstanceMeta, ScheduledStart, StepRecord, events_to_str
 from wf.errors import (
     ConflictError,
     FailureDetails,
@@ -131,9 +142,12 @@ class Lifecycle:
         propagated: Propagated | None = None,
         history: Sequence[HistoryEvent] = (),
         activity_input: tuple[int, str | None] | None = None,
+        scheduled: InstanceMeta | None = None,
     ) -> None:
         """Start (or restart, if it and its children are terminal) an instance;
-        ``propagated``: what its parent propagated to it.
+        ``propagated``: what its parent propagated to it. ``scheduled``: the ``PENDING``
+        record of a scheduled start, which this start replaces only if it is still that
+        record (``ConflictError`` otherwise: the schedule was terminated or replaced).
 
         A rerun (``wf/engine/operate.py``) gives the ``history`` the new instance starts
         from (which opens with its own ``WorkflowStarted``): its first step replays it
@@ -173,7 +187,7 @@ class Lifecycle:
             execution_id=self._new_id(),
             workflow_name=name,
             status=result.status,
-            created_at=now,
+            created_at=scheduled.created_at if scheduled is not None else now,
             updated_at=now,
             first_step=result.events,
             output=result.output,
@@ -202,9 +216,14 @@ class Lifecycle:
             self._dispatcher.carry_out(live, result.commands, allow_inline=False, defer_children=True)
             if first_item is not None:
                 self._store.append_step(instance_id, meta.execution_id, first_item)
+            old: InstanceMeta | None
             try:
-                old = self._create(meta, existing)
-            except InstanceExistsError:
+                if scheduled is not None:
+                    self._store.put_meta(meta, replaces=scheduled.execution_id)
+                    old = scheduled
+                else:
+                    old = self._create(meta, existing)
+            except (InstanceExistsError, ConflictError):
                 if first_item is not None:
                     self.delete_execution(instance_id, meta.execution_id)
                 raise
@@ -225,6 +244,46 @@ class Lifecycle:
         if old is not None:
             for execution_id in (old.execution_id, *(e for e, _ in old.superseded)):
                 self.delete_execution(instance_id, execution_id)
+
+    def schedule(self, name: str, instance_id: str, input: str | None, start_at: datetime) -> None:
+        """Create the instance ``PENDING`` until ``start_at`` (the 409 rule as for a
+        start), with the message that starts it then: sent first, delayed (and sent
+        again while the time is further off than SQS can delay), so that no record is
+        left without the message that will start it."""
+        if name not in self._registry.workflows:
+            raise WorkflowNotRegisteredError(f"workflow '{name}' is not registered")
+        now = self._clock()
+        meta = InstanceMeta(
+            instance_id,
+            self._new_id(),
+            name,
+            WorkflowStatus.PENDING,
+            now,
+            now,
+            (),
+            scheduled=ScheduledStart(start_at, input),
+        )
+        delay = min(MAX_DELAY_SECONDS, max(1, math.ceil((start_at - now).total_seconds())))
+        self._dispatcher.send([ScheduledStartMessage(instance_id, meta.execution_id, now, start_at).to_out(delay)])
+        old = self._create(meta, None)
+        log.info("%s %s: scheduled for %s (PENDING)", name, instance_id, format_time(start_at))
+        if old is not None:
+            for execution_id in (old.execution_id, *(e for e, _ in old.superseded)):
+                self.delete_execution(instance_id, execution_id)
+
+    def cancel_scheduled(self, meta: InstanceMeta, output: str | None) -> bool:
+        """Terminate a ``PENDING`` instance before it starts: its record becomes
+        ``TERMINATED``, under a new execution ID so that its start message, arriving,
+        finds the schedule gone. False if it started (or changed) meanwhile."""
+        now = self._clock()
+        ended = meta.with_(execution_id=self._new_id(), status=WorkflowStatus.TERMINATED, updated_at=now, output=output)
+        try:
+            self._store.put_meta(ended, replaces=meta.execution_id)
+        except ConflictError:
+            return False
+        log.info("%s %s: PENDING -> TERMINATED (before its scheduled start)", meta.workflow_name, meta.instance_id)
+        self._metrics.count(Metric.WORKFLOWS_TERMINATED)
+        return True
 
     def _create(self, meta: InstanceMeta, existing: InstanceMeta | None) -> InstanceMeta | None:
         """Write the new instance record; returns the record it replaced, if any.

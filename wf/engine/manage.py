@@ -17,6 +17,7 @@ from wf.core.history import (
     WorkflowFailed,
     WorkflowStarted,
     WorkflowTerminated,
+    format_time,
 )
 from wf.core.serde import encode
 from wf.core.status import WorkflowState, WorkflowStatus
@@ -42,6 +43,14 @@ class Signal(Enum):
     PAUSE = "pause"
     RESUME = "resume"
     TERMINATE = "terminate"
+
+
+_OPERATIONS = {
+    Signal.RAISE: Operation.RAISE,
+    Signal.PAUSE: Operation.PAUSE,
+    Signal.RESUME: Operation.RESUME,
+    Signal.TERMINATE: Operation.TERMINATE,
+}
 
 
 def _meta(engine: Engine, instance_id: str) -> InstanceMeta:
@@ -78,7 +87,7 @@ def describe(engine: Engine, instance_id: str) -> WorkflowState:
         runtime_status=status,
         created_at=meta.created_at,
         last_updated_at=updated,
-        serialized_input=started.input if started is not None else None,
+        serialized_input=started.input if started is not None else meta.scheduled.input if meta.scheduled else None,
         serialized_output=output,
         # Stored as the workflow set it (a string), as Dapr reports it.
         serialized_custom_status=custom if custom is None or isinstance(custom, str) else encode(custom),
@@ -101,6 +110,18 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
     call fails, the event goes to the worker (its ID keeps it recorded once)."""
     meta = _meta(engine, instance_id)
     status, _ = engine.status_of(meta)
+    if status is WorkflowStatus.PENDING and meta.scheduled is not None:
+        # A scheduled start that has not happened: only a termination applies.
+        if kind is not Signal.TERMINATE:
+            raise InvalidStateError(
+                _OPERATIONS[kind],
+                f"workflow {instance_id} is PENDING until {format_time(meta.scheduled.start_at)}: "
+                "it can only be terminated before it starts",
+            )
+        if engine.cancel_scheduled(meta, data):
+            return
+        meta = _meta(engine, instance_id)  # it started meanwhile: terminated as it runs
+        status, _ = engine.status_of(meta)
     now = engine.clock()
     event: HistoryEvent
     if kind is Signal.TERMINATE:

@@ -22,6 +22,7 @@ class MessageKind(Enum):
     DISPATCH = "dispatch"  # send the work a wide step still owes, for a range of its tasks
     INBOX = "inbox"  # record the results waiting in an instance's inbox, in one step
     ANNOUNCE = "announce"  # publish a first step's status change its start did not
+    SCHEDULED = "scheduled"  # start a PENDING instance once its time has come
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,8 @@ class WorkMessage:
             msg = InboxMessage(*head)
         elif kind is MessageKind.ANNOUNCE:
             msg = AnnounceMessage(*head)
+        elif kind is MessageKind.SCHEDULED:
+            msg = ScheduledStartMessage(*head, parse_time(body["at"]))
         elif kind is MessageKind.DISPATCH:
             msg = DispatchMessage(*head, int(body["first"]), int(body["last"]))
         else:
@@ -205,6 +208,19 @@ class AnnounceMessage(WorkMessage):
         return {}
 
 
+@dataclass(frozen=True)
+class ScheduledStartMessage(WorkMessage):
+    """Start the ``PENDING`` instance of a scheduled start (its record's execution) at
+    ``start_at``: sent, delayed, before the record is written; sent again while the time
+    is further off than SQS can delay."""
+
+    kind: ClassVar[MessageKind] = MessageKind.SCHEDULED
+    start_at: datetime
+
+    def _fields(self) -> dict[str, Any]:
+        return {"at": format_time(self.start_at)}
+
+
 Message = (
     ActivityMessage
     | TimerMessage
@@ -214,4 +230,5 @@ Message = (
     | DispatchMessage
     | InboxMessage
     | AnnounceMessage
+    | ScheduledStartMessage
 )

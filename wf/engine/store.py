@@ -25,6 +25,15 @@ from wf.errors import FailureDetails, HistoryFormatError, InvalidContinuationTok
 
 
 @dataclass(frozen=True)
+class ScheduledStart:
+    """A start asked for a later time: the instance is ``PENDING`` until ``start_at``,
+    with the input it will start with."""
+
+    start_at: datetime
+    input: str | None
+
+
+@dataclass(frozen=True)
 class InstanceMeta:
     """The per-instance record: identity, summary status and the first step's events
     (empty when the first step is large: it is then step item 0)."""
@@ -48,6 +57,8 @@ class InstanceMeta:
     #: The status change the execution's first step made (a start that ended at once, a
     #: continue-as-new out of a suspension), until it is published (status events on).
     pending: PendingChange | None = None
+    #: A ``PENDING`` instance's start, until it is made (its record has no first step).
+    scheduled: ScheduledStart | None = None
 
     def with_(self, **changes: object) -> InstanceMeta:
         return replace(self, **changes)  # type: ignore[arg-type]
