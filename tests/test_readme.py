@@ -268,3 +268,26 @@ def test_help_says_each_default_once() -> None:
         text = " ".join(r.stdout.split())
         assert r.returncode == 0 and "(default: None)" not in text and "(default: False)" not in text, text
         assert not re.search(r"\(default:[^()]*(\([^()]*\))?[^()]*\) \(default:", text), text
+
+
+def test_the_readme_s_workflow_and_its_test_run_as_written(tmp_path) -> None:
+    """The README's "Writing a workflow" file and "Testing a workflow" test, copied as a
+    reader would (app.py, test_app.py), pass under pytest in a folder of their own."""
+    import re
+    import sys
+
+    text = (ROOT / "README.md").read_text()
+    blocks = re.findall(r"```python\n(.*?)```", text, flags=re.S)
+    app = next(b for b in blocks if "lambda_handler = wfr.lambda_handler" in b and "hello_world_wf" in b)
+    test = next(b for b in blocks if "WorkflowTestEnvironment" in b)
+    (tmp_path / "app.py").write_text(app)
+    (tmp_path / "test_app.py").write_text(test)
+    run = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-n", "0", "test_app.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
+    assert "1 passed" in run.stdout

@@ -108,6 +108,24 @@ class Registry:
 
         return decorate(__fn) if __fn is not None else decorate
 
+    def with_activities(self, replacements: Mapping[str, Callable[..., Any]]) -> Registry:
+        """A copy of this registry (its own from now on), with ``replacements`` run in
+        place of the activities of those names (a test's mocks)."""
+        copy = Registry()
+        copy._workflows = dict(self._workflows)
+        copy._activities = dict(self._activities)
+        for name, fn in replacements.items():
+            copy.replace_activity(name, fn)
+        return copy
+
+    def replace_activity(self, name: str, fn: Callable[..., Any]) -> None:
+        """Run ``fn`` in place of the registered activity ``name`` (inline or not, as it was)."""
+        spec = self._activities.get(name)
+        if spec is None:
+            known = ", ".join(sorted(self._activities)) or "none"
+            raise WorkflowNotRegisteredError(f"activity '{name}' is not registered (registered: {known})")
+        self._activities[name] = ActivitySpec(fn, spec.inline)
+
     @property
     def workflows(self) -> Mapping[str, WorkflowEntry]:
         return self._workflows
