@@ -29,7 +29,7 @@ from wf.dev.eventsource import DEFAULT_POLLERS
 from wf.dev.provision import DEV_RETENTION_DAYS, FUNCTION_TIMEOUT
 from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
-EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT = 1, 2, 3, 4
+EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_DIVERGED = 1, 2, 3, 4, 5
 
 EXIT_CODES = f"""exit codes:
   0  success
@@ -37,7 +37,8 @@ EXIT_CODES = f"""exit codes:
      CANCELED; or another error, such as no AWS credentials to sign with)
   {EXIT_USAGE}  bad usage (or a bulk purge not confirmed)
   {EXIT_UNREACHABLE}  the endpoint or the local stack cannot be reached
-  {EXIT_TIMEOUT}  `get --wait --timeout S`: still not terminal after S seconds"""
+  {EXIT_TIMEOUT}  `get --wait --timeout S`: still not terminal after S seconds
+  {EXIT_DIVERGED}  `replay`: the code does not reproduce a history"""
 
 
 class _Help(argparse.ArgumentDefaultsHelpFormatter):
@@ -249,6 +250,31 @@ def cmd_history(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_replay(args: argparse.Namespace) -> int:
+    """Replay histories (fetched through the API, or saved by `wf history -o json`) with
+    the handler file's code: one line per history, the first divergence in words."""
+    from wf.core.registry import Registry
+    from wf.dev.server import load_handler
+    from wf.testing.replayer import Replayer
+
+    if not args.ids and not args.history:
+        print("wf replay: name instance IDs, or --history FILE (or a folder of them)", file=sys.stderr)
+        return EXIT_USAGE
+    registry = getattr(load_handler(args.handler), "__self__", None)
+    if not isinstance(registry, Registry):
+        print(f"wf replay: {args.handler}'s lambda_handler is not a WorkflowRuntime's", file=sys.stderr)
+        return EXIT_USAGE
+    replayer = Replayer(registry)
+    outcomes = replayer.replay_files(args.history)
+    if args.ids:
+        client = _client(args)
+        for iid in args.ids:
+            outcomes.append(replayer.replay(iid, client.get_workflow_history_json(iid), source=args.endpoint))
+    for outcome in outcomes:
+        print(outcome.describe())
+    return 0 if all(o.ok for o in outcomes) else EXIT_DIVERGED
+
+
 def cmd_rerun(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"new_instance_id": args.new_id}
     if args.input is not None:
@@ -456,7 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     comp.add_argument("shell", choices=["bash", "zsh"], help="the shell (source its output, e.g. in ~/.bashrc)")
 
     def client(name: str, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, formatter_class=fmt, epilog=EXIT_CODES if name == "get" else None)
+        p = sub.add_parser(
+            name, help=help, formatter_class=fmt, epilog=EXIT_CODES if name in ("get", "replay") else None
+        )
         p.add_argument(
             "--endpoint",
             default=os.environ.get("WF_ENDPOINT", DEFAULT_ENDPOINT),
@@ -528,6 +556,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("id", help="instance ID")
     p.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
     p.set_defaults(fn=cmd_history)
+    p = client("replay", "replay histories with a handler's code: does it reproduce them (before a deploy)?")
+    p.add_argument("ids", nargs="*", metavar="ID", help="instances whose histories are read through the API")
+    p.add_argument("--handler", required=True, help="the file with the workflows, as `wf dev --handler` takes")
+    p.add_argument(
+        "--history",
+        nargs="+",
+        default=[],
+        metavar="PATH",
+        help="history files written by `wf history ID -o json > ID.json`, or folders of them",
+    )
+    p.set_defaults(fn=cmd_replay)
     p = client("rerun", "start a new instance from a terminal one's history; prints the new ID")
     p.add_argument("id", help="the terminal instance to rerun")
     p.add_argument(

@@ -167,6 +167,15 @@ HISTORY = {
                     "data": {"type": "string"},
                     "fireAt": {"type": "string", "format": "date-time"},
                     "failureDetails": _FAILURE,
+                    "version": {
+                        "type": "object",
+                        "description": "OrchestratorStarted: the patches its step first applied, and the named "
+                        "version the execution runs (durabletask's OrchestrationVersion)",
+                        "properties": {
+                            "patches": {"type": "array", "items": {"type": "string"}},
+                            "name": {"type": "string"},
+                        },
+                    },
                 },
             },
         },

@@ -159,6 +159,10 @@ class WorkflowHistoryEvent:
     instance_id: str | None = None
     #: When a timer fires (``TimerCreated``).
     fire_at: datetime | None = None
+    #: ``OrchestratorStarted``: the patches its step first applied, and the named
+    #: version the execution runs (durabletask's ``OrchestrationVersion``).
+    patches: tuple[str, ...] | None = None
+    version_name: str | None = None
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {
@@ -180,6 +184,13 @@ class WorkflowHistoryEvent:
             out["fireAt"] = format_time(self.fire_at)
         if self.failure_details is not None:
             out["failureDetails"] = failure_to_json(self.failure_details)
+        version: JsonObject = {}
+        if self.patches is not None:
+            version["patches"] = list(self.patches)
+        if self.version_name is not None:
+            version["name"] = self.version_name
+        if version:
+            out["version"] = version
         return out
 
     @staticmethod
@@ -197,4 +208,6 @@ class WorkflowHistoryEvent:
             failure_details=failure_from_json(failure) if failure else None,
             instance_id=body.get("instanceId"),
             fire_at=parse_time(body["fireAt"]) if body.get("fireAt") else None,
+            patches=tuple(version["patches"]) if "patches" in (version := body.get("version") or {}) else None,
+            version_name=version.get("name"),
         )

@@ -59,8 +59,10 @@ def entry_of(event: HistoryEvent) -> WorkflowHistoryEvent | None:
     (custom status changes: a get reports the current one)."""
     t = event.timestamp
     match event:
-        case TurnStarted():
-            return WorkflowHistoryEvent(-1, t, HistoryEventType.ORCHESTRATOR_STARTED)
+        case TurnStarted(patches=patches, version=version):
+            return WorkflowHistoryEvent(
+                -1, t, HistoryEventType.ORCHESTRATOR_STARTED, patches=patches, version_name=version
+            )
         case WorkflowStarted(name=name, input=input):
             return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_STARTED, name=name, input=input)
         case WorkflowCompleted(output=output):

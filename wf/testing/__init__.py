@@ -10,6 +10,7 @@ from wf.testing.memory_blobs import MemoryBlobs
 from wf.testing.memory_queue import MemoryQueue
 from wf.testing.memory_store import MemoryStore
 from wf.testing.metrics import RecordingMetrics
+from wf.testing.replayer import Replayer, ReplayOutcome
 from wf.testing.status_events import RecordingStatusEvents
 
 __all__ = [
@@ -18,6 +19,8 @@ __all__ = [
     "MemoryStore",
     "RecordingMetrics",
     "RecordingStatusEvents",
+    "ReplayOutcome",
+    "Replayer",
     "TestWorkflowClient",
     "WorkflowTestEnvironment",
 ]

@@ -26,9 +26,8 @@ from types import TracebackType
 from typing import Any, Self
 
 from wf.core.context import registered_name
-from wf.core.execution import Execution
-from wf.core.history import WorkflowFailed
 from wf.core.registry import Registry
+from wf.core.reported import replay_divergence
 from wf.core.serde import encode
 from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.wire import WorkflowHistoryEvent
@@ -162,17 +161,10 @@ class WorkflowTestEnvironment:
         meta = self.store.get_meta(instance_id)
         if meta is None:
             raise InstanceNotFoundError(instance_id)
-        recorded = recorded_history(self._engine, meta)
-        execution = Execution((runtime or self._registry).workflows, instance_id)
-        execution.replay(recorded)
-        failure = execution.failure
-        if failure is not None and failure.error_type == NonDeterminismError.__name__:
-            already = [e for e in recorded if isinstance(e, WorkflowFailed) and e.failure == failure]
-            if not already:
-                raise NonDeterminismError(f"{instance_id}: {failure.message}")
-        if execution.stall is not None:
-            reason, description = execution.stall
-            raise NonDeterminismError(f"{instance_id} would stall ({reason.value}): {description}")
+        workflows = (runtime or self._registry).workflows
+        parted = replay_divergence(workflows, instance_id, recorded_history(self._engine, meta))
+        if parted is not None:
+            raise NonDeterminismError(f"{instance_id}: {parted}")
 
     @property
     def engine(self) -> Engine:
