@@ -85,6 +85,34 @@ def test_changed_task_kind_and_position_are_non_deterministic() -> None:
     assert [type(e).__name__ for e in r.events] == ["TurnStarted", "WorkflowFailed"]
 
 
+def test_the_golden_histories_replay_alike_with_the_workflow_written_async() -> None:
+    """A history recorded by the generator workflow replays with its ``async def`` twin
+    to the same outcome, and the non-deterministic one fails naming both sides too: the
+    two styles are one replay."""
+    twin = WorkflowRuntime()
+
+    @twin.activity(name="hello")
+    def hello(ctx, name: str) -> str:
+        return f"Hello {name}!"
+
+    @twin.workflow(name="chain")
+    async def chain(ctx: DaprWorkflowContext, names: list[str]):
+        return [await ctx.call_activity("hello", input=n) for n in names]
+
+    iid, history = load("chain_good.json")
+    execution = Execution(twin.workflows, iid)
+    execution.replay(history)
+    assert (execution.status, execution.output) == (WorkflowStatus.COMPLETED, '["Hello a!","Hello b!"]')
+    assert run_step(twin.workflows, iid, history, [], T0).events == ()
+    prefix_step = run_step(twin.workflows, iid, history[:3], [ActivityCompleted(T0, 1, '"Hello a!"')], T0)
+    assert [(type(c).__name__, c.name) for c in prefix_step.commands] == [("ScheduleActivity", "hello")]  # type: ignore[union-attr]
+
+    iid, history = load("chain_nondeterministic.json")
+    result = run_step(twin.workflows, iid, history, [ActivityCompleted(T0, 2, '"x"')], T0)
+    assert result.failure is not None and result.failure.error_type == "NonDeterminismError"
+    assert "activity 'greet'" in result.failure.message and "activity 'hello'" in result.failure.message
+
+
 def test_stored_steps_round_trip_compactly_and_old_ones_still_read() -> None:
     _, history = load("chain_good.json")
     # Steps as the engine stores them: each starts with its TurnStarted.

@@ -8,6 +8,7 @@ import random
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -58,6 +59,26 @@ def prog(ctx: DaprWorkflowContext, program: list[list[Any]]):
     return trace
 
 
+@wfr.workflow(name="aprog")
+async def aprog(ctx: DaprWorkflowContext, program: list[list[Any]]):
+    """``prog`` as an ``async def`` workflow: the same program, awaited."""
+    trace: list[Any] = []
+    for op in program:
+        try:
+            if op[0] == "all":
+                trace.append(await when_all([_task(ctx, o) for o in op[1]]))
+            elif op[0] == "any":
+                tasks = [_task(ctx, o) for o in op[1]]
+                winner = await when_any(tasks)
+                trace.append(tasks.index(winner))
+            else:
+                trace.append(await _task(ctx, op))
+        except TaskFailedError as e:
+            trace.append(f"F:{e.details.message}")
+        ctx.set_custom_status(str(len(trace)))
+    return trace
+
+
 leaf = st.one_of(
     st.tuples(st.just("act"), st.integers(0, 9), st.booleans()),
     st.tuples(st.just("timer"), st.integers(1, 100)),
@@ -78,12 +99,13 @@ def _events_needed(program: list[list[Any]]) -> list[str]:
     return names
 
 
+@pytest.mark.parametrize("workflow", ["prog", "aprog"])  # a generator, and async def
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(program=program_st, seed=st.integers(0, 2**32 - 1))
-def test_every_prefix_replays_to_the_same_step(program: list[list[Any]], seed: int) -> None:
+def test_every_prefix_replays_to_the_same_step(workflow: str, program: list[list[Any]], seed: int) -> None:
     rng = random.Random(seed)
     d = Driver(wfr, check_cold=False)
-    d.start("prog", program)
+    d.start(workflow, program)
     pending_events = _events_needed(program)
     for _ in range(500):
         choices = []

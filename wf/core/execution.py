@@ -15,7 +15,7 @@ held while paused), and here the driving of the workflow code and its endings
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Generator, Iterable, Mapping, Sequence
+from collections.abc import Callable, Coroutine, Generator, Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -137,7 +137,8 @@ class Execution:
             }
         )
         self._ctx = DaprWorkflowContext(self.instance_id, self._turn, self._book, self._directives)
-        self._gen: Generator[Any, Any, Any] | None = None
+        #: The workflow's generator, or its coroutine (``async def``): driven alike.
+        self._gen: Generator[Any, Any, Any] | Coroutine[Any, Any, Any] | None = None
         self._awaiting: Task[Any] | None = None
         self._recorded_custom_status: str | None = None
         self._started: WorkflowStarted | None = None
@@ -511,7 +512,17 @@ class Execution:
         except Exception as exc:
             self._fail(FailureDetails.from_exception(exc))
             return True
-        if inspect.isgenerator(result):
+        if inspect.isasyncgen(result):
+            result.aclose().close()
+            self._fail(
+                FailureDetails.of(
+                    TypeError, f"workflow '{event.name}' is an async generator: an async workflow awaits its tasks"
+                )
+            )
+        elif inspect.isgenerator(result) or inspect.iscoroutine(result):
+            # An ``async def`` workflow's coroutine is driven as a generator is: each
+            # ``await task`` hands the task out (``Task.__await__``) and takes its result
+            # or failure back; no event loop runs, nothing else is awaited.
             self._gen = result
             self._drive(None)
         else:
@@ -606,6 +617,19 @@ class Execution:
             except StopIteration as stop:
                 self._finish(stop.value)
                 return
+            except RuntimeError as exc:
+                if inspect.iscoroutine(gen) and "event loop" in str(exc):
+                    # asyncio's own awaitables want a running loop, and none runs here.
+                    message = (
+                        f"the workflow awaited something of asyncio's ({exc}); workflows may only await tasks "
+                        "from call_activity, call_child_workflow, create_timer, wait_for_external_event, "
+                        "when_all or when_any (no event loop runs a workflow: for asyncio.sleep, await "
+                        "ctx.create_timer)"
+                    )
+                    self._fail(FailureDetails.of(TypeError, message))
+                else:
+                    self._fail(FailureDetails.from_exception(exc))
+                return
             except Exception as exc:
                 self._fail(FailureDetails.from_exception(exc))
                 return
@@ -613,14 +637,18 @@ class Execution:
                 self._finish(None)
                 return
             if not isinstance(yielded, Task):
+                verb = "await" if inspect.iscoroutine(gen) else "yield"
                 self._fail(
                     FailureDetails.of(
                         TypeError,
-                        f"the workflow yielded a {type(yielded).__name__} ({yielded!r:.80}); workflows may only "
-                        "yield tasks from call_activity, call_child_workflow, create_timer, "
-                        "wait_for_external_event, when_all or when_any",
+                        f"the workflow {verb}ed a {type(yielded).__name__} ({yielded!r:.80}); workflows may only "
+                        f"{verb} tasks from call_activity, call_child_workflow, create_timer, "
+                        "wait_for_external_event, when_all or when_any (no event loop runs a workflow: "
+                        "for asyncio.sleep, await ctx.create_timer)",
                     )
                 )
+                if inspect.iscoroutine(gen):
+                    gen.close()
                 return
             if not yielded._complete:
                 self._awaiting = yielded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from typing import Any, Generic, TypeVar
 
 from wf.errors import WorkflowError
@@ -39,6 +39,13 @@ class Task(Generic[T]):
 
     def get_exception(self) -> BaseException | None:
         return self._exception
+
+    def __await__(self) -> Generator[Task[T], Any, T]:
+        """``await task`` in an ``async def`` workflow: the task goes out to the executor,
+        which drives the coroutine as it drives a generator, and its result (or failure,
+        raised here) comes back."""
+        result: T = yield self
+        return result
 
     def _succeed(self, result: Any) -> None:
         if self._complete:
