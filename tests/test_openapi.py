@@ -32,6 +32,12 @@ SPEC_ROUTES: dict[tuple[str, str], dict[str, list[str]]] = {
     ("post", f"{W}/{{instance_id}}/resume"): {"202": [], "409": ["ERR_RESUME_WORKFLOW"]},
     ("post", f"{W}/{{instance_id}}/raiseEvent/{{event_name}}"): {"202": [], "404": ["ERR_INSTANCE_ID_NOT_FOUND"]},
     ("post", f"{W}/{{instance_id}}/purge"): {"202": [], "409": ["ERR_PURGE_WORKFLOW"]},
+    ("post", f"{W}/{{name}}/raiseEventWithStart/{{event_name}}"): {
+        "202": [],
+        "400": ["ERR_MALFORMED_REQUEST", "ERR_INSTANCE_ID_INVALID"],
+        "404": ["ERR_WORKFLOW_NOT_FOUND"],
+        "409": ["ERR_INSTANCE_ID_ALREADY_EXISTS"],
+    },
     ("get", W): {"200": [], "400": ["ERR_INVALID_FILTER", "ERR_INVALID_CONTINUATION_TOKEN"]},
     ("get", f"{W}/{{instance_id}}/history"): {
         "200": [],

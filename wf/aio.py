@@ -60,6 +60,19 @@ class DaprWorkflowClient:
     async def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
         await asyncio.to_thread(self._sync.raise_workflow_event, instance_id, event_name, data=data)
 
+    async def raise_workflow_event_with_start(
+        self,
+        workflow: Callable[..., Any] | str,
+        instance_id: str,
+        event_name: str,
+        *,
+        input: Any = None,
+        data: Any = None,
+    ) -> bool:
+        return await asyncio.to_thread(
+            self._sync.raise_workflow_event_with_start, workflow, instance_id, event_name, input=input, data=data
+        )
+
     async def terminate_workflow(self, instance_id: str, *, output: Any = None) -> None:
         await asyncio.to_thread(self._sync.terminate_workflow, instance_id, output=output)
 

@@ -238,6 +238,25 @@ class DaprWorkflowClient:
     def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
         self._http.call("POST", self._http.path(instance_id, "raiseEvent", event_name), data)
 
+    def raise_workflow_event_with_start(
+        self,
+        workflow: Callable[..., Any] | str,
+        instance_id: str,
+        event_name: str,
+        *,
+        input: Any = None,
+        data: Any = None,
+    ) -> bool:
+        """Raise an event on ``instance_id``, starting ``workflow`` there first (with
+        ``input``, the event in its first step) if there is no instance, or only a
+        terminal one: one call, no race between a start and an event (signal-with-start).
+        Returns whether it started the instance."""
+        path = self._http.path(registered_name(workflow), "raiseEventWithStart", event_name)
+        path += "?" + urllib.parse.urlencode({"instanceID": instance_id})
+        body = {k: v for k, v in (("input", input), ("data", data)) if v is not None}
+        _, answer = self._http.call("POST", path, body)
+        return bool(answer["started"])
+
     def terminate_workflow(self, instance_id: str, *, output: Any = None) -> None:
         self._http.call("POST", self._http.path(instance_id, "terminate"), output)
 

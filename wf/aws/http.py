@@ -28,7 +28,7 @@ from wf.core.serde import encode
 from wf.core.status import WorkflowStatus
 from wf.core.wire import WorkflowSummary, state_to_json
 from wf.engine.engine import Engine
-from wf.engine.manage import Signal, describe, purge, signal
+from wf.engine.manage import Signal, describe, purge, raise_with_start, signal
 from wf.engine.operate import (
     DEFAULT_PAGE_SIZE,
     MAX_PAGE_SIZE,
@@ -245,6 +245,37 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     def raise_event(instance_id: str, event_name: str) -> Response[str]:
         signal(engine, instance_id, Signal.RAISE, name=event_name, data=body())
         return _json(202, {})
+
+    @route(
+        "POST",
+        "/<ver>/workflows/<component>/<name>/raiseEventWithStart/<event_name>",
+        "raise_with_start",
+        Operation.RAISE,
+    )
+    def raise_with_start_route(name: str, event_name: str) -> Response[str]:
+        instance_id = params().get("instanceID")
+        if instance_id is None:
+            raise MalformedRequestError("raiseEventWithStart needs the instance's ID (?instanceID=...)")
+        validate_instance_id(instance_id)
+        if name not in engine.runtime.workflows:
+            known = ", ".join(sorted(engine.runtime.workflows)) or "none"
+            raise WorkflowNotRegisteredError(f"workflow '{name}' is not registered (registered: {known})")
+        raw = body()
+        try:
+            given = json.loads(raw) if raw is not None else {}
+        except ValueError:
+            given = None
+        if not isinstance(given, dict) or set(given) - {"input", "data"}:
+            raise MalformedRequestError('the body is a JSON object: "input" (the workflow\'s), "data" (the event\'s)')
+        started = raise_with_start(
+            engine,
+            name,
+            instance_id,
+            event_name,
+            input=encode(given["input"]) if "input" in given else None,
+            data=encode(given["data"]) if "data" in given else None,
+        )
+        return _json(202, {"instanceID": instance_id, "started": started})
 
     @route("POST", "/<ver>/workflows/<component>/<instance_id>/purge", "purge", Operation.PURGE)
     def purge_route(instance_id: str) -> Response[str]:

@@ -245,6 +245,26 @@ ROUTES: dict[str, RouteDoc] = {
         path={**_INSTANCE, "event_name": "the event's name (case-insensitive)"},
         body="the event's data: " + _PAYLOAD,
     ),
+    "raise_with_start": RouteDoc(
+        "Raise an event on an instance, starting it first if there is none (or only a terminal one)",
+        (
+            202,
+            {
+                "type": "object",
+                "required": ["instanceID", "started"],
+                "properties": {"instanceID": {"type": "string"}, "started": {"type": "boolean"}},
+            },
+        ),
+        {
+            400: (*_ID, "ERR_MALFORMED_REQUEST"),
+            404: ("ERR_WORKFLOW_NOT_FOUND",),
+            409: ("ERR_INSTANCE_ID_ALREADY_EXISTS",),
+            413: ("ERR_PAYLOAD_TOO_LARGE",),
+        },
+        query={"instanceID": "the instance's ID (required)"},
+        path={"name": "the registered workflow name, if it is started", "event_name": "the event's name"},
+        body='a JSON object: "input" (the workflow\'s, if it is started) and "data" (the event\'s), both optional',
+    ),
     "purge": RouteDoc(
         "Purge a terminal instance and its children",
         (202, EMPTY),

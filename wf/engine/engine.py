@@ -189,12 +189,17 @@ class Engine:
         *,
         history: Sequence[HistoryEvent] = (),
         activity_input: tuple[int, str | None] | None = None,
+        events: Sequence[HistoryEvent] = (),
+        existing: InstanceMeta | None = None,
     ) -> None:
         """Start (or restart, if it and its children are terminal) an instance; raises
         ``InstanceExistsError`` (409) otherwise. With ``history``, the new instance
         replays it first (a rerun from an event; ``activity_input``: the event's
-        activity scheduled again with this input)."""
-        self.lifecycle.start(name, instance_id, input, history=history, activity_input=activity_input)
+        activity scheduled again with this input). ``events``: inbound events its first
+        step records with the start. ``existing``: its record as just read, if any."""
+        self.lifecycle.start(
+            name, instance_id, input, history=history, activity_input=activity_input, events=events, existing=existing
+        )
 
     def status_of(self, meta: InstanceMeta) -> tuple[WorkflowStatus, StepRecord | None]:
         return self.lifecycle.status_of(meta)

@@ -143,11 +143,14 @@ class Lifecycle:
         history: Sequence[HistoryEvent] = (),
         activity_input: tuple[int, str | None] | None = None,
         scheduled: InstanceMeta | None = None,
+        events: Sequence[HistoryEvent] = (),
     ) -> None:
         """Start (or restart, if it and its children are terminal) an instance;
         ``propagated``: what its parent propagated to it. ``scheduled``: the ``PENDING``
         record of a scheduled start, which this start replaces only if it is still that
         record (``ConflictError`` otherwise: the schedule was terminated or replaced).
+        ``events``: inbound events recorded in the first step with the start (an event
+        raised with it: ``wf/engine/manage.py:raise_with_start``).
 
         A rerun (``wf/engine/operate.py``) gives the ``history`` the new instance starts
         from (which opens with its own ``WorkflowStarted``): its first step replays it
@@ -171,7 +174,7 @@ class Lifecycle:
             result = replace(result, events=(*history, *result.events))
         else:
             started = WorkflowStarted(now, name, input, parent, propagated=propagated)
-            result = execution.step([started], now)
+            result = execution.step([started, *events], now)
         too_large = oversize(result, self._max_payload)
         if too_large is not None:
             execution = Execution(self._registry.workflows, instance_id)

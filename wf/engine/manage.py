@@ -28,6 +28,7 @@ from wf.engine.messages import EventMessage
 from wf.engine.store import InstanceMeta
 from wf.errors import (
     ConflictError,
+    InstanceExistsError,
     InstanceNotFoundError,
     InvalidStateError,
     Operation,
@@ -155,6 +156,30 @@ def signal(engine: Engine, instance_id: str, kind: Signal, *, name: str = "", da
         log.warning("%s: recording a %s now failed (%s); queued for the worker", instance_id, kind.value, exc)
     if not sent:
         engine.send([msg])
+
+
+def raise_with_start(
+    engine: Engine, name: str, instance_id: str, event_name: str, *, input: str | None, data: str | None
+) -> bool:
+    """Raise an event on an instance, starting it first (workflow ``name``, ``input``) if
+    there is none, or only a terminal one: then the event is in the first step, with the
+    start, so no wait of the workflow's can miss it. Two such calls at once start it once
+    (the start's write is conditional) and both events are recorded. Returns whether
+    this call started it."""
+    meta = engine.store.get_meta(instance_id)
+    if meta is None or engine.status_of(meta)[0].is_terminal:
+        event = EventRaised(engine.clock(), event_name, data, engine.new_id())
+        try:
+            engine.start(name, instance_id, input, events=[event], existing=meta)
+            return True
+        except InstanceExistsError:
+            # Started meanwhile (by another such call): the event goes to that instance.
+            # Else (a terminal one that may not be replaced: a child of it still runs) 409.
+            now = engine.store.get_meta(instance_id)
+            if now is None or (meta is not None and now.execution_id == meta.execution_id):
+                raise
+    signal(engine, instance_id, Signal.RAISE, name=event_name, data=data)
+    return False
 
 
 def purge(engine: Engine, instance_id: str) -> None:

@@ -32,7 +32,7 @@ from wf.core.serde import encode
 from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.wire import WorkflowHistoryEvent
 from wf.engine.engine import Engine
-from wf.engine.manage import Signal, describe, purge, signal
+from wf.engine.manage import Signal, describe, purge, raise_with_start, signal
 from wf.engine.messages import WorkMessage
 from wf.engine.operate import history, recorded_history
 from wf.engine.queue import OutMessage
@@ -243,6 +243,28 @@ class TestWorkflowClient:
     def raise_workflow_event(self, instance_id: str, event_name: str, *, data: Any = None) -> None:
         signal(self._engine, instance_id, Signal.RAISE, name=event_name, data=None if data is None else encode(data))
         self._env.run()
+
+    def raise_workflow_event_with_start(
+        self,
+        workflow: Callable[..., Any] | str,
+        instance_id: str,
+        event_name: str,
+        *,
+        input: Any = None,
+        data: Any = None,
+    ) -> bool:
+        """Raise an event, starting the workflow first if there is no instance (or a
+        terminal one); returns whether it started it."""
+        started = raise_with_start(
+            self._engine,
+            registered_name(workflow),
+            instance_id,
+            event_name,
+            input=None if input is None else encode(input),
+            data=None if data is None else encode(data),
+        )
+        self._env.run()
+        return started
 
     def terminate_workflow(self, instance_id: str, *, output: Any = None) -> None:
         signal(self._engine, instance_id, Signal.TERMINATE, data=None if output is None else encode(output))
