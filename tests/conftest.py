@@ -22,8 +22,18 @@ moto_fixes.install()
 iam.install()  # the function's AWS calls, for tests/test_iam.py
 
 
+#: Upstream's tests (kept as upstream wrote them) whose assertions count retries within a
+#: retry timeout of 2 s, or activities a termination must beat, by the wall clock: under
+#: the parallel suite's load on two cores a run can miss those seconds, so each gets
+#: two more tries (a real fault fails all three).
+WALL_CLOCK_UPSTREAM = ("test_retry_policies", "test_retry_timeout", "test_terminate_recursive")
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """tests/test_iam.py last: it checks the calls every test before it made."""
+    for item in items:
+        if item.nodeid.startswith("tests/upstream/") and item.name in WALL_CLOCK_UPSTREAM:
+            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=1))
     items.sort(key=lambda item: item.nodeid.startswith("tests/test_iam.py"))
 
 
