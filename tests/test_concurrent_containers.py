@@ -154,11 +154,27 @@ def test_containers_running_at_the_same_time(trial: int) -> None:
 
 
 class _CountingStore(MemoryStore):
+    """Counts the steps read, and the reads (round trips on DynamoDB) that load them."""
+
     def __init__(self) -> None:
         super().__init__()
-        self.steps_read = 0
+        self.steps_read = self.reads = 0
+        self._together = False
+
+    def get_meta(self, instance_id: str):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        return super().get_meta(instance_id)
+
+    def read_execution(self, instance_id: str, execution_id: str, after: int = -1):  # type: ignore[no-untyped-def]
+        self.reads += 1
+        self._together = True
+        try:
+            return super().read_execution(instance_id, execution_id, after)
+        finally:
+            self._together = False
 
     def load_steps(self, instance_id: str, execution_id: str, after: int = 0):  # type: ignore[no-untyped-def]
+        self.reads += not self._together
         steps = super().load_steps(instance_id, execution_id, after)
         self.steps_read += len(steps)
         return steps
@@ -178,7 +194,9 @@ def test_a_container_behind_the_table_reads_only_the_steps_it_missed() -> None:
 
     a.handle(next_message())  # activity 1: a holds the instance, warm
     a.handle(next_message())  # the fan-out's first result, still warm
+    reads = store.reads
     b.handle(next_message())  # b (cold) records the second result
+    assert store.reads - reads == 1  # the record and the steps in one read
     before = store.steps_read
     a.handle(next_message())  # a's view is one step behind: its write loses, it reloads
     assert store.steps_read - before == 1  # only b's step, not the whole history

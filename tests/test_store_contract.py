@@ -170,6 +170,25 @@ def test_a_summary_moves_only_forward_and_only_for_the_current_execution(store: 
     assert got is not None and (got.status, got.output, got.synced_seq) == (WorkflowStatus.COMPLETED, "1", 2)
 
 
+def test_an_execution_is_read_with_its_record_in_one_go(store: InstanceStore) -> None:
+    assert store.read_execution("i1", "e1") == (None, [])
+    store.put_meta(meta(execution="e2"), replaces=None)
+    for execution in ("e1", "e2", "e3"):
+        for seq in (1, 2, 3):
+            store.append_step("i1", execution, step(seq, custom=execution))
+    store.put_inbox("i1", "e2", "t1", step(9).events)
+    record, steps = store.read_execution("i1", "e2")
+    assert record == meta(execution="e2")
+    assert steps == [step(seq, custom="e2") for seq in (1, 2, 3)]  # not the other executions', nor the inbox
+    assert store.read_execution("i1", "e2", after=2) == (meta(execution="e2"), [step(3, custom="e2")])
+    assert store.read_execution("i1", "e2", after=3) == (meta(execution="e2"), [])
+    # Of an execution the record does not name: its steps, and the record that says so.
+    assert store.read_execution("i1", "e1", after=1) == (
+        meta(execution="e2"),
+        [step(2, custom="e1"), step(3, custom="e1")],
+    )
+
+
 def test_continue_as_new_is_all_or_nothing(store: InstanceStore) -> None:
     store.put_meta(meta(), replaces=None)
     store.append_step("i1", "e1", step(1))

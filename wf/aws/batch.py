@@ -240,6 +240,7 @@ class BatchFolder:
                 if not self._retry_later([(msg, [])], exc):
                     error = exc
             except Exception as exc:
+                self.engine.disown(msg.instance_id)
                 error = exc
             if self._last.get(key, record.message_id) == record.message_id:
                 self._commit(key)
@@ -248,6 +249,7 @@ class BatchFolder:
 
     def _retry_later(self, work: list[tuple[Message, list[HistoryEvent]]], exc: Exception) -> bool:
         log.warning("%s: %s; retrying in a fresh message", work[0][0].instance_id, exc)
+        self.engine.disown(work[0][0].instance_id)
         try:
             return self.engine.retry_later(work)
         except TRANSIENT as again:
@@ -270,5 +272,6 @@ class BatchFolder:
                 self.failed.update(b.message_id for b in group)
                 raise
         except Exception:
+            self.engine.disown(group[0].msg.instance_id)
             self.failed.update(b.message_id for b in group)
             raise

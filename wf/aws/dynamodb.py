@@ -423,6 +423,27 @@ class DynamoStore:
     def load_steps(self, instance_id: str, execution_id: str, after: int = -1) -> list[StepRecord]:
         return self._query_steps(instance_id, execution_id, after)
 
+    def read_execution(
+        self, instance_id: str, execution_id: str, after: int = -1
+    ) -> tuple[InstanceMeta | None, list[StepRecord]]:
+        # The record ("META") sorts after every step item ("H#..."): one strongly
+        # consistent query from the first step wanted up to the record reads both. What
+        # lies between (a later execution's steps, the inbox) is passed over.
+        prefix = f"H#{execution_id}#"
+        meta: InstanceMeta | None = None
+        steps: list[StepRecord] = []
+        try:
+            for item in self._item.query(
+                instance_id, self._item.sk.between(step_key(execution_id, after + 1), META), consistent_read=True
+            ):
+                if item.sk == META:
+                    meta = self._from_item(item)
+                elif item.sk.startswith(prefix):
+                    steps.append(self._step(item))
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the history of {instance_id} failed: {exc}") from exc
+        return meta, steps
+
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
         try:
             return self._step(self._item.get(instance_id, step_key(execution_id, seq), consistent_read=True))

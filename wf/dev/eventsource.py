@@ -106,27 +106,16 @@ class SqsEventSource:
         return self._invoke(msgs)
 
     def _receive(self) -> list[Any]:
+        # One receive per batch, as Lambda's pollers with no batching window
+        # (``MaximumBatchingWindowInSeconds: 0`` in the template): a fan-out's messages,
+        # sent together in one SendMessageBatch, arrive together. A second receive to
+        # top a batch up would cost every hop of a queued sequence a round trip.
         msgs: list[Any] = self._sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait,
             AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         ).get("Messages", [])
-        while 0 < len(msgs) < self._batch_size:
-            # Fill the batch from what is visible now, as Lambda's pollers hand over
-            # full batches: a fan-out's messages then run together in one invocation
-            # instead of one per poller while the rest wait.
-            more = self._sqs.receive_message(
-                QueueUrl=self._url,
-                MaxNumberOfMessages=self._batch_size - len(msgs),
-                WaitTimeSeconds=0,
-                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
-            ).get("Messages", [])
-            seen = {m["MessageId"] for m in msgs}
-            more = [m for m in more if m["MessageId"] not in seen]
-            if not more:
-                break
-            msgs += more
         return msgs
 
     def _invoke(self, msgs: list[Any]) -> tuple[int, int]:

@@ -85,9 +85,16 @@ class Announcer:
             )
             for (execution_id, seq), pending in due
         ]
-        # On StatusEventsError they stay marked: this container publishes them with its
-        # next step here, or the message's redelivery does (the error fails the message).
-        self.events.publish(changes)
+        # On StatusEventsError they stay marked, and the error fails the message: its
+        # redelivery publishes them. Perhaps in another container, which takes the
+        # markers off; so this one no longer counts them as its own to publish blindly,
+        # but checks each is still marked first.
+        try:
+            self.events.publish(changes)
+        except BaseException:
+            for key, pending in due:
+                live.unannounced[key] = (pending, False)
+            raise
         for (execution_id, seq), _ in due:
             self._store.announced(meta.instance_id, execution_id, seq)
             live.unannounced.pop((execution_id, seq), None)

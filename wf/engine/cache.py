@@ -123,6 +123,17 @@ class LiveCache:
         with self._lock:
             self._warm.pop(instance_id, None)
 
+    def disown(self, instance_id: str) -> None:
+        """The work on the instance failed in this invocation and goes on elsewhere (a
+        redelivery, a fresh message; perhaps another container): the status changes this
+        view still holds as its own to publish may be published by that work meanwhile,
+        so each is to be checked against the store before it is published here."""
+        with self._lock:
+            for held in (self._warm, self._known):
+                live = held.get(instance_id)
+                if live is not None:
+                    live.unannounced = {key: (pending, False) for key, (pending, _) in live.unannounced.items()}
+
     def forget_all(self) -> None:
         with self._lock:
             self._warm.clear()
@@ -161,34 +172,59 @@ class LiveCache:
         self._warm.pop(instance_id, None)
         self._total -= self._held.pop(instance_id, 0)
 
-    def load(self, instance_id: str) -> Live | None:
-        """The current execution: warm, or rebuilt from the store."""
+    def load(self, instance_id: str, execution_id: str | None = None) -> Live | None:
+        """The current execution: warm, or rebuilt from the store. ``execution_id``, the
+        execution a message is for, lets a rebuild read the record and that execution's
+        steps together (one round trip instead of two)."""
         live = self._warm.get(instance_id)
         now = self._clock()
         if live is not None and now - live.confirmed_at <= VALIDATE_AFTER:
             return live
-        meta = self._store.get_meta(instance_id)
-        if meta is None:
-            self.forget(instance_id)
-            return None
-        if live is not None and live.meta.execution_id == meta.execution_id:
-            live.confirmed_at = now
-            return live
         known = self._known.get(instance_id)
-        unannounced: dict[tuple[str, int], tuple[PendingChange, bool]] = {}
+        if live is None and execution_id is not None:
+            # A message for an execution this container does not hold warm (another
+            # container took its last steps, or never was here): on the queued path that
+            # is one invocation in two, so its read is worth one round trip less.
+            base = known if known is not None and known.meta.execution_id == execution_id else None
+            meta, steps = self._store.read_execution(
+                instance_id, execution_id, after=base.next_seq - 1 if base is not None else -1
+            )
+            if meta is None:
+                self.forget(instance_id)
+                return None
+            if meta.execution_id == execution_id:
+                return self._rebuilt(meta, base, steps, now)
+        else:
+            meta = self._store.get_meta(instance_id)
+            if meta is None:
+                self.forget(instance_id)
+                return None
+            if live is not None and live.meta.execution_id == meta.execution_id:
+                live.confirmed_at = now
+                return live
         if known is not None and known.meta.execution_id == meta.execution_id:
-            steps = self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1)
+            return self._rebuilt(
+                meta, known, self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1), now
+            )
+        return self._rebuilt(meta, None, self._store.load_steps(instance_id, meta.execution_id), now)
+
+    def _rebuilt(self, meta: InstanceMeta, known: Live | None, steps: list[StepRecord], now: datetime) -> Live:
+        """The execution of ``meta`` from ``steps``: those after ``known``'s (a dropped
+        view of the same execution, whose committed history stays true), or all of them."""
+        unannounced: dict[tuple[str, int], tuple[PendingChange, bool]] = {}
+        if known is not None:
             history = known.history + [e for step in steps for e in step.events]
             next_seq = steps[-1].seq + 1 if steps else known.next_seq
-            unannounced.update(known.unannounced)
+            # A dropped view's changes are no longer this container's alone to publish:
+            # another may have published them since (each is checked against the store).
+            unannounced.update({key: (pending, False) for key, (pending, _) in known.unannounced.items()})
         else:
-            steps = self._store.load_steps(instance_id, meta.execution_id)
             history = list(chain(meta.first_step, steps))
             next_seq = steps[-1].seq + 1 if steps else 1
         unannounced.update({(meta.execution_id, s.seq): (s.pending, False) for s in steps if s.pending is not None})
         if meta.pending is not None:
             unannounced.setdefault((meta.execution_id, 0), (meta.pending, False))
-        execution = Execution(self._runtime.workflows, instance_id)
+        execution = Execution(self._runtime.workflows, meta.instance_id)
         execution.replay(history)
         live = Live(meta, execution, next_seq, history, now, unannounced=unannounced)
         self.remember(live)

@@ -262,19 +262,24 @@ class Engine:
     def forget(self, instance_id: str) -> None:
         self.lives.forget(instance_id)
 
+    def disown(self, instance_id: str) -> None:
+        """This invocation's work on the instance failed (see ``LiveCache.disown``)."""
+        self.lives.disown(instance_id)
+
     def forget_all(self) -> None:
         """Drop every warm execution (as a new container would start)."""
         self.lives.forget_all()
 
-    def load(self, instance_id: str) -> Live | None:
-        """The current execution, from the warm cache or rebuilt from the store."""
-        return self.lives.load(instance_id)
+    def load(self, instance_id: str, execution_id: str | None = None) -> Live | None:
+        """The current execution, from the warm cache or rebuilt from the store (reading
+        ``execution_id``'s steps along with the record, when given)."""
+        return self.lives.load(instance_id, execution_id)
 
     def _resolve(self, msgs: Sequence[Message], receive_count: int) -> Live | None:
         """The execution ``msgs`` (one instance, one execution) are for, or None when
         they are stale or early (then dropped, or sent again for later)."""
         msg = msgs[0]
-        live = self.load(msg.instance_id)
+        live = self.load(msg.instance_id, msg.execution_id)
         if live is not None and msg.execution_id in (None, live.meta.execution_id):
             return live
         if live is not None:
@@ -395,7 +400,7 @@ class Engine:
                 # timer fires on time. The execution is loaded first: the wait hides the
                 # reads, so that only the step's write is left once the timer is due.
                 with contextlib.suppress(StoreError):
-                    self.load(msg.instance_id)
+                    self.load(msg.instance_id, msg.execution_id)
                 self.sleep(max(0.0, (msg.fire_at - self.clock()).total_seconds()))
                 now = max(self.clock(), msg.fire_at)
             elif early > 0:

@@ -310,7 +310,14 @@ class Histories(InstanceRecords, StepLog, Protocol):
     """Instance records with their executions' steps: what loading, starting and
     publishing an instance read and write."""
 
+    def read_execution(
+        self, instance_id: str, execution_id: str, after: int = -1
+    ) -> tuple[InstanceMeta | None, list[StepRecord]]:
+        """The instance record and the steps of ``execution_id`` numbered above
+        ``after``, read together (one round trip where the store allows it). The steps
+        are the current history only when the record's execution is ``execution_id``."""
 
-class InstanceStore(InstanceRecords, StepLog, Inbox, InstanceListing, Retention, Protocol):
+
+class InstanceStore(Histories, Inbox, InstanceListing, Retention, Protocol):
     """The whole store (one DynamoDB table holds it all): the engine is given it, and
     hands each of its parts the ports that part uses."""

@@ -75,6 +75,12 @@ class MemoryStore:
         steps = self.steps.get((instance_id, execution_id), {})
         return [steps[k] for k in sorted(steps) if k > after]
 
+    def read_execution(
+        self, instance_id: str, execution_id: str, after: int = -1
+    ) -> tuple[InstanceMeta | None, list[StepRecord]]:
+        with self._lock:
+            return self.metas.get(instance_id), self.load_steps(instance_id, execution_id, after)
+
     def get_step(self, instance_id: str, execution_id: str, seq: int) -> StepRecord | None:
         return self.steps.get((instance_id, execution_id), {}).get(seq)
 
