@@ -106,16 +106,31 @@ class SqsEventSource:
         return self._invoke(msgs)
 
     def _receive(self) -> list[Any]:
-        # One receive per batch, as Lambda's pollers with no batching window
-        # (``MaximumBatchingWindowInSeconds: 0`` in the template): a fan-out's messages,
-        # sent together in one SendMessageBatch, arrive together. A second receive to
-        # top a batch up would cost every hop of a queued sequence a round trip.
         msgs: list[Any] = self._sqs.receive_message(
             QueueUrl=self._url,
             MaxNumberOfMessages=self._batch_size,
             WaitTimeSeconds=self._wait,
             AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
         ).get("Messages", [])
+        with self._lock:
+            busy = len(self._in_flight) > 1
+        while busy and 0 < len(msgs) < self._batch_size:
+            # Under load (other batches in flight), fill the batch from what is visible
+            # now, as Lambda's pollers hand over fuller batches when the queue backs up:
+            # a burst's messages then run together in one invocation instead of one per
+            # poller while the containers are all taken. Not on a quiet stack: there the
+            # second receive would only add a round trip to every hop of a sequence.
+            more = self._sqs.receive_message(
+                QueueUrl=self._url,
+                MaxNumberOfMessages=self._batch_size - len(msgs),
+                WaitTimeSeconds=0,
+                AttributeNames=["ApproximateReceiveCount", "SentTimestamp"],
+            ).get("Messages", [])
+            seen = {m["MessageId"] for m in msgs}
+            more = [m for m in more if m["MessageId"] not in seen]
+            if not more:
+                break
+            msgs += more
         return msgs
 
     def _invoke(self, msgs: list[Any]) -> tuple[int, int]:
