@@ -18,6 +18,8 @@ RUNTIME_PYTHON = python3.13
 build-WorkflowFunction:
 	@test -n "$(ARTIFACTS_DIR)" || { echo "build-WorkflowFunction is run by sam build (it sets ARTIFACTS_DIR)"; exit 2; }
 	cp handler.py "$(ARTIFACTS_DIR)/"
+	# A Dapr Configuration for the template's DaprConfigFile, if the project has one.
+	if [ -f dapr-config.yaml ]; then cp dapr-config.yaml "$(ARTIFACTS_DIR)/"; fi
 	tar -c --exclude=__pycache__ --exclude='*.pyc' wf | tar -x -C "$(ARTIFACTS_DIR)"
 	python3 -m pip install --quiet --no-compile --require-hashes --no-deps -r requirements.txt -t "$(ARTIFACTS_DIR)" $(PLATFORM)
 	if $(RUNTIME_PYTHON) -c "" >/dev/null 2>&1; then \

@@ -53,6 +53,7 @@ SPEC_ROUTES: dict[tuple[str, str], dict[str, list[str]]] = {
     ("post", f"{W}/purge"): {"202": [], "400": ["ERR_INVALID_FILTER"]},
     ("get", "/v1.0/metadata"): {"200": []},
     ("get", "/v1.0/healthz"): {"204": []},
+    ("get", "/v1.0/concurrency"): {"200": []},
 }
 
 

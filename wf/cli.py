@@ -23,11 +23,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from wf.client import DEFAULT_ENDPOINT, DaprWorkflowClient, WorkflowApi, WorkflowHistoryEvent, WorkflowSummary
+from wf.client import (
+    API_PREFIX,
+    DEFAULT_ENDPOINT,
+    DaprWorkflowClient,
+    WorkflowApi,
+    WorkflowHistoryEvent,
+    WorkflowSummary,
+)
 from wf.core.status import WorkflowStatus
 from wf.dev.eventsource import DEFAULT_POLLERS
 from wf.dev.provision import DEV_RETENTION_DAYS, FUNCTION_TIMEOUT
-from wf.errors import DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
+from wf.errors import ConfigurationError, DevServerError, EndpointUnreachableError, WorkflowClientError, WorkflowError
 
 EXIT_API_ERROR, EXIT_USAGE, EXIT_UNREACHABLE, EXIT_TIMEOUT, EXIT_DIVERGED = 1, 2, 3, 4, 5
 
@@ -275,6 +282,22 @@ def cmd_replay(args: argparse.Namespace) -> int:
     return 0 if all(o.ok for o in outcomes) else EXIT_DIVERGED
 
 
+def cmd_limits(args: argparse.Namespace) -> int:
+    http = _http(args)
+    _, body = http.call("GET", f"{API_PREFIX}/concurrency")
+    if args.output == "json":
+        _print(body)
+        return 0
+    rows = body["limits"]
+    if not rows:
+        print("no concurrency limits (a Dapr Configuration's spec.workflow: wf dev --config, DaprConfigFile)")
+        return 0
+    print(f"{'ACTIVITY':<32}{'MAX':>6}{'RUNNING':>9}{'WAITING':>9}")
+    for row in rows:
+        print(f"{row['activity'] or '(all)':<32}{row['maxConcurrent']:>6}{row['running']:>9}{row['waiting']:>9}")
+    return 0
+
+
 def cmd_rerun(args: argparse.Namespace) -> int:
     kwargs: dict[str, Any] = {"new_instance_id": args.new_id}
     if args.input is not None:
@@ -459,6 +482,13 @@ def build_parser() -> argparse.ArgumentParser:
         "they leave the saved state too), as the template's RetentionDays; 0 keeps them until purged "
         f"(default: $WF_RETENTION_DAYS, else {DEV_RETENTION_DAYS:g}, the template's)",
     )
+    dev.add_argument(
+        "--config",
+        default=None,
+        metavar="FILE",
+        help="a Dapr Configuration file (YAML) whose spec.workflow concurrency limits apply, as "
+        "`dapr run --config` reads it; the template's DaprConfigFile",
+    )
     inv = sub.add_parser(
         "invoke", help="run one Lambda event (events/X.json) through the handler, locally", formatter_class=fmt
     )
@@ -567,6 +597,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="history files written by `wf history ID -o json > ID.json`, or folders of them",
     )
     p.set_defaults(fn=cmd_replay)
+    p = client("limits", "the concurrency limits across the deployment: runs holding a slot, runs waiting")
+    p.add_argument("-o", "--output", choices=["table", "json"], default="table", help="output format")
+    p.set_defaults(fn=cmd_limits)
     p = client("rerun", "start a new instance from a terminal one's history; prints the new ID")
     p.add_argument("id", help="the terminal instance to rerun")
     p.add_argument(
@@ -603,6 +636,18 @@ def main(argv: list[str] | None = None) -> int:
         else:
             # As the template's default: the saved state does not grow without bound.
             os.environ.setdefault("WF_RETENTION_DAYS", f"{DEV_RETENTION_DAYS:g}")
+        if args.config is not None:
+            from wf.engine.concurrency import ConcurrencyLimits
+
+            config = Path(args.config).resolve()
+            try:
+                limits = ConcurrencyLimits.from_dapr_configuration(config.read_text(), args.config)
+            except (OSError, ConfigurationError) as exc:
+                print(f"wf dev: --config: {exc}", file=sys.stderr)
+                return EXIT_USAGE
+            os.environ["WF_DAPR_CONFIG"] = str(config)
+            for _scope, name, slots in limits.all_scopes():
+                print(f"wf dev: at most {slots} {'runs of ' + repr(name) if name else 'activity runs'} at once")
 
         try:
             serve(

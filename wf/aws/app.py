@@ -21,6 +21,7 @@ from wf.aws.s3 import S3Blobs
 from wf.aws.sessions import events_client, s3_client, shared_loader
 from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
+from wf.aws.slots import DynamoSlots
 from wf.aws.sqs import SqsQueue
 from wf.aws.status_events import EventBridgeStatusEvents
 from wf.aws.table import make_item_model
@@ -28,6 +29,7 @@ from wf.aws.tracing import Span, message_spans, no_span
 from wf.core.registry import Registry
 from wf.engine import selfcheck
 from wf.engine.blobs import MAX_INLINE_PAYLOAD_BYTES, MAX_PAYLOAD_BYTES, BlobStore
+from wf.engine.concurrency import ActivityGate, ConcurrencyLimits
 from wf.engine.engine import Engine
 from wf.engine.metrics import Metrics
 
@@ -100,15 +102,20 @@ def build_engine(
         status_events = EventBridgeStatusEvents(
             lambda: events_client(settings.region, settings.events_endpoint), settings.event_bus
         )
-    store = DynamoStore(
-        make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint), blobs, retention=retention
+    item = make_item_model(settings.table_name, settings.region, settings.dynamodb_endpoint)
+    store = DynamoStore(item, blobs, retention=retention)
+    new_id = time_ordered_id(clock)
+    gate = (
+        ActivityGate(settings.concurrency, DynamoSlots(item), clock, new_id)
+        if settings.concurrency != ConcurrencyLimits()
+        else None
     )
     return Engine(
         runtime,
         store,
         SqsQueue(make_sqs, settings.queue_url, blobs),
         clock=clock,
-        new_id=time_ordered_id(clock),
+        new_id=new_id,
         activity_margin_ms=settings.activity_margin_ms,
         max_receive_count=settings.max_receive_count,
         activity_concurrency=settings.activity_concurrency,
@@ -120,6 +127,7 @@ def build_engine(
         sleep=sleep,
         metrics=metrics,
         status_events=status_events,
+        concurrency=gate,
     )
 
 

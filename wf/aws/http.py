@@ -71,7 +71,7 @@ _EMPTY_SEGMENT = re.compile(r"^/(?P<ver>[^/]+)/workflows/(?P<c>[^/]*)/(?P<a>[^/]
 #: Anything before the first Dapr version segment that starts a route is stripped; a
 #: path that starts with a version segment is never touched.
 BASE_PATH = re.compile(
-    r"^(?!/v1\.0(?:-alpha1|-beta1)?/)(?:/[^/]+)+?(?=/v1\.0(?:-alpha1|-beta1)?/workflows/|/v1\.0/(?:metadata|healthz)$)"
+    r"^(?!/v1\.0(?:-alpha1|-beta1)?/)(?:/[^/]+)+?(?=/v1\.0(?:-alpha1|-beta1)?/workflows/|/v1\.0/(?:metadata|healthz|concurrency)$)"
 )
 
 #: The error code of each operation, for its refusals by status and its faults (500).
@@ -352,6 +352,24 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
     @route("GET", "/v1.0/healthz", "healthz", None)
     def healthz() -> Response[str]:
         return Response(status_code=204, content_type="text/plain", body="")
+
+    @route("GET", "/v1.0/concurrency", "concurrency", None)
+    def concurrency() -> Response[str]:
+        usage = engine.gate.usage() if engine.gate is not None else []
+        return _json(
+            200,
+            {
+                "limits": [
+                    {
+                        "activity": u.activity,
+                        "maxConcurrent": u.max_concurrent,
+                        "running": u.running,
+                        "waiting": u.waiting,
+                    }
+                    for u in usage
+                ]
+            },
+        )
 
     spec: list[str] = []
 

@@ -188,6 +188,25 @@ PURGED = {
     "properties": {"purged": {"type": "integer"}, "continuationToken": {"type": "string"}},
 }
 METADATA = {"type": "object"}
+CONCURRENCY = {
+    "type": "object",
+    "required": ["limits"],
+    "properties": {
+        "limits": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["activity", "maxConcurrent", "running", "waiting"],
+                "properties": {
+                    "activity": {"type": ["string", "null"], "description": "the activity's name; null: all"},
+                    "maxConcurrent": {"type": "integer"},
+                    "running": {"type": "integer", "description": "runs holding a slot now"},
+                    "waiting": {"type": "integer", "description": "runs that found the limit full lately"},
+                },
+            },
+        }
+    },
+}
 
 _ID = ("ERR_INSTANCE_ID_PROVIDED_MISSING", "ERR_INSTANCE_ID_TOO_LONG", "ERR_INSTANCE_ID_INVALID")
 _FILTERS = {
@@ -308,4 +327,12 @@ ROUTES: dict[str, RouteDoc] = {
     ),
     "metadata": RouteDoc("The sidecar metadata Dapr clients read", (200, METADATA), {}, workflow=False, tag="meta"),
     "healthz": RouteDoc("Health check", (204, None), {}, workflow=False, tag="meta"),
+    "concurrency": RouteDoc(
+        "The concurrency limits across the deployment (a Dapr Configuration's spec.workflow), "
+        "with the runs holding a slot and those waiting for one",
+        (200, CONCURRENCY),
+        {},
+        workflow=False,
+        tag="meta",
+    ),
 }

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 from wf.engine.budget import DEFAULT_MARGIN_MS
 from wf.engine.cache import DEFAULT_CACHE_BYTES
+from wf.engine.concurrency import ConcurrencyLimits
 from wf.engine.engine import DEFAULT_ACTIVITY_CONCURRENCY, DEFAULT_MAX_RECEIVE_COUNT
 from wf.errors import ConfigurationError
 
@@ -73,6 +75,10 @@ class Settings:
     #: forever): its record then expires by DynamoDB TTL, and the function deletes the
     #: rest of it as the table's stream reports the expiry (``wf/aws/retention.py``).
     retention_days: float = 0.0
+    #: Concurrency limits, from the Dapr Configuration file ``WF_DAPR_CONFIG`` names (a
+    #: path relative to the function's code, ``LAMBDA_TASK_ROOT``, or absolute; the
+    #: template's ``DaprConfigFile``, ``wf dev --config``): ``wf/engine/concurrency.py``.
+    concurrency: ConcurrencyLimits = field(default_factory=ConcurrencyLimits)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -127,7 +133,19 @@ class Settings:
             event_bus=env.get("WF_EVENT_BUS") or None,
             bucket_name=bucket,
             retention_days=_days(env.get("WF_RETENTION_DAYS")),
+            concurrency=_limits(env.get("WF_DAPR_CONFIG"), env.get("LAMBDA_TASK_ROOT")),
         )
+
+
+def _limits(path: str | None, code_root: str | None) -> ConcurrencyLimits:
+    if not path:
+        return ConcurrencyLimits()
+    file = Path(path) if code_root is None else Path(code_root) / path
+    try:
+        text = file.read_text()
+    except OSError as exc:
+        raise ConfigurationError(f"the Dapr Configuration WF_DAPR_CONFIG names cannot be read: {exc}") from exc
+    return ConcurrencyLimits.from_dapr_configuration(text, str(path))
 
 
 def _days(raw: str | None) -> float:

@@ -22,6 +22,10 @@ Layout (partition key ``pk`` = instance ID):
   unit per KB ($0.625 per million each, 10,000 for a 10 MB step), and no partition's
   write throughput (1,000 units a second per instance) to wait for.
 
+- ``pk = "LIMIT#<scope>"`` (no instance ID has a ``#``): a concurrency limit's slots,
+  ``sk = "S#<n>"``, each leased to one run at a time, and ``sk = "W#<run>"``, a note
+  that a run waits for one (``wf/aws/slots.py``).
+
 - ``sk = "I#<execution>#<token>"``: the execution's inbox: results that lost a race to
   commit, left for one step to take together (``wf/engine/engine.py``); deleted once
   recorded. ``sk = "N#<execution>"``: when the inbox's message was sent, while it is
@@ -100,6 +104,10 @@ def make_item_model(table_name: str, region: str, host: str | None) -> type[Mode
         #: A scheduled start's time and input (a PENDING instance's record).
         start_at = UnicodeAttribute(null=True)
         input = UnicodeAttribute(null=True)
+        #: A concurrency limit's slot (``wf/aws/slots.py``): who holds it, and until
+        #: when (epoch milliseconds); for a waiting run's note, until when it counts.
+        lease_owner = UnicodeAttribute(null=True)
+        lease_until = NumberAttribute(null=True)
         by_status = ByStatus()
 
     Item.Meta.table_name = table_name  # type: ignore[attr-defined]

@@ -62,7 +62,11 @@ class Dispatcher:
         waits: Waits = BILLED,
         app_id: str = DEFAULT_APP_ID,
         max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
+        limited: Callable[[str], bool] = lambda name: False,
     ) -> None:
+        #: Whether an activity falls under a deployment-wide concurrency limit: then it
+        #: is always queued, even if marked inline, so that it takes a slot to run.
+        self._limited = limited
         self._waits = waits
         self._max_payload = max_payload_bytes
         self.app_id = app_id
@@ -116,8 +120,7 @@ class Dispatcher:
         inline: list[ScheduleActivity] = []
         for cmd in commands:
             if isinstance(cmd, ScheduleActivity):
-                spec = self._registry.activities.get(cmd.name)
-                if allow_inline and spec is not None and spec.inline:
+                if allow_inline and self._inline(cmd.name):
                     inline.append(cmd)
                 else:
                     out.append(activity_message(iid, exec_id, now, cmd))
@@ -161,6 +164,10 @@ class Dispatcher:
             self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
         return results
 
+    def _inline(self, name: str) -> bool:
+        spec = self._registry.activities.get(name)
+        return spec is not None and spec.inline and not self._limited(name)
+
     def _bounded(
         self, commands: list[Command], allow_inline: bool, max_sends: int
     ) -> tuple[list[Command], list[tuple[int, int]]]:
@@ -169,8 +176,7 @@ class Dispatcher:
 
         def sent(cmd: Command) -> bool:
             if isinstance(cmd, ScheduleActivity):
-                spec = self._registry.activities.get(cmd.name)
-                return not (allow_inline and spec is not None and spec.inline)
+                return not (allow_inline and self._inline(cmd.name))
             return isinstance(cmd, ScheduleTimer | StartChild)
 
         movable = [c for c in commands if sent(c)]

@@ -30,7 +30,7 @@ import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
@@ -48,6 +48,8 @@ from wf.core.step import StepResult
 from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
+from wf.engine.concurrency import WAIT_SECONDS as CONCURRENCY_WAIT_SECONDS
+from wf.engine.concurrency import ActivityGate, Lease
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
@@ -95,6 +97,10 @@ DEFAULT_ACTIVITY_CONCURRENCY = 10
 
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
+#: A concurrency slot's lease outlasts its invocation's deadline by this much; without a
+#: deadline (a stack run in process), it is held at most MAX_LEASE.
+LEASE_MARGIN_MS = 5_000
+MAX_LEASE = timedelta(minutes=15)
 MAX_RETRY_DELAY_SECONDS = 300
 
 
@@ -126,8 +132,13 @@ class Engine:
         sleep: Callable[[float], None] = time.sleep,
         metrics: Metrics | None = None,
         status_events: StatusEvents | None = None,
+        concurrency: ActivityGate | None = None,
     ) -> None:
         self.runtime = runtime
+        #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``).
+        self.gate = concurrency
+        if concurrency is not None and concurrency.limits.activities_per_container is not None:
+            activity_concurrency = min(activity_concurrency, concurrency.limits.activities_per_container)
         self.store = store
         self.queue = queue
         self.clock = clock
@@ -153,6 +164,7 @@ class Engine:
             waits=self.waits,
             app_id=app_id,
             max_payload_bytes=max_payload_bytes,
+            limited=concurrency.limits.limited if concurrency is not None else (lambda name: False),
         )
         self.lifecycle = Lifecycle(
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
@@ -501,7 +513,31 @@ class Engine:
         prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
         if isinstance(prepared, list):
             return prepared
-        return self.dispatch.run_activities([self._run_of(msg)], remaining_ms)
+        leases = self._enter_limits(msg, remaining_ms)
+        if leases is None:
+            return []
+        try:
+            return self.dispatch.run_activities([self._run_of(msg)], remaining_ms)
+        finally:
+            self._leave_limits(leases)
+
+    def _enter_limits(self, msg: ActivityMessage, remaining_ms: Callable[[], int] | None) -> list[Lease] | None:
+        """The slots of the concurrency limits ``msg``'s activity falls under, leased
+        until this invocation's deadline (a container that dies holding them frees them
+        then); None when a limit is full: the message is sent again, delayed, to wait."""
+        if self.gate is None:
+            return []
+        lease_for = timedelta(milliseconds=remaining_ms() + LEASE_MARGIN_MS) if remaining_ms else MAX_LEASE
+        leases = self.gate.enter(msg.name, f"{msg.instance_id}#{msg.execution_id}#{msg.task_id}", lease_for)
+        if leases is None:
+            log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
+            self.queue.send([msg.to_out(CONCURRENCY_WAIT_SECONDS)])
+            self.metrics.count(Metric.ACTIVITIES_WAITING)
+        return leases
+
+    def _leave_limits(self, leases: Sequence[Lease]) -> None:
+        if self.gate is not None and leases:
+            self.gate.leave(leases)
 
     def activities_events(
         self, deliveries: Sequence[tuple[ActivityMessage, int]], *, remaining_ms: Callable[[], int] | None = None
@@ -531,9 +567,25 @@ class Engine:
                     wave.remove(i)
                     with contextlib.suppress(QueueError):  # else events_for defers it, alone
                         brought[i] = self._defer(deliveries[i][0])
-            runs = [self._run_of(deliveries[i][0]) for i in wave]
-            for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
-                brought[i] = [event]
+            held: list[Lease] = []
+            try:
+                for i in list(wave):
+                    try:
+                        leases = self._enter_limits(deliveries[i][0], remaining_ms)
+                    except Exception as exc:
+                        log.info("%s: activity left to run alone (%s)", deliveries[i][0].instance_id, exc)
+                        wave.remove(i)
+                        continue
+                    if leases is None:
+                        wave.remove(i)
+                        brought[i] = []
+                    else:
+                        held += leases
+                runs = [self._run_of(deliveries[i][0]) for i in wave]
+                for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
+                    brought[i] = [event]
+            finally:
+                self._leave_limits(held)
         return brought
 
     def _run_of(self, msg: ActivityMessage) -> ActivityRun:

@@ -17,6 +17,8 @@ class Metric(Enum):
     ACTIVITIES_RUN = "ActivitiesRun"
     ACTIVITIES_ABANDONED = "ActivitiesAbandoned"
     ACTIVITIES_DEFERRED = "ActivitiesDeferred"
+    #: Activities that found a concurrency limit full and went back to wait in SQS.
+    ACTIVITIES_WAITING = "ActivitiesWaitingForSlot"
     ACTIVITIES_TIMED_OUT = "ActivitiesTimedOut"
     #: Work handed to a fresh, delayed message after a transient AWS error.
     MESSAGES_RETRIED = "MessagesRetried"

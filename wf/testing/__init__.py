@@ -8,6 +8,7 @@ store contract tests in ``tests/test_store_contract.py`` run one suite on both).
 from wf.testing.environment import TestWorkflowClient, WorkflowTestEnvironment
 from wf.testing.memory_blobs import MemoryBlobs
 from wf.testing.memory_queue import MemoryQueue
+from wf.testing.memory_slots import MemorySlots
 from wf.testing.memory_store import MemoryStore
 from wf.testing.metrics import RecordingMetrics
 from wf.testing.replayer import Replayer, ReplayOutcome
@@ -16,6 +17,7 @@ from wf.testing.status_events import RecordingStatusEvents
 __all__ = [
     "MemoryBlobs",
     "MemoryQueue",
+    "MemorySlots",
     "MemoryStore",
     "RecordingMetrics",
     "RecordingStatusEvents",
