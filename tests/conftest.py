@@ -29,8 +29,37 @@ iam.install()  # the function's AWS calls, for tests/test_iam.py
 WALL_CLOCK_UPSTREAM = ("test_retry_policies", "test_retry_timeout", "test_terminate_recursive")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """tests/test_iam.py last: it checks the calls every test before it made."""
+#: The suite's longest tests (a minute or more each under its load): each goes to the head
+#: of a different worker's share (pytest-xdist's work stealing hands each worker a
+#: contiguous share and steals from the tails), so that none waits behind another.
+LONGEST = (
+    "tests/test_http_fuzz.py::test_fuzzed_requests_never_get_a_5xx",
+    "tests/test_openapi.py::test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses",
+    "tests/test_console.py::test_a_phone_width_and_1000_instances_and_a_1000_event_history",
+    "tests/test_chaos.py::test_chaos_small",
+    "tests/test_dev_load.py::test_200_concurrent_events_to_one_instance_are_each_applied_once",
+    "tests/test_security.py::test_wf_dev_honours_dapr_api_token_and_the_clients_send_it",
+)
+
+
+def _longest_spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
+    longest = [i for i in items if i.nodeid in LONGEST]
+    rest = [i for i in items if i.nodeid not in LONGEST]
+    if workers < 2 or not longest:
+        return items
+    share = -(-len(items) // workers)
+    ordered: list[pytest.Item] = []
+    for start in range(0, len(items), share):
+        if longest:
+            ordered.append(longest.pop(0))
+        ordered += rest[: share - 1]
+        rest = rest[share - 1 :]
+    return ordered + longest + rest
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The longest tests spread over the workers; tests/test_iam.py last: it checks the
+    calls every test before it made."""
     for item in items:
         if item.nodeid == "tests/upstream/test_durabletask_e2e.py::test_terminate_recursive":
             # Its recursive half races 5 children's 2 s timers with a termination sent 1 s
@@ -42,6 +71,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             )
         elif item.nodeid.startswith("tests/upstream/") and item.name in WALL_CLOCK_UPSTREAM:
             item.add_marker(pytest.mark.flaky(reruns=4, reruns_delay=3))
+    workers = config.getoption("numprocesses", None) or 0
+    items[:] = _longest_spread(items, int(workers) if isinstance(workers, int | str) and str(workers).isdigit() else 0)
     items.sort(key=lambda item: item.nodeid.startswith("tests/test_iam.py"))
 
 

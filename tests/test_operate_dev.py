@@ -219,7 +219,7 @@ def test_cli_version_help_and_completion(dev) -> None:
     assert "4  `get --wait --timeout S`" in wf(env, base, "--help").stdout
     script = wf(env, base, "completion", "bash").stdout
     check = subprocess.run(
-        ["bash", "-c", script + '\nCOMP_WORDS=(wf li); COMP_CWORD=1; _wf; echo "${COMPREPLY[@]}"'],
+        ["bash", "-c", script + '\nCOMP_WORDS=(wf lis); COMP_CWORD=1; _wf; echo "${COMPREPLY[@]}"'],
         capture_output=True,
         text=True,
     )
