@@ -98,15 +98,15 @@ def slots(request: Any) -> Iterator[Slots]:
             aws_access_key_id="local",
             aws_secret_access_key="local",
         )
-        name = f"wf-slots-{random.randrange(10**9)}"
+        name = f"wf-instances-slots-{random.randrange(10**9)}"  # the template's table
         ddb.create_table(**table_definition(name))
         yield DynamoSlots(make_item_model(name, "us-east-1", endpoint))
         return
     from moto import mock_aws
 
     with mock_aws():
-        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_definition("wf-slots"))
-        yield DynamoSlots(make_item_model("wf-slots", "us-east-1", None))
+        boto3.client("dynamodb", region_name="us-east-1").create_table(**table_definition("wf-instances-slots"))
+        yield DynamoSlots(make_item_model("wf-instances-slots", "us-east-1", None))
 
 
 def test_a_limit_s_slots_are_taken_once_given_back_and_free_again_when_a_lease_ends(slots: Slots) -> None:
