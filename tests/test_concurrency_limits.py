@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from tests.dev_process import ROOT, eventually, wf_dev
+from tests.test_store_contract import local_table
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.serde import decode, encode
 from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, Lease, Slots
@@ -90,17 +91,7 @@ def slots(request: Any) -> Iterator[Slots]:
     from wf.aws.table import make_item_model, table_definition
 
     if request.param == "dynamodb-local":  # AWS's own DynamoDB Local, not moto
-        endpoint = request.getfixturevalue("dynamodb_local")
-        ddb = boto3.client(
-            "dynamodb",
-            endpoint_url=endpoint,
-            region_name="us-east-1",
-            aws_access_key_id="local",
-            aws_secret_access_key="local",
-        )
-        name = f"wf-instances-slots-{random.randrange(10**9)}"  # the template's table
-        ddb.create_table(**table_definition(name))
-        yield DynamoSlots(make_item_model(name, "us-east-1", endpoint))
+        yield DynamoSlots(local_table(request.getfixturevalue("dynamodb_local")))
         return
     from moto import mock_aws
 

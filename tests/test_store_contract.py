@@ -4,6 +4,7 @@ prove on memory holds on DynamoDB."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -46,15 +47,12 @@ def store(request: Any) -> Iterator[InstanceStore]:
         yield DynamoStore(make_item_model(res.table_name, "us-east-1", None), blobs)
 
 
-_tables = iter(range(1_000_000))
-
-
-def _local_store(endpoint: str) -> InstanceStore:
-    """A DynamoStore on a fresh table of the session's DynamoDB Local."""
-    from wf.aws.dynamodb import DynamoStore
+def local_table(endpoint: str) -> Any:
+    """A fresh table on the session's DynamoDB Local, as the template declares it (one per
+    test): its pynamodb model."""
     from wf.aws.table import make_item_model, table_definition
 
-    name = f"wf-instances-contract-{next(_tables)}"  # the template's table, one per test
+    name = f"wf-instances-contract-{uuid.uuid4().hex[:12]}"  # the template's table, one per test
     ddb = boto3.client(
         "dynamodb",
         endpoint_url=endpoint,
@@ -63,7 +61,14 @@ def _local_store(endpoint: str) -> InstanceStore:
         aws_secret_access_key="local",
     )
     ddb.create_table(**table_definition(name))
-    return DynamoStore(make_item_model(name, "us-east-1", endpoint))
+    return make_item_model(name, "us-east-1", endpoint)
+
+
+def _local_store(endpoint: str) -> InstanceStore:
+    """A DynamoStore on a fresh table of the session's DynamoDB Local."""
+    from wf.aws.dynamodb import DynamoStore
+
+    return DynamoStore(local_table(endpoint))
 
 
 @pytest.fixture(params=["memory", "s3"])
