@@ -39,7 +39,10 @@ def _browser_needed() -> None:
 
 @pytest.fixture(scope="module")
 def dev(tmp_path_factory) -> Iterator[tuple[str, DaprWorkflowClient]]:
-    with wf_dev(tmp_path_factory.mktemp("console"), APP) as (base, _env, _lines):
+    tmp = tmp_path_factory.mktemp("console")
+    config = tmp / "dapr-config.yaml"  # a limit, shown on the list page
+    config.write_text("spec:\n  workflow:\n    activityConcurrencyLimits:\n      - {name: square, maxConcurrent: 8}\n")
+    with wf_dev(tmp, APP, "--config", str(config)) as (base, _env, _lines):
         yield base, DaprWorkflowClient(base)
 
 
@@ -89,6 +92,9 @@ def test_list_filter_open_timeline_raise_rerun_purge(dev, browser) -> None:
     # The list: every instance, with status in colour and in words, and counts.
     ids = page.locator("#instances tbody tr td:first-child a").all_inner_texts()
     assert {"fam", "fam-child", "bob", "idle-1"} <= set(ids)
+    # The deployment's concurrency limits, under the list.
+    page.wait_for_selector("#limits:not([hidden])")
+    assert page.locator("#limits tbody tr td").all_inner_texts()[:2] == ["square", "8"]
     row = page.locator("#instances tbody tr", has_text="idle-1")
     assert row.locator(".status").inner_text() == "TERMINATED"
     assert "s-TERMINATED" in (row.locator(".status").get_attribute("class") or "")

@@ -290,6 +290,7 @@ def test_what_the_console_calls_is_what_the_proxy_forwards() -> None:
         ("GET", "/v1.0/workflows/dapr/i-1"): 'api("GET", `/${encodeURIComponent(id)}`',
         ("GET", "/v1.0/workflows/dapr/i-1/history"): "/history`",
         ("GET", "/v1.0/metadata"): 'call("/v1.0/metadata")',
+        ("GET", "/v1.0/concurrency"): 'call("/v1.0/concurrency")',
         ("POST", "/v1.0/workflows/dapr/i-1/raiseEvent/ev%20x"): 'path("raiseEvent")',
         **{
             ("POST", f"/v1.0/workflows/dapr/i-1/{a}"): f'path("{a}")'
@@ -299,4 +300,4 @@ def test_what_the_console_calls_is_what_the_proxy_forwards() -> None:
     for (method, path), snippet in calls.items():
         assert snippet in script, snippet
         assert is_console_call(method, path), (method, path)
-    assert script.count('api("') + script.count('call("') == 12  # no call the list above misses
+    assert script.count('api("') + script.count('call("') == 13  # no call the list above misses

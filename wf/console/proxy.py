@@ -33,6 +33,7 @@ _FORWARDED = (("Content-Type", "CONTENT_TYPE"), ("Accept", "HTTP_ACCEPT"))
 _SEGMENT = r"[^/]+"
 _CONSOLE_CALLS = (
     ("GET", re.compile(r"/v1\.0/metadata")),
+    ("GET", re.compile(r"/v1\.0/concurrency")),
     ("GET", re.compile(rf"/v1\.0/workflows/{_SEGMENT}(/{_SEGMENT}(/history)?)?")),
     ("POST", re.compile(rf"/v1\.0/workflows/{_SEGMENT}/{_SEGMENT}/(pause|resume|terminate|purge|rerun)")),
     ("POST", re.compile(rf"/v1\.0/workflows/{_SEGMENT}/{_SEGMENT}/raiseEvent/{_SEGMENT}")),

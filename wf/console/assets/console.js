@@ -108,7 +108,20 @@ async function instancesPage() {
   const table = el("div", { class: "table-wrap" });
   const pager = el("nav", { class: "pager", "aria-label": "Pages" });
   const timing = el("p", { class: "muted", id: "list-timing" });
-  main.replaceChildren(el("h1", { text: "Workflow instances" }), form, counts, table, pager, timing);
+  const limits = el("section", { id: "limits", hidden: true, "aria-label": "Concurrency limits" });
+  main.replaceChildren(el("h1", { text: "Workflow instances" }), form, counts, table, pager, timing, limits);
+  // The deployment's concurrency limits (a Dapr Configuration's spec.workflow), if any:
+  // the runs holding a slot now, and those waiting for one.
+  call("/v1.0/concurrency").then((r) => (r.ok ? r.json() : null)).then((body) => {
+    if (!body || !body.limits.length) return;
+    limits.replaceChildren(el("h2", { text: "Concurrency limits" }), el("table", {},
+      el("thead", {}, el("tr", {}, ...["Activity", "At most", "Running", "Waiting"].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, body.limits.map((l) => el("tr", {},
+        el("td", { text: l.activity === null ? "(all activities)" : l.activity }),
+        el("td", { text: String(l.maxConcurrent) }), el("td", { text: String(l.running) }),
+        el("td", { text: String(l.waiting) }))))));
+    limits.hidden = false;
+  }).catch(() => {});
 
   const filters = filtersOf(p);
   const started = performance.now();
