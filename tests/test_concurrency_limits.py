@@ -348,3 +348,19 @@ def _get(base: str, path: str) -> Any:
 
     with urllib.request.urlopen(base + path, timeout=10) as r:
         return json.loads(r.read())
+
+
+def test_wf_dev_refuses_a_configuration_it_cannot_honour_before_starting(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    config = tmp_path / "dapr-config.yaml"
+    config.write_text("spec:\n  workflow:\n    globalMaxConcurrentWorkflowInvocations: 3\n")
+    for path, says in ((config, "not supported here"), (tmp_path / "missing.yaml", "No such file")):
+        run = subprocess.run(
+            [sys.executable, "-m", "wf.cli", "dev", "--port", "1", "--config", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, run.stderr
