@@ -19,6 +19,7 @@ import boto3
 import pytest
 
 from tests.dev_process import ROOT, eventually, wf_dev
+from tests.test_concurrent_containers import in_threads
 from tests.test_store_contract import local_table
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.serde import decode, encode
@@ -258,11 +259,7 @@ def test_a_50_way_fan_out_over_four_containers_never_overlaps_past_its_limits(se
                 with lock:
                     busy[0] -= 1
 
-    threads = [threading.Thread(target=container) for _ in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    in_threads(container, 4, timeout=120)
     assert not errors, errors
     meta = store.metas["o1"]
     assert meta.status.value == "COMPLETED", meta.status

@@ -144,13 +144,18 @@ def test_containers_running_at_the_same_time(trial: int) -> None:
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 
-    threads = [threading.Thread(target=container) for _ in range(3)]
+    in_threads(container, 3, timeout=60)
+    assert not errors, errors
+    check_completed_exactly_once(store)
+
+
+def in_threads(target: Callable[[], None], n: int, *, timeout: float) -> None:
+    """Run ``target`` in ``n`` threads at once ("containers"), until each returns."""
+    threads = [threading.Thread(target=target) for _ in range(n)]
     for t in threads:
         t.start()
     for t in threads:
-        t.join(timeout=60)
-    assert not errors, errors
-    check_completed_exactly_once(store)
+        t.join(timeout=timeout)
 
 
 class _CountingStore(MemoryStore):
