@@ -215,7 +215,9 @@ def test_a_50_way_fan_out_over_four_containers_never_overlaps_past_its_limits(se
     limits = ConcurrencyLimits.from_dapr_configuration(DAPR_CONFIG)
     slots = FaultySlots(MemorySlots(), rng, 0.1)
     store, queue = MemoryStore(), MemoryQueue()
-    offset = [timedelta(0)]  # time moves on when every container is idle (leases run out)
+    # The clock: wall time, moved on to the next message's time whenever every container
+    # is idle and nothing is due (an SQS delay, a dead run's lease running out).
+    offset = [timedelta(0)]
     ids = itertools.count()
     lock = threading.Lock()
 
@@ -231,16 +233,26 @@ def test_a_50_way_fan_out_over_four_containers_never_overlaps_past_its_limits(se
 
     engine().start("orders", "o1", encode(50))
     busy, idle, errors = [0], [0], []
+    pending: list[tuple[datetime, Any]] = []  # (visible at, message), as SQS holds them
+
+    def next_due() -> Any:
+        """A message due now, under ``lock``; or None (then time moves on, if all idle)."""
+        pending.extend((clock() + timedelta(seconds=out.delay_seconds), (k, out)) for k, out in queue.messages)
+        queue.messages.clear()
+        due = [i for i, (at, _) in enumerate(pending) if at <= clock()]
+        if due:
+            return pending.pop(rng.choice(due))[1]
+        if busy[0] == 0:
+            offset[0] += max(timedelta(milliseconds=1), min((at for at, _ in pending), default=clock()) - clock())
+        return None
 
     def container() -> None:
         own = engine()
         while idle[0] < 300 and store.metas["o1"].status.value != "COMPLETED":
             with lock:
-                item = queue.messages.pop(rng.randrange(len(queue.messages))) if queue.messages else None
+                item = next_due()
                 if item is None:
                     idle[0] += 1
-                    if busy[0] == 0:
-                        offset[0] += timedelta(seconds=1)  # leases of runs that died run out
                 else:
                     idle[0] = 0
                     busy[0] += 1
@@ -248,8 +260,8 @@ def test_a_50_way_fan_out_over_four_containers_never_overlaps_past_its_limits(se
                 time.sleep(0.001)
                 continue
             try:
-                # Each invocation has 2 s left: a slot is leased until 7 s from now.
-                own.handle(WorkMessage.parse(item[1].body), remaining_ms=lambda: 2000)
+                # Each invocation has 2 s left: a slot is leased until 7 s from then.
+                own.handle(WorkMessage.parse(item[1].body), remaining_ms=lambda: 2_000)
             except StoreError:
                 with lock:
                     queue.messages.append(item)  # the invocation failed: SQS delivers it again
@@ -262,7 +274,7 @@ def test_a_50_way_fan_out_over_four_containers_never_overlaps_past_its_limits(se
     in_threads(container, 4, timeout=120)
     assert not errors, errors
     meta = store.metas["o1"]
-    assert meta.status.value == "COMPLETED", meta.status
+    assert meta.status.value == "COMPLETED", meta.failure
     assert decode(meta.output) == sum(i * 10 for i in range(50)) + sum(range(10))
     assert set(_runs) == set(range(50))  # every charge ran (a run may repeat after a fault)
     assert _most["charge_card"] <= 3 and _most["all"] <= 6, _most
@@ -289,6 +301,15 @@ def test_a_dead_container_s_slot_comes_back_when_its_lease_ends() -> None:
         ("activity", 1)
     ]
     assert gate.usage()[0].running == 1 and gate.usage()[0].waiting == 1
+    # Each wait is longer (1 s, 2 s, 4 s, ... up to 8 s): a long wait does not poll every second.
+    queue.messages.clear()
+    delays = []
+    for _ in range(5):
+        engine.handle(waiting[0], remaining_ms=lambda: 10_000)
+        _, out = queue.messages.pop(0)
+        waiting[0] = WorkMessage.parse(out.body)
+        delays.append(out.delay_seconds)
+    assert delays == [2, 4, 8, 8, 8]
     queue.messages.clear()
     now[0] += timedelta(seconds=16)  # the dead run's lease is over
     engine.handle(waiting[0], remaining_ms=lambda: 10_000)

@@ -7,7 +7,7 @@ the store (``Slots``). An activity about to run takes a slot of every limit it f
 under, all or nothing, each leased until its invocation's deadline: a container that
 dies holding one (out of memory, its timeout) lets the lease run out, and the slot is
 free again. A run gives its slots back as it ends. An activity that finds a limit full
-does not run: its message comes back after a short delay (``WAIT_SECONDS``), queued in
+does not run: its message comes back after a delay (``wait_seconds``: 1 s, doubling up to 8 s), queued in
 SQS as Dapr and Cloudflare Workflows hold such work back, never refused or lost; each
 wait is noted, so that what waits can be counted (``usage``; ``wf limits``).
 
@@ -30,11 +30,21 @@ from wf.errors import ConfigurationError
 
 #: The scope of the global activity limit, and the prefix of each name's scope.
 ALL_ACTIVITIES = "activity"
-#: How long an activity that found a limit full waits in SQS before it tries again.
+#: How long an activity that found a limit full waits in SQS before it tries again: 1 s,
+#: doubling with each wait up to MAX_WAIT_SECONDS. A slot freed sits idle at most that
+#: long, and a long wait costs a try (an invocation, a read of the slots) per 8 s, not
+#: per second: a 1,000-way fan-out under a limit of 5 does not poll 1,000 times a second.
 WAIT_SECONDS = 1
+MAX_WAIT_SECONDS = 8
 #: A wait counts as waiting (``usage``) for this long after it was noted: a little
-#: over a wait, so that work retrying every ``WAIT_SECONDS`` is counted without a gap.
-WAITING_FRESH = timedelta(seconds=3 * WAIT_SECONDS)
+#: over the longest wait, so that work retrying is counted without a gap.
+WAITING_FRESH = timedelta(seconds=MAX_WAIT_SECONDS + 2)
+
+
+def wait_seconds(waited: int) -> int:
+    """The delay before the next try of a run that has waited ``waited`` times."""
+    return min(MAX_WAIT_SECONDS, WAIT_SECONDS << min(waited, 8))
+
 
 _WORKFLOW_KEYS = ("globalMaxConcurrentWorkflowInvocations", "workflowConcurrencyLimits")
 

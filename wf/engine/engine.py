@@ -48,8 +48,7 @@ from wf.core.step import StepResult
 from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
-from wf.engine.concurrency import WAIT_SECONDS as CONCURRENCY_WAIT_SECONDS
-from wf.engine.concurrency import ActivityGate, Lease
+from wf.engine.concurrency import ActivityGate, Lease, wait_seconds
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
@@ -531,7 +530,7 @@ class Engine:
         leases = self.gate.enter(msg.name, f"{msg.instance_id}#{msg.execution_id}#{msg.task_id}", lease_for)
         if leases is None:
             log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
-            self.queue.send([msg.to_out(CONCURRENCY_WAIT_SECONDS)])
+            self.queue.send([replace(msg, waited=msg.waited + 1).to_out(wait_seconds(msg.waited))])
             self.metrics.count(Metric.ACTIVITIES_WAITING)
         return leases
 

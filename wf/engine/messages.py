@@ -74,7 +74,9 @@ class WorkMessage:
         attempt, crashes = int(body.get("try", 0)), int(body.get("died", 0))
         msg: Message
         if kind is MessageKind.ACTIVITY:
-            msg = ActivityMessage(*head, int(body["task"]), body["name"], body.get("input"), _scope(body))
+            msg = ActivityMessage(
+                *head, int(body["task"]), body["name"], body.get("input"), _scope(body), int(body.get("waited", 0))
+            )
         elif kind is MessageKind.TIMER:
             msg = TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
         elif kind is MessageKind.START_CHILD:
@@ -109,11 +111,16 @@ class ActivityMessage(WorkMessage):
     #: The caller's history goes along: read from the store when the activity runs,
     #: not carried in the message (it may be large).
     propagation: PropagationScope | None = None
+    #: Times it found a concurrency limit full and was sent again to wait
+    #: (``wf/engine/concurrency.py``): each wait is longer.
+    waited: int = 0
 
     def _fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"task": self.task_id, "name": self.name, "input": self.input}
         if self.propagation is not None:
             fields["prop"] = self.propagation.value
+        if self.waited:
+            fields["waited"] = self.waited
         return fields
 
 
