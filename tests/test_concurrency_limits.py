@@ -301,7 +301,7 @@ def test_a_dead_container_s_slot_comes_back_when_its_lease_ends() -> None:
         ("activity", 1)
     ]
     assert gate.usage()[0].running == 1 and gate.usage()[0].waiting == 1
-    # Each wait is longer (1 s, 2 s, 4 s, ... up to 8 s): a long wait does not poll every second.
+    # Each wait may be longer (up to 2 s, 4 s, then 8 s): a long wait does not poll every second.
     queue.messages.clear()
     delays = []
     for _ in range(5):
@@ -309,7 +309,7 @@ def test_a_dead_container_s_slot_comes_back_when_its_lease_ends() -> None:
         _, out = queue.messages.pop(0)
         waiting[0] = WorkMessage.parse(out.body)
         delays.append(out.delay_seconds)
-    assert delays == [2, 4, 8, 8, 8]
+    assert all(1 <= d <= limit for d, limit in zip(delays, [2, 4, 8, 8, 8], strict=True)), delays
     queue.messages.clear()
     now[0] += timedelta(seconds=16)  # the dead run's lease is over
     engine.handle(waiting[0], remaining_ms=lambda: 10_000)

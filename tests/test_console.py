@@ -41,7 +41,7 @@ def _browser_needed() -> None:
 def dev(tmp_path_factory) -> Iterator[tuple[str, DaprWorkflowClient]]:
     tmp = tmp_path_factory.mktemp("console")
     config = tmp / "dapr-config.yaml"  # a limit, shown on the list page
-    config.write_text("spec:\n  workflow:\n    activityConcurrencyLimits:\n      - {name: square, maxConcurrent: 8}\n")
+    config.write_text("spec:\n  workflow:\n    activityConcurrencyLimits:\n      - {name: greet, maxConcurrent: 8}\n")
     with wf_dev(tmp, APP, "--config", str(config)) as (base, _env, _lines):
         yield base, DaprWorkflowClient(base)
 
@@ -94,7 +94,7 @@ def test_list_filter_open_timeline_raise_rerun_purge(dev, browser) -> None:
     assert {"fam", "fam-child", "bob", "idle-1"} <= set(ids)
     # The deployment's concurrency limits, under the list.
     page.wait_for_selector("#limits:not([hidden])")
-    assert page.locator("#limits tbody tr td").all_inner_texts()[:2] == ["square", "8"]
+    assert page.locator("#limits tbody tr td").all_inner_texts()[:2] == ["greet", "8"]
     row = page.locator("#instances tbody tr", has_text="idle-1")
     assert row.locator(".status").inner_text() == "TERMINATED"
     assert "s-TERMINATED" in (row.locator(".status").get_attribute("class") or "")

@@ -41,9 +41,12 @@ MAX_WAIT_SECONDS = 8
 WAITING_FRESH = timedelta(seconds=MAX_WAIT_SECONDS + 2)
 
 
-def wait_seconds(waited: int) -> int:
-    """The delay before the next try of a run that has waited ``waited`` times."""
-    return min(MAX_WAIT_SECONDS, WAIT_SECONDS << min(waited, 8))
+def wait_seconds(waited: int, draw: Callable[[int, int], int] = lambda low, high: high) -> int:
+    """The delay before the next try of a run that has waited ``waited`` times: up to 1 s,
+    2 s, 4 s, then 8 s, drawn with ``draw(low, high)`` (``random.randint``): a fan-out's
+    runs that found the limit full together then come back spread over those seconds,
+    not all at once to find it full again."""
+    return draw(WAIT_SECONDS, min(MAX_WAIT_SECONDS, WAIT_SECONDS << min(waited, 8)))
 
 
 _WORKFLOW_KEYS = ("globalMaxConcurrentWorkflowInvocations", "workflowConcurrencyLimits")

@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -134,8 +135,10 @@ class Engine:
         concurrency: ActivityGate | None = None,
     ) -> None:
         self.runtime = runtime
-        #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``).
+        #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``),
+        #: and what spreads the tries of runs that wait for a slot.
         self.gate = concurrency
+        self._jitter = random.Random()
         if concurrency is not None and concurrency.limits.activities_per_container is not None:
             activity_concurrency = min(activity_concurrency, concurrency.limits.activities_per_container)
         self.store = store
@@ -530,7 +533,8 @@ class Engine:
         leases = self.gate.enter(msg.name, f"{msg.instance_id}#{msg.execution_id}#{msg.task_id}", lease_for)
         if leases is None:
             log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
-            self.queue.send([replace(msg, waited=msg.waited + 1).to_out(wait_seconds(msg.waited))])
+            delay = wait_seconds(msg.waited, self._jitter.randint)
+            self.queue.send([replace(msg, waited=msg.waited + 1).to_out(delay)])
             self.metrics.count(Metric.ACTIVITIES_WAITING)
         return leases
 
