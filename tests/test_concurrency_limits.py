@@ -382,3 +382,15 @@ def test_wf_dev_refuses_a_configuration_it_cannot_honour_before_starting(tmp_pat
             timeout=60,
         )
         assert run.returncode == 2 and says in run.stderr and "Traceback" not in run.stderr, run.stderr
+
+
+def test_the_function_reads_the_file_shipped_with_its_code(tmp_path: Path) -> None:
+    from wf.aws.settings import Settings
+
+    (tmp_path / "dapr-config.yaml").write_text(DAPR_CONFIG)
+    env = {"WF_TABLE_NAME": "t", "WF_QUEUE_URL": "q", "WF_DAPR_CONFIG": "dapr-config.yaml"}
+    settings = Settings.from_env({**env, "LAMBDA_TASK_ROOT": str(tmp_path)})
+    assert settings.concurrency.activity_names == {"charge_card": 3}
+    assert Settings.from_env({"WF_TABLE_NAME": "t", "WF_QUEUE_URL": "q"}).concurrency == ConcurrencyLimits()
+    with pytest.raises(ConfigurationError, match="cannot be read"):
+        Settings.from_env({**env, "LAMBDA_TASK_ROOT": str(tmp_path / "elsewhere")})
