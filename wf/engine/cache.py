@@ -189,24 +189,19 @@ class LiveCache:
             meta, steps = self._store.read_execution(
                 instance_id, execution_id, after=base.next_seq - 1 if base is not None else -1
             )
-            if meta is None:
-                self.forget(instance_id)
-                return None
-            if meta.execution_id == execution_id:
+            if meta is not None and meta.execution_id == execution_id:
                 return self._rebuilt(meta, base, steps, now)
         else:
             meta = self._store.get_meta(instance_id)
-            if meta is None:
-                self.forget(instance_id)
-                return None
-            if live is not None and live.meta.execution_id == meta.execution_id:
+            if meta is not None and live is not None and live.meta.execution_id == meta.execution_id:
                 live.confirmed_at = now
                 return live
-        if known is not None and known.meta.execution_id == meta.execution_id:
-            return self._rebuilt(
-                meta, known, self._store.load_steps(instance_id, meta.execution_id, after=known.next_seq - 1), now
-            )
-        return self._rebuilt(meta, None, self._store.load_steps(instance_id, meta.execution_id), now)
+        if meta is None:
+            self.forget(instance_id)
+            return None
+        base = known if known is not None and known.meta.execution_id == meta.execution_id else None
+        steps = self._store.load_steps(instance_id, meta.execution_id, after=base.next_seq - 1 if base else -1)
+        return self._rebuilt(meta, base, steps, now)
 
     def _rebuilt(self, meta: InstanceMeta, known: Live | None, steps: list[StepRecord], now: datetime) -> Live:
         """The execution of ``meta`` from ``steps``: those after ``known``'s (a dropped
