@@ -8,6 +8,7 @@ import asyncio
 import json
 from dataclasses import dataclass
 from types import SimpleNamespace
+from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 import pytest
@@ -222,13 +223,28 @@ def test_deterministic_helpers_give_the_same_values_on_replay() -> None:
 
 @wfr.workflow(name="other_app")
 def other_app(ctx: DaprWorkflowContext, _):
-    yield ctx.call_activity("remote", app_id="billing")
+    yield when_all([ctx.call_activity("remote", app_id="billing"), ctx.call_child_workflow("kid", app_id="crm")])
 
 
-def test_what_is_not_supported_says_so() -> None:
-    d = Driver(wfr)
-    d.start("other_app", iid="o")
-    assert "app_id='billing'" in d.failure("o").message
+def test_a_call_to_another_app_is_recorded_with_its_app() -> None:
+    from wf.core.commands import ScheduleActivity, StartChild
+    from wf.core.execution import Execution
+    from wf.core.history import ActivityScheduled, ChildCreated, WorkflowStarted
+
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    step = Execution(wfr.workflows, "o").step([WorkflowStarted(now, "other_app")], now)
+    assert [(type(c), c.app_id) for c in step.commands if isinstance(c, ScheduleActivity | StartChild)] == [
+        (ScheduleActivity, "billing"),
+        (StartChild, "crm"),
+    ]
+    recorded = [e for e in step.events if isinstance(e, ActivityScheduled | ChildCreated)]
+    assert [e.app_id for e in recorded] == ["billing", "crm"]
+    cold = Execution(wfr.workflows, "o")
+    cold.replay(step.events)  # the app is part of what replays
+    assert [c.app_id for c in cold.pending_commands() if isinstance(c, ScheduleActivity | StartChild)] == [
+        "billing",
+        "crm",
+    ]
 
 
 def _redeploy(d: Driver, runtime: WorkflowRuntime) -> None:

@@ -234,6 +234,11 @@ class QueueError(WorkflowError):
     """Sending work to the queue failed."""
 
 
+class UnknownAppError(WorkflowError):
+    """An ``app_id`` this app has no address for (``WF_APPS``; ``wf dev --peer``): the
+    task that names it fails with this, for the workflow's retry policy or handler."""
+
+
 # -- clients and the local stack ---------------------------------------------------------
 
 

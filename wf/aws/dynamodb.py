@@ -111,8 +111,7 @@ class DynamoStore:
         )
         parent = None
         if meta.parent:
-            p = meta.parent
-            parent = json.dumps({"instance_id": p.instance_id, "execution_id": p.execution_id, "task_id": p.task_id})
+            parent = json.dumps(meta.parent.to_json())
         return self._item(
             meta.instance_id,
             META,
@@ -145,8 +144,7 @@ class DynamoStore:
         fields = self._unpack_fields(item, ("output", "failure", "custom_status", "input"))
         parent = None
         if item.parent:
-            p = json.loads(item.parent)
-            parent = ParentRef(p["instance_id"], p["execution_id"], int(p["task_id"]))
+            parent = ParentRef.from_json(json.loads(item.parent))
         return InstanceMeta(
             instance_id=item.pk,
             execution_id=item.execution_id,

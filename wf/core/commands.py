@@ -16,6 +16,8 @@ class ScheduleActivity:
     input: str | None
     #: History to propagate to it (``call_activity(propagation=...)``).
     propagation: PropagationScope | None = None
+    #: The app that runs it; ``None``: this one.
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,11 +34,15 @@ class StartChild:
     input: str | None
     #: History to propagate to it (``call_child_workflow(propagation=...)``).
     propagation: PropagationScope | None = None
+    #: The app it runs in; ``None``: this one.
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class TerminateChild:
     instance_id: str
+    #: The app it runs in; ``None``: this one.
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

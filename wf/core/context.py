@@ -76,7 +76,12 @@ class Scheduler(Protocol):
     """Where the context schedules tasks (the execution's task book)."""
 
     def schedule_activity(
-        self, name: str, input: Any, retry_policy: RetryPolicy | None, propagation: PropagationScope | None = None
+        self,
+        name: str,
+        input: Any,
+        retry_policy: RetryPolicy | None,
+        propagation: PropagationScope | None = None,
+        app_id: str | None = None,
     ) -> Task[Any]: ...
 
     def schedule_child(
@@ -86,6 +91,7 @@ class Scheduler(Protocol):
         instance_id: str | None,
         retry_policy: RetryPolicy | None,
         propagation: PropagationScope | None = None,
+        app_id: str | None = None,
     ) -> Task[Any]: ...
 
     def schedule_timer(self, fire_at: datetime) -> Task[None]: ...
@@ -210,9 +216,10 @@ class DaprWorkflowContext:
     ) -> Task[Any]:
         """Schedule an activity; ``yield`` the task for its result. ``propagation``:
         let it read this workflow's history (``ctx.get_propagated_history()``).
-        ``app_id`` (another Dapr app) is not supported here."""
-        _unsupported(app_id, propagation)
-        return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy, propagation)
+        ``app_id``: run it in that app (another deployed stack, or ``wf dev``; see
+        docs/api.md "Apps calling apps"); its result or failure comes back here."""
+        _check(app_id, propagation)
+        return self._scheduler.schedule_activity(registered_name(activity), input, retry_policy, propagation, app_id)
 
     def call_child_workflow(
         self,
@@ -225,9 +232,12 @@ class DaprWorkflowContext:
         propagation: PropagationScope | None = None,
     ) -> Task[Any]:
         """Start a child workflow (default ID ``f"{parent}:{seq:04x}"``); ``yield`` for its
-        output. ``propagation``: let it read this workflow's history."""
-        _unsupported(app_id, propagation)
-        return self._scheduler.schedule_child(registered_name(workflow), input, instance_id, retry_policy, propagation)
+        output. ``propagation``: let it read this workflow's history. ``app_id``: start
+        it in that app, where it is stored and managed."""
+        _check(app_id, propagation)
+        return self._scheduler.schedule_child(
+            registered_name(workflow), input, instance_id, retry_policy, propagation, app_id
+        )
 
     def call_sub_orchestrator(
         self,
@@ -287,12 +297,9 @@ class DaprWorkflowContext:
         self._directives.custom_status = custom_status
 
 
-def _unsupported(app_id: str | None, propagation: Any) -> None:
-    if app_id is not None:
-        raise NotImplementedError(
-            f"app_id={app_id!r}: calling another Dapr app's activities or workflows is not supported; "
-            "every workflow and activity runs in this function"
-        )
+def _check(app_id: Any, propagation: Any) -> None:
+    if app_id is not None and (not isinstance(app_id, str) or not app_id):
+        raise TypeError(f"app_id must be a non-empty string or None, not {app_id!r}")
     if propagation is not None and not isinstance(propagation, PropagationScope):
         raise TypeError(f"propagation must be a PropagationScope or None, not {propagation!r}")
 

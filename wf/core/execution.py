@@ -216,7 +216,10 @@ class Execution:
 
     def child_instance_ids(self) -> list[str]:
         """IDs of the children this execution started and that have not reported back."""
-        return self._book.open_children()
+        return [c.instance_id for c in self._book.open_children()]
+
+    def _terminate_children(self) -> list[TerminateChild]:
+        return [TerminateChild(c.instance_id, c.app_id) for c in self._book.open_children()]
 
     # -- the two entry points ----------------------------------------------------
 
@@ -295,7 +298,7 @@ class Execution:
         """Every command still owed by recorded history: to re-dispatch after a crash."""
         cmds: list[Command] = []
         if self._outcome.status is WorkflowStatus.TERMINATED:
-            cmds.extend(TerminateChild(i) for i in self.child_instance_ids())
+            cmds.extend(self._terminate_children())
         else:
             unrecorded = self._book.actions
             cmds.extend(o.action for o in self._book.open.values() if o.action.task_id not in unrecorded)
@@ -581,7 +584,7 @@ class Execution:
         outcome.recorded = True
         self._gen = None
         self._gate.drop_held()
-        self._commands.extend(TerminateChild(i) for i in self.child_instance_ids())
+        self._commands.extend(self._terminate_children())
         if self.parent is not None:
             self._commands.append(self._notify_parent())
         return True

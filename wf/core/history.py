@@ -73,9 +73,28 @@ class TurnStarted(HistoryEvent):
 
 @dataclass(frozen=True, slots=True)
 class ParentRef:
+    """The parent execution and task a child workflow reports to; ``app_id``: the app
+    the parent runs in, when it is not the child's (``call_child_workflow(app_id=...)``)."""
+
     instance_id: str
     execution_id: str
     task_id: int
+    app_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "instance_id": self.instance_id,
+            "execution_id": self.execution_id,
+            "task_id": self.task_id,
+        }
+        if self.app_id is not None:
+            out["app_id"] = self.app_id
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ParentRef:
+        app = data.get("app_id")
+        return cls(str(data["instance_id"]), str(data["execution_id"]), int(data["task_id"]), str(app) if app else None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +180,8 @@ class ActivityScheduled(HistoryEvent):
     task_id: int
     name: str
     input: str | None = None
+    #: The app it runs in, when not this one (``call_activity(app_id=...)``).
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,6 +218,8 @@ class ChildCreated(HistoryEvent):
     name: str
     instance_id: str
     input: str | None = None
+    #: The app it runs in, when not this one (``call_child_workflow(app_id=...)``).
+    app_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -309,7 +332,7 @@ def _field_to_json(value: Any) -> Any:
     if isinstance(value, Propagated):
         return value.to_json()
     if isinstance(value, ParentRef):
-        return {"instance_id": value.instance_id, "execution_id": value.execution_id, "task_id": value.task_id}
+        return value.to_json()
     return value
 
 
@@ -349,7 +372,7 @@ def event_from_json(data: dict[str, Any]) -> HistoryEvent:
         elif key == "failure":
             value = FailureDetails.from_json(value)
         elif key == "parent":
-            value = ParentRef(value["instance_id"], value["execution_id"], int(value["task_id"]))
+            value = ParentRef.from_json(value)
         elif key == "seen":
             value = tuple((str(i), str(t)) for i, t in value)
         elif key == "patches":

@@ -47,10 +47,10 @@ def describe(action: Scheduled | ActivityScheduled | TimerCreated | ChildCreated
 def scheduled_event(action: Scheduled, now: datetime) -> HistoryEvent:
     """The history event that records ``action``."""
     if isinstance(action, ScheduleActivity):
-        return ActivityScheduled(now, action.task_id, action.name, action.input)
+        return ActivityScheduled(now, action.task_id, action.name, action.input, action.app_id)
     if isinstance(action, ScheduleTimer):
         return TimerCreated(now, action.task_id, action.fire_at)
-    return ChildCreated(now, action.task_id, action.name, action.instance_id, action.input)
+    return ChildCreated(now, action.task_id, action.name, action.instance_id, action.input, action.app_id)
 
 
 def matches(action: Scheduled, event: ActivityScheduled | TimerCreated | ChildCreated) -> bool:
@@ -74,6 +74,7 @@ class Retry:
     instance_id: str | None
     first_attempt_at: datetime
     propagation: PropagationScope | None = None
+    app_id: str | None = None
     attempt: int = 0
 
 
@@ -141,9 +142,9 @@ class TaskBook:
         """Scheduled in this view of the history and no longer open."""
         return 0 < task_id <= self.next_id and task_id not in self.open
 
-    def open_children(self) -> list[str]:
-        """IDs of the children started and not yet reported back."""
-        return [o.action.instance_id for o in self.open.values() if isinstance(o.action, StartChild)]
+    def open_children(self) -> list[StartChild]:
+        """The children started and not yet reported back."""
+        return [o.action for o in self.open.values() if isinstance(o.action, StartChild)]
 
     # -- delivery ----------------------------------------------------------------
 
@@ -209,22 +210,34 @@ class TaskBook:
         self.open[entry.action.task_id] = entry
 
     def _action(
-        self, child: bool, name: str, input: str | None, instance_id: str | None, propagation: PropagationScope | None
+        self,
+        child: bool,
+        name: str,
+        input: str | None,
+        instance_id: str | None,
+        propagation: PropagationScope | None,
+        app_id: str | None,
     ) -> Scheduled:
         task_id = self._new_id()
         if child:
-            return StartChild(task_id, name, instance_id or f"{self.instance_id}:{task_id:04x}", input, propagation)
-        return ScheduleActivity(task_id, name, input, propagation)
+            child_id = instance_id or f"{self.instance_id}:{task_id:04x}"
+            return StartChild(task_id, name, child_id, input, propagation, app_id)
+        return ScheduleActivity(task_id, name, input, propagation, app_id)
 
     def _attempt(self, retry: Retry) -> None:
         retry.attempt += 1
-        action = self._action(retry.child, retry.name, retry.input, retry.instance_id, retry.propagation)
+        action = self._action(retry.child, retry.name, retry.input, retry.instance_id, retry.propagation, retry.app_id)
         self._add(Attempt(retry.task, action, retry))
 
     def schedule_activity(
-        self, name: str, input: Any, retry_policy: RetryPolicy | None, propagation: PropagationScope | None = None
+        self,
+        name: str,
+        input: Any,
+        retry_policy: RetryPolicy | None,
+        propagation: PropagationScope | None = None,
+        app_id: str | None = None,
     ) -> Task[Any]:
-        return self._schedule(False, name, input, None, retry_policy, propagation)
+        return self._schedule(False, name, input, None, retry_policy, propagation, app_id)
 
     def schedule_child(
         self,
@@ -233,8 +246,9 @@ class TaskBook:
         instance_id: str | None,
         retry_policy: RetryPolicy | None,
         propagation: PropagationScope | None = None,
+        app_id: str | None = None,
     ) -> Task[Any]:
-        return self._schedule(True, name, input, instance_id, retry_policy, propagation)
+        return self._schedule(True, name, input, instance_id, retry_policy, propagation, app_id)
 
     def _schedule(
         self,
@@ -244,14 +258,17 @@ class TaskBook:
         instance_id: str | None,
         policy: RetryPolicy | None,
         propagation: PropagationScope | None,
+        app_id: str | None,
     ) -> Task[Any]:
         if propagation is PropagationScope.NONE:
             propagation = None
         task: Task[Any] = Task()
+        encoded = encode(input)
         if policy is not None:
-            self._attempt(Retry(task, policy, child, name, encode(input), instance_id, self._turn.now, propagation))
+            now = self._turn.now
+            self._attempt(Retry(task, policy, child, name, encoded, instance_id, now, propagation, app_id))
         else:
-            self._add(Plain(task, self._action(child, name, encode(input), instance_id, propagation)))
+            self._add(Plain(task, self._action(child, name, encoded, instance_id, propagation, app_id)))
         return task
 
     def schedule_timer(self, fire_at: datetime) -> Task[None]:

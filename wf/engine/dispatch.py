@@ -24,11 +24,22 @@ from wf.core.registry import Registry
 from wf.engine.budget import ActivityBudget
 from wf.engine.cache import Live
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, payload_size
-from wf.engine.messages import ActivityMessage, DispatchMessage, EventMessage, StartChildMessage, TimerMessage
+from wf.engine.messages import (
+    ActivityMessage,
+    CalledActivityMessage,
+    CalledChildMessage,
+    DispatchMessage,
+    EventMessage,
+    RelayMessage,
+    StartChildMessage,
+    TimerMessage,
+    WorkMessage,
+)
 from wf.engine.metrics import Metric, Metrics
+from wf.engine.peers import Peers
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.waits import BILLED, Waits
-from wf.errors import ActivityTimeoutError, FailureDetails, PayloadTooLargeError
+from wf.errors import ActivityTimeoutError, FailureDetails, PayloadTooLargeError, QueueError, UnknownAppError
 
 log = logging.getLogger("wf.engine")
 
@@ -63,13 +74,15 @@ class Dispatcher:
         app_id: str = DEFAULT_APP_ID,
         max_payload_bytes: int = MAX_INLINE_PAYLOAD_BYTES,
         limited: Callable[[str], bool] = lambda name: False,
+        peers: Peers | None = None,
     ) -> None:
+        #: The other apps this one calls and answers (``wf/engine/peers.py``).
+        self.peers = peers or Peers(app_id)
         #: Whether an activity falls under a deployment-wide concurrency limit: then it
         #: is always queued, even if marked inline, so that it takes a slot to run.
         self._limited = limited
         self._waits = waits
         self._max_payload = max_payload_bytes
-        self.app_id = app_id
         self._registry = registry
         self._queue = queue
         self._clock = clock
@@ -118,8 +131,16 @@ class Dispatcher:
                 len(later),
             )
         inline: list[ScheduleActivity] = []
+        called: list[tuple[str, WorkMessage, HistoryEvent]] = []
         for cmd in commands:
-            if isinstance(cmd, ScheduleActivity):
+            if isinstance(cmd, ScheduleActivity | StartChild) and self.peers.is_remote(cmd.app_id):
+                if defer_children:
+                    # A start whose record is not written yet: its own worker sends the
+                    # work on once it is (a refused start must not run another app's code).
+                    out.append(deferred_call(iid, exec_id, now, cmd).to_out())
+                else:
+                    called.append(self.call(live, cmd, now))
+            elif isinstance(cmd, ScheduleActivity):
                 if allow_inline and self._inline(cmd.name):
                     inline.append(cmd)
                 else:
@@ -137,6 +158,9 @@ class Dispatcher:
                 failure = self._start_child(live, cmd)
                 if failure is not None:
                     out.append(event_message(iid, exec_id, now, ChildFailed(now, cmd.task_id, failure)))
+            elif isinstance(cmd, TerminateChild) and self.peers.is_remote(cmd.app_id) and cmd.app_id is not None:
+                terminated = EventMessage(cmd.instance_id, None, now, WorkflowTerminated(now, None))
+                called.append((cmd.app_id, terminated, terminated.event))
             elif isinstance(cmd, TerminateChild):
                 out.append(event_message(cmd.instance_id, None, now, WorkflowTerminated(now, None)))
             elif isinstance(cmd, NotifyParent):
@@ -146,7 +170,12 @@ class Dispatcher:
                     if cmd.failure is None
                     else ChildFailed(now, p.task_id, cmd.failure)
                 )
-                out.append(event_message(p.instance_id, p.execution_id, now, event))
+                if self.peers.is_remote(p.app_id) and p.app_id is not None:
+                    notice = EventMessage(p.instance_id, p.execution_id, now, event)
+                    called.append((p.app_id, notice, event))
+                else:
+                    out.append(event_message(p.instance_id, p.execution_id, now, event))
+        out += self.send_to_apps(called)
         if out:
             self._queue.send(out)
         results: list[HistoryEvent] = []
@@ -154,7 +183,9 @@ class Dispatcher:
         for c in inline:
             # Decided one at a time: each run uses up the invocation's time.
             if self._budget.may_start(c.name, remaining_ms):
-                propagated = propagate(c.propagation, live.history, c.task_id, app_id=self.app_id, instance_id=iid)
+                propagated = propagate(
+                    c.propagation, live.history, c.task_id, app_id=self.peers.app_id, instance_id=iid
+                )
                 run = ActivityRun(c.name, iid, c.task_id, c.input, propagated)
                 results.append(self.run_activities([run], remaining_ms)[0])
             else:
@@ -163,6 +194,70 @@ class Dispatcher:
             self._queue.send(late)
             self._metrics.count(Metric.ACTIVITIES_DEFERRED, len(late))
         return results
+
+    def call(
+        self, live: Live, cmd: ScheduleActivity | StartChild, now: datetime
+    ) -> tuple[str, WorkMessage, HistoryEvent]:
+        """The message that has another app run ``cmd`` (its app), and the event that
+        fails the task if it cannot be sent there; with the history it propagates."""
+        iid, exec_id = live.meta.instance_id, live.meta.execution_id
+        app = cmd.app_id or self.peers.app_id
+        propagated = propagate(cmd.propagation, live.history, cmd.task_id, app_id=self.peers.app_id, instance_id=iid)
+        me = self.peers.app_id
+        if isinstance(cmd, ScheduleActivity):
+            work: WorkMessage = CalledActivityMessage(
+                iid, exec_id, now, me, cmd.task_id, cmd.name, cmd.input, propagated
+            )
+            return app, work, ActivityFailed(now, cmd.task_id, self.peers.unknown(app))
+        work = CalledChildMessage(iid, exec_id, now, me, cmd.task_id, cmd.name, cmd.input, cmd.instance_id, propagated)
+        return app, work, ChildFailed(now, cmd.task_id, self.peers.unknown(app))
+
+    def send_to_apps(self, calls: Sequence[tuple[str, WorkMessage, HistoryEvent]]) -> list[OutMessage]:
+        """Send work and events to other apps, one send per app; what this app's own
+        queue gets instead, to send with its other messages. For work (a called
+        activity or child) the event is the task's failure, recorded when the app is
+        unknown or the work too large for its queue; a queue's failure raises (the
+        step's message comes back, and history's owed work is sent again). An event
+        (a result, an outcome, a termination) whose send failed goes on later from a
+        ``RelayMessage``."""
+        by_app: dict[str, list[tuple[WorkMessage, HistoryEvent]]] = {}
+        for app, msg, event in calls:
+            by_app.setdefault(app, []).append((msg, event))
+        own: list[OutMessage | None] = []
+        now = self._clock()
+        for app, items in by_app.items():
+            try:
+                self.peers.send(app, [m.to_out() for m, _ in items])
+                continue
+            except (UnknownAppError, PayloadTooLargeError, QueueError) as exc:
+                error = exc
+            for msg, event in items:
+                if not isinstance(msg, CalledActivityMessage | CalledChildMessage):
+                    log.warning("%s: sending to app '%s' failed (%s); relayed", msg.instance_id, app, error)
+                    own.append(RelayMessage(msg.instance_id, msg.execution_id, now, app, event).to_out())
+                elif isinstance(error, UnknownAppError):
+                    own.append(event_message(msg.instance_id, msg.execution_id, now, event))
+                elif isinstance(error, PayloadTooLargeError):
+                    own.append(self._alone(app, msg))
+                else:
+                    raise error
+        return [m for m in own if m is not None]
+
+    def _alone(self, app: str, msg: CalledActivityMessage | CalledChildMessage) -> OutMessage | None:
+        """Send one called task's work (its batch was too large); its failure, to record
+        here, if it alone is too large for the app's queue."""
+        try:
+            self.peers.send(app, [msg.to_out()])
+            return None
+        except PayloadTooLargeError as exc:
+            now = self._clock()
+            failure = FailureDetails.of(PayloadTooLargeError, f"calling app '{app}': {exc}")
+            failed: HistoryEvent = (
+                ActivityFailed(now, msg.task_id, failure)
+                if isinstance(msg, CalledActivityMessage)
+                else ChildFailed(now, msg.task_id, failure)
+            )
+            return event_message(msg.instance_id, msg.execution_id, now, failed)
 
     def _inline(self, name: str) -> bool:
         spec = self._registry.activities.get(name)
@@ -253,6 +348,16 @@ class ActivityRun:
     input: str | None
     #: The caller's history, if it propagated it.
     propagated: Propagated | None = None
+
+
+def deferred_call(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity | StartChild) -> WorkMessage:
+    """Work for another app that this app's worker sends there once the execution is
+    recorded (a start's first step)."""
+    if isinstance(cmd, ScheduleActivity):
+        return ActivityMessage(iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.propagation, app_id=cmd.app_id)
+    return StartChildMessage(
+        iid, exec_id, now, cmd.task_id, cmd.name, cmd.input, cmd.instance_id, cmd.propagation, cmd.app_id
+    )
 
 
 def activity_message(iid: str, exec_id: str, now: datetime, cmd: ScheduleActivity) -> OutMessage:

@@ -29,7 +29,7 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -49,6 +49,7 @@ from wf.core.step import StepResult
 from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
+from wf.engine.calls import Calls
 from wf.engine.concurrency import ActivityGate, Lease, wait_seconds
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
@@ -57,10 +58,14 @@ from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
 from wf.engine.messages import (
     ActivityMessage,
     AnnounceMessage,
+    CalledActivityMessage,
+    CalledChildMessage,
     DispatchMessage,
     EventMessage,
     InboxMessage,
     Message,
+    PurgeChildMessage,
+    RelayMessage,
     RetryMessage,
     ScheduledStartMessage,
     StartChildMessage,
@@ -69,6 +74,7 @@ from wf.engine.messages import (
 )
 from wf.engine.metrics import FINISHED, Metric, Metrics, NullMetrics
 from wf.engine.owed import are_follow_ups, owed_by, recorded_before, redelivered, step_owing, steps_recording
+from wf.engine.peers import Peers
 from wf.engine.queue import OutMessage, WorkQueue
 from wf.engine.status_events import PendingChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
@@ -133,7 +139,10 @@ class Engine:
         metrics: Metrics | None = None,
         status_events: StatusEvents | None = None,
         concurrency: ActivityGate | None = None,
+        peers: Mapping[str, WorkQueue] | None = None,
     ) -> None:
+        """``app_id``: this app's ID, which other apps call it by; ``peers``: the queues
+        of the apps it calls and answers, by ID (``wf/engine/peers.py``)."""
         self.runtime = runtime
         #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``),
         #: and what spreads the tries of runs that wait for a slot.
@@ -167,10 +176,12 @@ class Engine:
             app_id=app_id,
             max_payload_bytes=max_payload_bytes,
             limited=concurrency.limits.limited if concurrency is not None else (lambda name: False),
+            peers=Peers(app_id, peers),
         )
         self.lifecycle = Lifecycle(
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
+        self.calls = Calls(self.dispatch, self.lifecycle, queue, clock)
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
         self.announcer = Announcer(store, queue, clock, status_events, self.metrics, self.load)
         if status_events is not None:
@@ -444,9 +455,27 @@ class Engine:
         if isinstance(msg, ScheduledStartMessage):
             self._start_scheduled(msg, remaining_ms)
             return []
+        if isinstance(msg, CalledActivityMessage):
+            return self._activity_events(msg, now, receive_count, remaining_ms)
+        if isinstance(msg, CalledChildMessage):
+            self.calls.start_child(msg)
+            return []
+        if isinstance(msg, RelayMessage):
+            self.calls.relay(msg)
+            return []
+        if isinstance(msg, PurgeChildMessage):
+            # The purge of one instance (and its children) is management's
+            # (wf/engine/manage.py, which builds on this module).
+            from wf.engine.manage import purge_child
+
+            purge_child(self, msg)
+            return []
         if isinstance(msg, StartChildMessage):
             live = self._resolve([msg], receive_count)
             if live is None:
+                return []
+            if self.calls.is_remote(msg.app_id):
+                self.calls.forward(live, msg)
                 return []
             failure = self._start_child(
                 live, StartChild(msg.task_id, msg.name, msg.child_id, msg.input, msg.propagation)
@@ -510,20 +539,34 @@ class Engine:
         self.dispatch.carry_out(live, owed, allow_inline=False, defer_children=True, max_sends=DISPATCH_SENDS)
 
     def _activity_events(
-        self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
+        self,
+        msg: ActivityMessage | CalledActivityMessage,
+        now: datetime,
+        receive_count: int,
+        remaining_ms: Callable[[], int] | None,
     ) -> list[HistoryEvent]:
         prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
         if isinstance(prepared, list):
-            return prepared
+            return self._settle(msg, prepared)
         leases = self._enter_limits(msg, remaining_ms)
         if leases is None:
             return []
         try:
-            return self.dispatch.run_activities([self._run_of(msg)], remaining_ms)
+            return self._settle(msg, self.dispatch.run_activities([self._run_of(msg)], remaining_ms))
         finally:
             self._leave_limits(leases)
 
-    def _enter_limits(self, msg: ActivityMessage, remaining_ms: Callable[[], int] | None) -> list[Lease] | None:
+    def _settle(self, msg: ActivityMessage | CalledActivityMessage, events: list[HistoryEvent]) -> list[HistoryEvent]:
+        """What an activity brought, to record here; or, run for another app, sent there."""
+        if isinstance(msg, CalledActivityMessage):
+            if events:
+                self.calls.reply(msg, msg.caller, events)
+            return []
+        return events
+
+    def _enter_limits(
+        self, msg: ActivityMessage | CalledActivityMessage, remaining_ms: Callable[[], int] | None
+    ) -> list[Lease] | None:
         """The slots of the concurrency limits ``msg``'s activity falls under, leased
         until this invocation's deadline (a container that dies holding them frees them
         then); None when a limit is full: the message is sent again, delayed, to wait."""
@@ -543,7 +586,10 @@ class Engine:
             self.gate.leave(leases)
 
     def activities_events(
-        self, deliveries: Sequence[tuple[ActivityMessage, int]], *, remaining_ms: Callable[[], int] | None = None
+        self,
+        deliveries: Sequence[tuple[ActivityMessage | CalledActivityMessage, int]],
+        *,
+        remaining_ms: Callable[[], int] | None = None,
     ) -> dict[int, list[HistoryEvent]]:
         """Activities delivered together (a fan-out), run concurrently: up to
         ``activity_concurrency`` at a time, each further wave only while the invocation
@@ -560,7 +606,7 @@ class Engine:
                 log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
                 continue
             if isinstance(prepared, list):
-                brought[i] = prepared
+                brought[i] = self._settle(msg, prepared)
             else:
                 runnable.append(i)
         for start in range(0, len(runnable), self.activity_concurrency):
@@ -586,14 +632,17 @@ class Engine:
                         held += leases
                 runs = [self._run_of(deliveries[i][0]) for i in wave]
                 for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
-                    brought[i] = [event]
+                    brought[i] = self._settle(deliveries[i][0], [event])
             finally:
                 self._leave_limits(held)
         return brought
 
-    def _run_of(self, msg: ActivityMessage) -> ActivityRun:
+    def _run_of(self, msg: ActivityMessage | CalledActivityMessage) -> ActivityRun:
         """The run of an activity message; with the caller's history, if it propagates it
-        (read from the execution, which ``_prepare_activity`` has just loaded)."""
+        (read from the execution, which ``_prepare_activity`` has just loaded; carried
+        in the message, when another app calls it)."""
+        if isinstance(msg, CalledActivityMessage):
+            return ActivityRun(msg.name, msg.instance_id, msg.task_id, msg.input, msg.propagated)
         propagated = None
         if msg.propagation is not None:
             live = self.load(msg.instance_id)
@@ -607,28 +656,41 @@ class Engine:
                 live = self.load(msg.instance_id)
             if live is not None:
                 propagated = propagate(
-                    msg.propagation, live.history, msg.task_id, app_id=self.dispatch.app_id, instance_id=msg.instance_id
+                    msg.propagation,
+                    live.history,
+                    msg.task_id,
+                    app_id=self.dispatch.peers.app_id,
+                    instance_id=msg.instance_id,
                 )
         return ActivityRun(msg.name, msg.instance_id, msg.task_id, msg.input, propagated)
 
     def _prepare_activity(
-        self, msg: ActivityMessage, now: datetime, receive_count: int, remaining_ms: Callable[[], int] | None
-    ) -> list[HistoryEvent] | ActivityMessage:
+        self,
+        msg: ActivityMessage | CalledActivityMessage,
+        now: datetime,
+        receive_count: int,
+        remaining_ms: Callable[[], int] | None,
+    ) -> list[HistoryEvent] | ActivityMessage | CalledActivityMessage:
         """The activity message itself if it is to run now, else what it brings
-        without running (nothing, or its abandonment)."""
-        # An activity runs only for a recorded execution that still waits for it: not
-        # for a start that was refused, an instance purged, or a task already settled.
-        live = self._resolve([msg], receive_count)
-        if live is None:
-            return []
-        settled = live.execution.is_settled(msg.task_id)
-        if live.execution.is_terminal or settled:
-            if settled or redelivered([msg], receive_count):
-                # Its result is recorded, so this is a duplicate, perhaps delivered at
-                # once (receive count 1) while the delivery that recorded it died before
-                # carrying out what followed: do that now, without running it again.
-                self._repair(live)
-            return []
+        without running (nothing, or its abandonment). Another app's call is run
+        unchecked: its instance is in that app's table, which this one does not read."""
+        if isinstance(msg, ActivityMessage):
+            # An activity runs only for a recorded execution that still waits for it: not
+            # for a start that was refused, an instance purged, or a task already settled.
+            live = self._resolve([msg], receive_count)
+            if live is None:
+                return []
+            settled = live.execution.is_settled(msg.task_id)
+            if live.execution.is_terminal or settled:
+                if settled or redelivered([msg], receive_count):
+                    # Its result is recorded, so this is a duplicate, perhaps delivered at
+                    # once (receive count 1) while the delivery that recorded it died before
+                    # carrying out what followed: do that now, without running it again.
+                    self._repair(live)
+                return []
+            if self.calls.is_remote(msg.app_id):
+                self.calls.forward(live, msg)  # another app's to run (a start deferred it)
+                return []
         died = msg.crashes + receive_count - 1
         if died >= self.abandon_after:
             # Every earlier delivery died unfinished (out of memory, a crash): record
@@ -644,7 +706,7 @@ class Engine:
             return self._defer(msg)
         return msg
 
-    def _defer(self, msg: ActivityMessage) -> list[HistoryEvent]:
+    def _defer(self, msg: ActivityMessage | CalledActivityMessage) -> list[HistoryEvent]:
         # Too late in this invocation to run it (see wf/engine/budget.py): a fresh
         # message, acknowledged in place of this one, keeps its receive count for
         # deliveries that really died.

@@ -110,14 +110,21 @@ class Lifecycle:
 
     def start_child(self, live: Live, cmd: StartChild) -> FailureDetails | None:
         parent = ParentRef(live.meta.instance_id, live.meta.execution_id, cmd.task_id)
-        existing = self._store.get_meta(cmd.instance_id)
+        propagated = propagate(
+            cmd.propagation, live.history, cmd.task_id, app_id=self._app_id, instance_id=live.meta.instance_id
+        )
+        return self.start_child_of(parent, cmd.name, cmd.instance_id, cmd.input, propagated)
+
+    def start_child_of(
+        self, parent: ParentRef, name: str, instance_id: str, input: str | None, propagated: Propagated | None
+    ) -> FailureDetails | None:
+        """Start ``parent``'s child (of this app's or another's, ``parent.app_id``);
+        why it could not, if it was refused."""
+        existing = self._store.get_meta(instance_id)
         if existing is not None and existing.parent == parent:
             return None  # already started by an earlier delivery of this step
         try:
-            propagated = propagate(
-                cmd.propagation, live.history, cmd.task_id, app_id=self._app_id, instance_id=live.meta.instance_id
-            )
-            self.start(cmd.name, cmd.instance_id, cmd.input, parent=parent, existing=existing, propagated=propagated)
+            self.start(name, instance_id, input, parent=parent, existing=existing, propagated=propagated)
         except (RequestError, WorkflowNotRegisteredError) as exc:
             # A refusal fails the child's task. An AWS error does not: it propagates, and
             # the step's message comes back to start the child again.
@@ -331,9 +338,13 @@ class Lifecycle:
         return step.events if step else ()
 
     def child_ids(self, meta: InstanceMeta) -> list[str]:
-        """Every child instance this execution created."""
+        """Every child instance this execution created in this app."""
+        return [c.instance_id for c in self.children(meta) if c.app_id in (None, self._app_id)]
+
+    def children(self, meta: InstanceMeta) -> list[ChildCreated]:
+        """Every child this execution created, in this app or another."""
         steps = self._store.load_steps(meta.instance_id, meta.execution_id)
-        return [e.instance_id for e in chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
+        return [e for e in chain(meta.first_step, steps) if isinstance(e, ChildCreated)]
 
     # -- executions an instance moved past -----------------------------------------------
 

@@ -9,8 +9,10 @@ from dataclasses import replace
 from enum import Enum
 
 from wf.core.history import (
+    ChildCreated,
     EventRaised,
     HistoryEvent,
+    ParentRef,
     Resumed,
     Suspended,
     WorkflowCompleted,
@@ -24,7 +26,7 @@ from wf.core.status import WorkflowState, WorkflowStatus
 from wf.core.step import StepResult
 from wf.engine.cache import Live
 from wf.engine.engine import Engine
-from wf.engine.messages import EventMessage
+from wf.engine.messages import EventMessage, PurgeChildMessage
 from wf.engine.store import InstanceMeta
 from wf.errors import (
     ConflictError,
@@ -34,9 +36,14 @@ from wf.errors import (
     Operation,
     QueueError,
     StoreError,
+    UnknownAppError,
 )
 
 log = logging.getLogger("wf.engine")
+
+#: Times a purged parent's child in this app is looked at again while it is not terminal
+#: (its waits double up to a minute: about ten minutes in all).
+PURGE_CHILD_TRIES = 14
 
 
 class Signal(Enum):
@@ -183,7 +190,9 @@ def raise_with_start(
 
 
 def purge(engine: Engine, instance_id: str) -> None:
-    """Delete every item of a terminal instance and, recursively, of its children."""
+    """Delete every item of a terminal instance and, recursively, of its children: those
+    in this app at once, those in other apps by a message to each, sent first (a failed
+    send fails the purge, which may then be made again)."""
     meta = _meta(engine, instance_id)
     status, _ = engine.status_of(meta)
     if not status.is_terminal:
@@ -191,7 +200,12 @@ def purge(engine: Engine, instance_id: str) -> None:
             Operation.PURGE, f"workflow {instance_id} is {status.value}; only terminal workflows can be purged"
         )
     children = []
-    for child_id in engine.child_ids(meta):
+    elsewhere: list[ChildCreated] = []
+    for created in engine.lifecycle.children(meta):
+        if engine.calls.is_remote(created.app_id):
+            elsewhere.append(created)
+            continue
+        child_id = created.instance_id
         child = engine.store.get_meta(child_id)
         if child is not None and child.parent is not None and child.parent.instance_id == instance_id:
             if not engine.status_of(child)[0].is_terminal and status is WorkflowStatus.TERMINATED:
@@ -203,6 +217,7 @@ def purge(engine: Engine, instance_id: str) -> None:
             if not engine.status_of(child)[0].is_terminal:
                 raise InvalidStateError(Operation.PURGE, f"child workflow {child_id} is still running")
             children.append(child_id)
+    _purge_elsewhere(engine, meta, elsewhere)
     for child_id in children:
         purge(engine, child_id)
     try:
@@ -214,3 +229,40 @@ def purge(engine: Engine, instance_id: str) -> None:
         ) from None
     finally:
         engine.forget(instance_id)
+
+
+def _purge_elsewhere(engine: Engine, meta: InstanceMeta, children: list[ChildCreated]) -> None:
+    """Have the apps of ``meta``'s children in other apps purge them (once terminal)."""
+    now = engine.clock()
+    for child in children:
+        app = child.app_id or engine.calls.app_id
+        parent = ParentRef(meta.instance_id, meta.execution_id, child.task_id, engine.calls.app_id)
+        try:
+            engine.dispatch.peers.send(app, [PurgeChildMessage(child.instance_id, None, now, parent).to_out()])
+        except UnknownAppError:
+            log.warning(
+                "%s: its child %s in app '%s' is not purged: %s",
+                meta.instance_id,
+                child.instance_id,
+                app,
+                "the app is not known here",
+            )
+
+
+def purge_child(engine: Engine, msg: PurgeChildMessage) -> None:
+    """Another app purged ``msg.parent``: purge its child here once the child is terminal
+    (a termination the parent sent may still be on its way: the message waits for it,
+    up to ``PURGE_CHILD_TRIES`` times, then leaves a child that keeps running)."""
+    meta = engine.store.get_meta(msg.instance_id)
+    if meta is None or meta.parent != msg.parent:
+        return  # purged already, or restarted since as another instance
+    try:
+        if engine.status_of(meta)[0].is_terminal:
+            purge(engine, msg.instance_id)
+            return
+    except InvalidStateError:
+        pass  # a child of its own still running, or restarted meanwhile: try again
+    if msg.attempt >= PURGE_CHILD_TRIES:
+        log.warning("%s: not purged with its parent %s: still running", msg.instance_id, msg.parent.instance_id)
+        return
+    engine.queue.send([msg.retried().to_out(min(60, 2**msg.attempt))])

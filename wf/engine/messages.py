@@ -8,7 +8,16 @@ from datetime import datetime
 from enum import Enum
 from typing import Any, ClassVar, Self
 
-from wf.core.history import HistoryEvent, PropagationScope, event_from_json, event_to_json, format_time, parse_time
+from wf.core.history import (
+    HistoryEvent,
+    ParentRef,
+    Propagated,
+    PropagationScope,
+    event_from_json,
+    event_to_json,
+    format_time,
+    parse_time,
+)
 from wf.engine.queue import OutMessage
 from wf.errors import UnknownMessageKindError
 
@@ -23,6 +32,10 @@ class MessageKind(Enum):
     INBOX = "inbox"  # record the results waiting in an instance's inbox, in one step
     ANNOUNCE = "announce"  # publish a first step's status change its start did not
     SCHEDULED = "scheduled"  # start a PENDING instance once its time has come
+    CALLED_ACTIVITY = "called_activity"  # run an activity for another app's instance, answer there
+    CALLED_CHILD = "called_child"  # start a child for another app's instance
+    RELAY = "relay"  # send an event on to another app's instance (its direct send failed)
+    PURGE_CHILD = "purge_child"  # purge a child whose parent (in another app) was purged
 
 
 @dataclass(frozen=True)
@@ -75,14 +88,44 @@ class WorkMessage:
         msg: Message
         if kind is MessageKind.ACTIVITY:
             msg = ActivityMessage(
-                *head, int(body["task"]), body["name"], body.get("input"), _scope(body), int(body.get("waited", 0))
+                *head,
+                int(body["task"]),
+                body["name"],
+                body.get("input"),
+                _scope(body),
+                int(body.get("waited", 0)),
+                body.get("app"),
             )
         elif kind is MessageKind.TIMER:
             msg = TimerMessage(*head, int(body["task"]), parse_time(body["fire_at"]))
         elif kind is MessageKind.START_CHILD:
             msg = StartChildMessage(
-                *head, int(body["task"]), body["name"], body.get("input"), body["child"], _scope(body)
+                *head, int(body["task"]), body["name"], body.get("input"), body["child"], _scope(body), body.get("app")
             )
+        elif kind is MessageKind.CALLED_ACTIVITY:
+            msg = CalledActivityMessage(
+                *head,
+                body["caller"],
+                int(body["task"]),
+                body["name"],
+                body.get("input"),
+                _propagated(body),
+                int(body.get("waited", 0)),
+            )
+        elif kind is MessageKind.CALLED_CHILD:
+            msg = CalledChildMessage(
+                *head,
+                body["caller"],
+                int(body["task"]),
+                body["name"],
+                body.get("input"),
+                body["child"],
+                _propagated(body),
+            )
+        elif kind is MessageKind.RELAY:
+            msg = RelayMessage(*head, body["app"], event_from_json(body["event"]))
+        elif kind is MessageKind.PURGE_CHILD:
+            msg = PurgeChildMessage(*head, ParentRef.from_json(body["parent"]))
         elif kind is MessageKind.RETRY:
             msg = RetryMessage(*head)
         elif kind is MessageKind.INBOX:
@@ -102,6 +145,10 @@ def _scope(body: dict[str, Any]) -> PropagationScope | None:
     return PropagationScope(int(body["prop"])) if "prop" in body else None
 
 
+def _propagated(body: dict[str, Any]) -> Propagated | None:
+    return Propagated.from_json(body["propagated"]) if "propagated" in body else None
+
+
 @dataclass(frozen=True)
 class ActivityMessage(WorkMessage):
     kind: ClassVar[MessageKind] = MessageKind.ACTIVITY
@@ -114,6 +161,11 @@ class ActivityMessage(WorkMessage):
     #: Times it found a concurrency limit full and was sent again to wait
     #: (``wf/engine/concurrency.py``): each wait is longer.
     waited: int = 0
+    #: The app that runs it, when another (``call_activity(app_id=...)``): this app's
+    #: worker checks the execution is recorded, then sends it there
+    #: (``CalledActivityMessage``). Only a start's first step sends it so; a committed
+    #: step sends the called activity at once.
+    app_id: str | None = None
 
     def _fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"task": self.task_id, "name": self.name, "input": self.input}
@@ -121,6 +173,8 @@ class ActivityMessage(WorkMessage):
             fields["prop"] = self.propagation.value
         if self.waited:
             fields["waited"] = self.waited
+        if self.app_id is not None:
+            fields["app"] = self.app_id
         return fields
 
 
@@ -142,12 +196,100 @@ class StartChildMessage(WorkMessage):
     input: str | None
     child_id: str
     propagation: PropagationScope | None = None
+    #: The app it runs in, when another: sent there once the parent's execution is
+    #: recorded (``CalledChildMessage``).
+    app_id: str | None = None
 
     def _fields(self) -> dict[str, Any]:
         fields: dict[str, Any] = {"task": self.task_id, "name": self.name, "input": self.input, "child": self.child_id}
         if self.propagation is not None:
             fields["prop"] = self.propagation.value
+        if self.app_id is not None:
+            fields["app"] = self.app_id
         return fields
+
+
+@dataclass(frozen=True)
+class CalledActivityMessage(WorkMessage):
+    """An activity another app's workflow calls (``call_activity(app_id=...)``): run
+    here, its result sent to the ``caller`` app's queue as an event for the instance
+    and execution this message names (theirs, not this app's)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.CALLED_ACTIVITY
+    caller: str
+    task_id: int
+    name: str
+    input: str | None
+    #: The caller's history, carried along: this app cannot read the caller's table.
+    propagated: Propagated | None = None
+    waited: int = 0
+
+    def _fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {"caller": self.caller, "task": self.task_id, "name": self.name, "input": self.input}
+        if self.propagated is not None:
+            fields["propagated"] = self.propagated.to_json()
+        if self.waited:
+            fields["waited"] = self.waited
+        return fields
+
+
+@dataclass(frozen=True)
+class CalledChildMessage(WorkMessage):
+    """A child workflow another app's workflow starts here (``call_child_workflow(
+    app_id=...)``); the instance and execution named are the parent's, in the
+    ``caller`` app, where the child reports its outcome."""
+
+    kind: ClassVar[MessageKind] = MessageKind.CALLED_CHILD
+    caller: str
+    task_id: int
+    name: str
+    input: str | None
+    child_id: str
+    propagated: Propagated | None = None
+
+    @property
+    def parent(self) -> ParentRef:
+        return ParentRef(self.instance_id, self.execution_id or "", self.task_id, self.caller)
+
+    def _fields(self) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "caller": self.caller,
+            "task": self.task_id,
+            "name": self.name,
+            "input": self.input,
+            "child": self.child_id,
+        }
+        if self.propagated is not None:
+            fields["propagated"] = self.propagated.to_json()
+        return fields
+
+
+@dataclass(frozen=True)
+class RelayMessage(WorkMessage):
+    """An event for an instance of the ``app`` app (a called activity's result, a
+    child's outcome, a child's termination) whose direct send failed: kept in this
+    app's queue, and sent on from there until it goes through (or, for an app not
+    known here, dead-lettered: kept, not lost)."""
+
+    kind: ClassVar[MessageKind] = MessageKind.RELAY
+    app: str
+    event: HistoryEvent
+
+    def _fields(self) -> dict[str, Any]:
+        return {"app": self.app, "event": event_to_json(self.event)}
+
+
+@dataclass(frozen=True)
+class PurgeChildMessage(WorkMessage):
+    """Purge this app's instance ``instance_id``, a child of ``parent`` (an instance of
+    another app, just purged), once it is terminal, and only if it is still that
+    parent's child."""
+
+    kind: ClassVar[MessageKind] = MessageKind.PURGE_CHILD
+    parent: ParentRef
+
+    def _fields(self) -> dict[str, Any]:
+        return {"parent": self.parent.to_json()}
 
 
 @dataclass(frozen=True)
@@ -238,4 +380,8 @@ Message = (
     | InboxMessage
     | AnnounceMessage
     | ScheduledStartMessage
+    | CalledActivityMessage
+    | CalledChildMessage
+    | RelayMessage
+    | PurgeChildMessage
 )
