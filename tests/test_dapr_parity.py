@@ -7,8 +7,8 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
-from types import SimpleNamespace
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, NamedTuple
 
 import pytest
