@@ -7,15 +7,21 @@ termination and purge of a child in the other app."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.dev_process import ROOT, eventually, free_port, wf_dev
 from tests.test_fault_injection import Crash, Faults, FaultyQueue, FaultyStore, sqs_record
 from wf import DaprWorkflowContext, RetryPolicy, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.aws.app import make_handler
@@ -77,7 +83,7 @@ def order(ctx: DaprWorkflowContext, _: Any):
         yield ctx.call_activity("charge", input=6, app_id="nowhere")
         d = "reached nowhere?"
     except TaskFailedError as exc:
-        d = exc.details.error_type if exc.details else "no details"
+        d = exc.details.error_type
     local = yield ctx.call_activity("confirm", input=7, app_id="orders")  # its own ID: local
     return [a, b, c, d, local]
 
@@ -286,3 +292,84 @@ def test_a_result_for_an_app_not_known_here_is_kept_in_the_queue_not_lost() -> N
     relayed = [json.loads(json.dumps(out.body)) for _, _, out in apps.queues["billing"].items]
     assert relayed and all(b["k"] == "relay" and b["app"] == "orders" for b in relayed)
     assert apps.stores["orders"].metas["r-2"].status is WorkflowStatus.RUNNING
+
+
+def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: Path) -> None:
+    """Two apps, two handler files, two `wf dev`s started together, each naming the
+    other (--peer): orders calls billing's activity and child workflow, the child calls
+    orders' activity back, a workflow started in billing calls orders; a third app
+    that nobody runs fails its task (after the caller's retry policy), not the step."""
+    po, pb = free_port(), free_port()
+    apps = ROOT / "tests" / "apps"
+    devs = [
+        wf_dev(
+            tmp_path,
+            apps / "orders.py",
+            "--app-id",
+            "orders",
+            "--peer",
+            f"billing=http://127.0.0.1:{pb}",
+            "--state",
+            str(tmp_path / "orders.json"),
+            port=po,
+        ),
+        wf_dev(
+            tmp_path,
+            apps / "billing.py",
+            "--app-id",
+            "billing",
+            "--peer",
+            f"orders=http://127.0.0.1:{po}",
+            "--state",
+            str(tmp_path / "billing.json"),
+            port=pb,
+        ),
+    ]
+    with contextlib.ExitStack() as stack:
+        # Each waits for the other to start: entered side by side.
+        with ThreadPoolExecutor(2) as pool:
+            entered = list(pool.map(lambda cm: cm.__enter__(), devs))
+        for cm in devs:
+            stack.push(cm.__exit__)
+        (orders_url, _, orders_log), (billing_url, _, _) = entered
+        assert any("app 'orders', calling billing" in line for line in orders_log), orders_log[:8]
+        _post(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-1", 5)
+        _post(billing_url, "/v1.0/workflows/dapr/reconcile/start?instanceID=r-1", 9)
+
+        def done(base: str, iid: str) -> bool:
+            return bool(_get(base, f"/v1.0/workflows/dapr/{iid}")["runtimeStatus"] == "COMPLETED")
+
+        eventually(lambda: done(orders_url, "o-1"), "the order", 60)
+        eventually(lambda: done(billing_url, "r-1"), "the reconcile", 60)
+        output = json.loads(_get(orders_url, "/v1.0/workflows/dapr/o-1")["properties"]["dapr.workflow.output"])
+        assert output == [
+            "billing charged 5 for o-1",
+            ["billing charged 10 for inv-o-1", "orders confirmed 10 for inv-o-1"],
+            "UnknownAppError",
+        ]
+        # The child is billing's: stored and shown there, not in orders.
+        child = _get(billing_url, "/v1.0/workflows/dapr/inv-o-1")
+        assert child["runtimeStatus"] == "COMPLETED" and child["workflowName"] == "invoice"
+        assert _status(orders_url, "/v1.0/workflows/dapr/inv-o-1") == 404
+        reconciled = _get(billing_url, "/v1.0/workflows/dapr/r-1")["properties"]["dapr.workflow.output"]
+        assert json.loads(reconciled) == "orders confirmed 9 for r-1"
+
+
+def _post(base: str, path: str, body: Any) -> None:
+    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
+    req.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(req, timeout=30) as r:
+        assert r.status == 202
+
+
+def _get(base: str, path: str) -> Any:
+    with urllib.request.urlopen(base + path, timeout=30) as r:
+        return json.loads(r.read())
+
+
+def _status(base: str, path: str) -> int:
+    try:
+        with urllib.request.urlopen(base + path, timeout=30) as r:
+            return int(r.status)
+    except urllib.error.HTTPError as exc:
+        return exc.code

@@ -489,6 +489,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="a Dapr Configuration file (YAML) whose spec.workflow concurrency limits apply, as "
         "`dapr run --config` reads it; the template's DaprConfigFile",
     )
+    dev.add_argument(
+        "--app-id",
+        default=None,
+        metavar="NAME",
+        help="this app's ID, which other apps' workflows call it by (call_activity(..., app_id=NAME)); "
+        "the template's AppId (default: wf)",
+    )
+    dev.add_argument(
+        "--peer",
+        action="append",
+        default=[],
+        metavar="NAME=URL",
+        help="another app this one calls and answers: the URL of its `wf dev` (http://127.0.0.1:PORT, "
+        "started before or after this one) or of its queue; repeatable; the template's PeerApps",
+    )
     inv = sub.add_parser(
         "invoke", help="run one Lambda event (events/X.json) through the handler, locally", formatter_class=fmt
     )
@@ -649,7 +664,10 @@ def main(argv: list[str] | None = None) -> int:
             for _scope, name, slots in limits.all_scopes():
                 print(f"wf dev: at most {slots} {'runs of ' + repr(name) if name else 'activity runs'} at once")
 
+        from wf.dev.peers import parse_peer
+
         try:
+            peers = dict(parse_peer(p) for p in args.peer)
             serve(
                 args.handler,
                 args.port,
@@ -660,6 +678,8 @@ def main(argv: list[str] | None = None) -> int:
                 allow_hosts=getattr(args, "allow_host", ()),
                 timeout_s=args.timeout,
                 dynamodb=getattr(args, "dynamodb", None),
+                app_id=args.app_id,
+                peers=peers,
             )
         except DevServerError as exc:
             print(f"wf dev: {exc}", file=sys.stderr)

@@ -22,7 +22,7 @@ from wf.aws.sessions import events_client, s3_client, shared_loader
 from wf.aws.sessions import sqs_client as shared_sqs_client
 from wf.aws.settings import Settings
 from wf.aws.slots import DynamoSlots
-from wf.aws.sqs import SqsQueue
+from wf.aws.sqs import SqsQueue, queue_endpoint
 from wf.aws.status_events import EventBridgeStatusEvents
 from wf.aws.table import make_item_model
 from wf.aws.tracing import Span, message_spans, no_span
@@ -110,6 +110,9 @@ def build_engine(
         if settings.concurrency != ConcurrencyLimits()
         else None
     )
+    # No bucket: the other app cannot read this one's. A client of its own each, made
+    # on first use: most invocations call no other app.
+    peers = {app: SqsQueue(_client_for(url, settings.region), url) for app, url in settings.peers.items()}
     return Engine(
         runtime,
         store,
@@ -122,13 +125,19 @@ def build_engine(
         precise_timers=settings.precise_timers,
         replay_each_step=settings.replay_each_step,
         cache_bytes=settings.cache_bytes,
-        app_id=settings.service_name,
+        app_id=settings.app_id,
+        peers=peers,
         max_payload_bytes=MAX_PAYLOAD_BYTES if blobs is not None else MAX_INLINE_PAYLOAD_BYTES,
         sleep=sleep,
         metrics=metrics,
         status_events=status_events,
         concurrency=gate,
     )
+
+
+def _client_for(queue_url: str, default_region: str) -> Callable[[], SQSClient]:
+    region, endpoint = queue_endpoint(queue_url, default_region)
+    return lambda: shared_sqs_client(region, endpoint)
 
 
 def make_handler(

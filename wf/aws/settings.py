@@ -7,6 +7,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from wf.engine.budget import DEFAULT_MARGIN_MS
 from wf.engine.cache import DEFAULT_CACHE_BYTES
@@ -79,6 +80,12 @@ class Settings:
     #: path relative to the function's code, ``LAMBDA_TASK_ROOT``, or absolute; the
     #: template's ``DaprConfigFile``, ``wf dev --config``): ``wf/engine/concurrency.py``.
     concurrency: ConcurrencyLimits = field(default_factory=ConcurrencyLimits)
+    #: This app's ID (``WF_APP_ID``; by default the service name): what other apps call
+    #: it by (``call_activity(..., app_id=...)``) and what its called work answers to.
+    app_id: str = DEFAULT_SERVICE
+    #: The apps this one calls and answers: their IDs and queue URLs (``WF_APPS``,
+    #: ``orders=https://sqs.../orders-work,billing=...``; the template's ``PeerApps``).
+    peers: Mapping[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -134,7 +141,28 @@ class Settings:
             bucket_name=bucket,
             retention_days=_days(env.get("WF_RETENTION_DAYS")),
             concurrency=_limits(env.get("WF_DAPR_CONFIG"), env.get("LAMBDA_TASK_ROOT")),
+            app_id=env.get("WF_APP_ID") or env.get("POWERTOOLS_SERVICE_NAME") or DEFAULT_SERVICE,
+            peers=parse_apps(env.get("WF_APPS", "")),
         )
+
+
+def parse_apps(raw: str) -> dict[str, str]:
+    """``WF_APPS``: comma-separated ``ID=QUEUE_URL`` pairs (blank: none)."""
+    apps: dict[str, str] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        name, sep, url = (x.strip() for x in part.partition("="))
+        parsed = urlsplit(url)
+        if not sep or not name or parsed.scheme not in ("http", "https") or not parsed.netloc or not parsed.path:
+            raise ConfigurationError(
+                f"WF_APPS: {part!r} is not ID=QUEUE_URL (an SQS queue URL, "
+                "https://sqs.REGION.amazonaws.com/ACCOUNT/NAME)"
+            )
+        if name in apps:
+            raise ConfigurationError(f"WF_APPS names app '{name}' twice")
+        apps[name] = url
+    return apps
 
 
 def _limits(path: str | None, code_root: str | None) -> ConcurrencyLimits:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import re
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -16,6 +18,10 @@ from wf.errors import PayloadTooLargeError, QueueError
 if TYPE_CHECKING:
     from mypy_boto3_sqs import SQSClient
     from mypy_boto3_sqs.type_defs import SendMessageBatchRequestEntryTypeDef
+
+#: The host of a queue URL on AWS (``sqs.REGION.amazonaws.com``, or the legacy
+#: ``REGION.queue.amazonaws.com``), which names its region.
+_AWS_HOST = re.compile(r"^(?:sqs\.([a-z0-9-]+)|([a-z0-9-]+)\.queue)\.amazonaws\.com(?:\.cn)?$")
 
 #: SQS's largest batch of one SendMessageBatch.
 BATCH = 10
@@ -123,3 +129,14 @@ class SqsQueue:
             failed = response.get("Failed") or []
             if failed:
                 raise QueueError(f"SQS did not delete {len(failed)} message(s): {failed[0].get('Message')}")
+
+
+def queue_endpoint(queue_url: str, default_region: str) -> tuple[str, str | None]:
+    """The region and endpoint to send to ``queue_url`` through: an AWS queue's own
+    region on AWS's endpoint; any other URL's origin (an emulator's: another app's
+    ``wf dev``), in ``default_region``."""
+    parts = urlsplit(queue_url)
+    found = _AWS_HOST.match(parts.hostname or "")
+    if found:
+        return found.group(1) or found.group(2), None
+    return default_region, f"{parts.scheme}://{parts.netloc}"

@@ -21,7 +21,7 @@ import signal
 import sys
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,6 +33,7 @@ from wf.dev.emulator import Emulator
 from wf.dev.eventsource import DEFAULT_POLLERS, SqsEventSource
 from wf.dev.expiry import TtlSweeper
 from wf.dev.front import http_server, wsgi_app
+from wf.dev.peers import resolve_peers
 from wf.dev.processes import FunctionConfig, ProcessContainers
 from wf.dev.provision import FUNCTION_TIMEOUT, LOCAL_CREDENTIALS, LOCAL_REGION, ensure_resources
 from wf.dev.state import load_state, state_file
@@ -62,7 +63,7 @@ def stack_file(port: int) -> Path:
 
 
 #: What a running stack tells ``wf invoke`` (with the table's own endpoint).
-_PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET")
+_PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET", "WF_APP_ID")
 
 
 def use_local_resources(port: int) -> bool:
@@ -145,6 +146,8 @@ class LocalStack:
         allow_hosts: Iterable[str] = (),
         api_token: str | None = None,
         dynamodb: str | None = None,
+        app_id: str | None = None,
+        peers: Mapping[str, str] | None = None,
     ) -> None:
         """``dynamodb``: ``"local"`` to keep the table in AWS's DynamoDB Local (started
         here), or another DynamoDB endpoint's URL; by default the emulator's.
@@ -155,7 +158,9 @@ class LocalStack:
         request and per SQS message (else per change, write request and failure only).
         ``allow_hosts``: ``Host`` names served beside the loopback ones; ``api_token``:
         Dapr's ``DAPR_API_TOKEN``, which every request must then carry
-        (``wf/console/guard.py``)."""
+        (``wf/console/guard.py``). ``app_id``: this app's ID; ``peers``: the apps it
+        calls, by ID, each the URL of its ``wf dev`` or queue (``wf/dev/peers.py``)."""
+        self._app_id, self._peers = app_id, dict(peers or {})
         self._verbose = verbose
         self._policy = GuardPolicy(
             allowed_hosts(host, port, allow_hosts), GuardPolicy.new_key(), api_token=api_token or None
@@ -262,6 +267,14 @@ class LocalStack:
             config.setdefault("WF_LOG_METRICS", "1")
         if self._replay_each_step:
             config["WF_REPLAY_EACH_STEP"] = os.environ.get("WF_REPLAY_EACH_STEP", "1")
+        if self._app_id:
+            config["WF_APP_ID"] = self._app_id
+        if self._publish:  # for `wf invoke`, and for the other apps' `wf dev`s (--peer)
+            published = {k: config[k] for k in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB") if k in config}
+            stack_file(self._port).write_text(json.dumps({**published, "api": self.url}))
+        if self._peers:
+            queues = resolve_peers(self._peers, stack_file, stop=self._stop)
+            config["WF_APPS"] = ",".join(f"{name}={url}" for name, url in queues.items())
         if self._handler_file is not None:
             self._containers = ProcessContainers(
                 FunctionConfig(self._handler_file, config, self._timeout_s, verbose=self._verbose),
@@ -297,9 +310,6 @@ class LocalStack:
             # One container ready before the first request: a handler file that cannot
             # be imported is reported now, not at the first request.
             self._containers.warm()
-        state = {k: config[k] for k in (*_PUBLISHED, "AWS_ENDPOINT_URL_DYNAMODB")}
-        if self._publish:  # for `wf invoke`; a stack inside an application leaves it alone
-            stack_file(self._port).write_text(json.dumps({**state, "api": self.url}))
         self._source = SqsEventSource(
             sqs,
             res.queue_url,
@@ -428,6 +438,8 @@ def serve(
     allow_hosts: Iterable[str] = (),
     timeout_s: float = FUNCTION_TIMEOUT,
     dynamodb: str | None = None,
+    app_id: str | None = None,
+    peers: Mapping[str, str] | None = None,
 ) -> None:
     """``wf dev``: the local stack serving ``handler_file`` until Ctrl-C, SIGTERM or
     SIGHUP (its terminal closed), each function container a process importing it;
@@ -451,6 +463,8 @@ def serve(
         verbose=verbose,
         allow_hosts=allow_hosts,
         api_token=os.environ.get("DAPR_API_TOKEN"),
+        app_id=app_id,
+        peers=peers,
     )
     stopped = threading.Event()
 
@@ -468,10 +482,16 @@ def serve(
     except FunctionError as exc:
         stack.stop()
         raise DevServerError(f"{handler_file}: {exc} (its traceback is above)", usage=True) from exc
+    except DevServerError:
+        stack.stop()
+        raise
     print(f"wf dev: serving {handler_file} on {stack.url} (AWS at {stack.aws_endpoint}; pid {os.getpid()})", flush=True)
     if stack.dynamodb_endpoint != stack.aws_endpoint:
         print(f"wf dev: the table on {stack.dynamodb_endpoint}", flush=True)
     print(f"wf dev: the console on {stack.console_url}", flush=True)
+    if app_id or peers:
+        calls = ", ".join(sorted(peers or {})) or "no other app"
+        print(f"wf dev: app '{app_id or 'wf'}', calling {calls}", flush=True)
     try:
         while not stopped.wait(0.2):
             pass
