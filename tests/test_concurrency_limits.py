@@ -8,6 +8,8 @@ import itertools
 import json
 import os
 import random
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +25,7 @@ from tests.test_concurrent_containers import in_threads
 from tests.test_store_contract import local_table
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
 from wf.core.serde import decode, encode
-from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, Lease, Slots
+from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, Lease, Slots, parse_run_key
 from wf.engine.engine import Engine
 from wf.engine.messages import WorkMessage
 from wf.errors import ConfigurationError, StoreError
@@ -107,7 +109,8 @@ def test_a_limit_s_slots_are_taken_once_given_back_and_free_again_when_a_lease_e
     assert all(held) and len({lease.slot for lease in held if lease}) == 3
     assert slots.take("activity:x", 3, "run3", T0, until) is None  # full
     assert slots.take("activity:y", 3, "run3", T0, until) is not None  # another limit
-    assert slots.usage("activity:x", T0) == (3, 0)
+    owners, waiting = slots.usage("activity:x", T0)
+    assert sorted(owners) == ["run0", "run1", "run2"] and waiting == []
     first = held[0]
     assert first is not None
     slots.give_back(Lease(first.scope, first.slot, "someone else"))  # not its holder: nothing
@@ -117,12 +120,13 @@ def test_a_limit_s_slots_are_taken_once_given_back_and_free_again_when_a_lease_e
     assert again is not None and again.slot == first.slot
     # A holder that died never gives back: its slot is free once its lease is over.
     slots.note_waiting("activity:x", "run4", T0)
-    assert slots.usage("activity:x", T0) == (3, 1)
+    owners, waiting = slots.usage("activity:x", T0)
+    assert sorted(owners) == ["run1", "run2", "run3"] and waiting == ["run4"]
     later = until + timedelta(milliseconds=1)
-    assert slots.usage("activity:x", later) == (0, 0)
+    assert slots.usage("activity:x", later) == ([], [])
     assert slots.take("activity:x", 3, "run4", later, later + timedelta(seconds=30)) is not None
     slots.give_back(held[1])  # its lease ran out and the slot is someone else's: nothing
-    assert slots.usage("activity:x", later) == (1, 0)
+    assert slots.usage("activity:x", later) == (["run4"], [])
 
 
 # -- the engine: a 50-way fan-out over several containers, under faults ---------------------
@@ -301,6 +305,9 @@ def test_a_dead_container_s_slot_comes_back_when_its_lease_ends() -> None:
         ("activity", 1)
     ]
     assert gate.usage()[0].running == 1 and gate.usage()[0].waiting == 1
+    # Which run holds the slot, and which waits: an instance's task (`wf get` shows it).
+    assert gate.usage()[0].running_runs == ("dead-run",)
+    assert [parse_run_key(r) for r in gate.usage()[0].waiting_runs] == [("o2", 1)]
     # Each wait may be longer (up to 2 s, 4 s, then 8 s): a long wait does not poll every second.
     queue.messages.clear()
     delays = []
@@ -340,6 +347,22 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
                 "runs waiting for a slot",
             )
             assert rows[-1]["activity"] == "slow_step" and rows[-1]["maxConcurrent"] == 2
+            assert {r["instanceID"] for r in rows[-1]["waitingRuns"] + rows[-1]["runningRuns"]} == {"f1"}
+            # `wf get` says which of the instance's tasks wait, and for which limit.
+            said: list[str] = []
+
+            def wf_get_says_waiting() -> bool:
+                run = subprocess.run(
+                    [sys.executable, "-m", "wf.cli", "get", "f1", "--endpoint", base],
+                    capture_output=True,
+                    text=True,
+                    timeout=30,
+                )
+                said.append(run.stderr)
+                return "waiting for a concurrency slot: task" in run.stderr
+
+            eventually(wf_get_says_waiting, "wf get showing the waiting tasks")
+            assert "(limit of 'slow_step')" in said[-1]
             assert all(row["running"] <= 2 for row in rows)
             eventually(lambda: _get(base, "/v1.0/workflows/dapr/f1")["runtimeStatus"] == "COMPLETED", "completion", 90)
             body = _get(base, "/v1.0/workflows/dapr/f1")

@@ -300,4 +300,4 @@ def test_what_the_console_calls_is_what_the_proxy_forwards() -> None:
     for (method, path), snippet in calls.items():
         assert snippet in script, snippet
         assert is_console_call(method, path), (method, path)
-    assert script.count('api("') + script.count('call("') == 13  # no call the list above misses
+    assert script.count('api("') + script.count('call("') == 14  # no call the list above misses

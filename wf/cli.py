@@ -91,10 +91,27 @@ def cmd_start(args: argparse.Namespace) -> int:
     return 0
 
 
-def _status_line(body: dict[str, Any], elapsed: float) -> str:
+def _status_line(body: dict[str, Any], elapsed: float, tail: str = "") -> str:
     custom = body["properties"].get("dapr.workflow.custom_status")
     extra = f"  {custom}" if custom else ""
-    return f"{body['instanceID']}  {body['runtimeStatus']:<10}{extra}  ({elapsed:.1f}s)"
+    return f"{body['instanceID']}  {body['runtimeStatus']:<10}{extra}{tail}  ({elapsed:.1f}s)"
+
+
+def _waiting(http: Any, instance_id: str) -> str:
+    """What of the instance waits for a concurrency slot (``GET /v1.0/concurrency``), as
+    a line's tail; empty when nothing does, or the API does not say."""
+    try:
+        _, answer = http.call("GET", f"{API_PREFIX}/concurrency")
+    except WorkflowError:
+        return ""
+    waits = [
+        (row.get("activity"), run.get("taskID"))
+        for row in (answer or {}).get("limits", [])
+        for run in row.get("waitingRuns", [])
+        if run.get("instanceID") == instance_id
+    ]
+    named = ", ".join(f"task {task} (limit of {repr(name) if name else 'all activities'})" for name, task in waits)
+    return f"  waiting for a concurrency slot: {named}" if waits else ""
 
 
 def cmd_get(args: argparse.Namespace) -> int:
@@ -103,11 +120,18 @@ def cmd_get(args: argparse.Namespace) -> int:
     if not args.wait:
         _print(body)
         _print_failure(body)
+        if body.get("runtimeStatus") == "RUNNING":
+            waiting = _waiting(http, args.id)
+            if waiting:
+                print(waiting.strip(), file=sys.stderr)
         return 0
     started, last, tty = time.monotonic(), "", sys.stderr.isatty()
+    waiting, checked = "", -2.0
     while not WorkflowStatus(body["runtimeStatus"]).is_terminal:
-        line = _status_line(body, time.monotonic() - started)
-        if line.split("(")[0] != last.split("(")[0] or tty:
+        if time.monotonic() - checked >= 2:  # a request of its own: every 2 s is enough
+            waiting, checked = _waiting(http, args.id), time.monotonic()
+        line = _status_line(body, time.monotonic() - started, waiting)
+        if line.rsplit("(", 1)[0] != last.rsplit("(", 1)[0] or tty:
             print(("\r" if tty else "") + line, end="" if tty else "\n", file=sys.stderr, flush=True)
         last = line
         if args.timeout and time.monotonic() - started > args.timeout:

@@ -27,6 +27,7 @@ from wf.aws.settings import Settings
 from wf.core.serde import encode
 from wf.core.status import WorkflowStatus
 from wf.core.wire import WorkflowSummary, state_to_json
+from wf.engine.concurrency import parse_run_key
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, describe, purge, raise_with_start, signal
 from wf.engine.operate import (
@@ -365,11 +366,18 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
                         "maxConcurrent": u.max_concurrent,
                         "running": u.running,
                         "waiting": u.waiting,
+                        # Which instances' tasks hold a slot and wait for one (`wf get`).
+                        "runningRuns": [_run(r) for r in u.running_runs],
+                        "waitingRuns": [_run(r) for r in u.waiting_runs],
                     }
                     for u in usage
                 ]
             },
         )
+
+    def _run(key: str) -> dict[str, Any]:
+        instance_id, task_id = parse_run_key(key)
+        return {"instanceID": instance_id, "taskID": task_id}
 
     spec: list[str] = []
 

@@ -188,6 +188,14 @@ PURGED = {
     "properties": {"purged": {"type": "integer"}, "continuationToken": {"type": "string"}},
 }
 METADATA = {"type": "object"}
+_RUN = {
+    "type": "object",
+    "required": ["instanceID", "taskID"],
+    "properties": {
+        "instanceID": {"type": "string", "description": "the instance whose activity it is"},
+        "taskID": {"type": "integer", "description": "the activity's task in that instance's history"},
+    },
+}
 CONCURRENCY = {
     "type": "object",
     "required": ["limits"],
@@ -196,12 +204,14 @@ CONCURRENCY = {
             "type": "array",
             "items": {
                 "type": "object",
-                "required": ["activity", "maxConcurrent", "running", "waiting"],
+                "required": ["activity", "maxConcurrent", "running", "waiting", "runningRuns", "waitingRuns"],
                 "properties": {
                     "activity": {"type": ["string", "null"], "description": "the activity's name; null: all"},
                     "maxConcurrent": {"type": "integer"},
                     "running": {"type": "integer", "description": "runs holding a slot now"},
                     "waiting": {"type": "integer", "description": "runs that found the limit full lately"},
+                    "runningRuns": {"type": "array", "items": _RUN, "description": "the runs holding a slot"},
+                    "waitingRuns": {"type": "array", "items": _RUN, "description": "the runs waiting for one"},
                 },
             },
         }

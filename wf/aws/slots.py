@@ -87,18 +87,19 @@ class DynamoSlots:
         except PynamoDBException as exc:
             raise StoreError(f"noting a run waiting for limit {scope} failed: {exc}") from exc
 
-    def usage(self, scope: str, now: datetime) -> tuple[int, int]:
+    def usage(self, scope: str, now: datetime) -> tuple[list[str], list[str]]:
         m = self._item
         now_ms = _ms(now)
-        running = waiting = 0
+        owners: list[str] = []
+        waiting: list[str] = []
         try:
             for i in m.query(f"LIMIT#{scope}", consistent_read=True):
                 if i.lease_until is None or int(i.lease_until) <= now_ms:
                     continue
                 if i.sk.startswith("S#"):
-                    running += 1
+                    owners.append(str(i.lease_owner))
                 elif i.sk.startswith("W#"):
-                    waiting += 1
+                    waiting.append(i.sk[2:])
         except PynamoDBException as exc:
             raise StoreError(f"reading limit {scope} failed: {exc}") from exc
-        return running, waiting
+        return owners, waiting

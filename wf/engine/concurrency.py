@@ -183,18 +183,38 @@ class Slots(Protocol):
     def note_waiting(self, scope: str, key: str, now: datetime) -> None:
         """``key`` (a run) found ``scope`` full at ``now`` and waits."""
 
-    def usage(self, scope: str, now: datetime) -> tuple[int, int]:
-        """(slots held now, runs noted waiting within ``WAITING_FRESH``)."""
+    def usage(self, scope: str, now: datetime) -> tuple[list[str], list[str]]:
+        """(the owners of the slots held now, the runs noted waiting within ``WAITING_FRESH``)."""
 
 
 @dataclass(frozen=True)
 class Usage:
-    """One deployment-wide limit and its use now (``wf limits``)."""
+    """One deployment-wide limit and its use now (``wf limits``); a run is named
+    ``instance#execution#task`` (``run_key``)."""
 
     activity: str | None  # None: all activities
     max_concurrent: int
-    running: int
-    waiting: int
+    running_runs: tuple[str, ...]
+    waiting_runs: tuple[str, ...]
+
+    @property
+    def running(self) -> int:
+        return len(self.running_runs)
+
+    @property
+    def waiting(self) -> int:
+        return len(self.waiting_runs)
+
+
+def run_key(instance_id: str, execution_id: str | None, task_id: int) -> str:
+    """How a run of an activity is named to its limits (a slot's owner, a waiting note)."""
+    return f"{instance_id}#{execution_id}#{task_id}"
+
+
+def parse_run_key(key: str) -> tuple[str, int]:
+    """The instance and task a run's name says (``run_key``)."""
+    instance_id, _, task = key.rsplit("#", 2)
+    return instance_id, int(task) if task.isdigit() else 0
 
 
 class ActivityGate:
@@ -214,7 +234,8 @@ class ActivityGate:
         if not scopes:
             return []
         now = self._clock()
-        owner = self._new_id()
+        # The run's name first: what holds a slot can be told (``usage``).
+        owner = f"{run}@{self._new_id()}"
         held: list[Lease] = []
         try:
             for scope, slots in scopes:
@@ -242,6 +263,9 @@ class ActivityGate:
         now = self._clock()
         rows = []
         for scope, name, slots in self.limits.all_scopes():
-            running, waiting = self._slots.usage(scope, now)
+            owners, noted = self._slots.usage(scope, now)
+            running = tuple(sorted(o.rpartition("@")[0] or o for o in owners))
+            # A run noted waiting may have got its slot since (the note stays fresh a while).
+            waiting = tuple(sorted(set(noted) - set(running)))
             rows.append(Usage(name, slots, running, waiting))
         return rows

@@ -50,7 +50,7 @@ from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.calls import Calls
-from wf.engine.concurrency import ActivityGate, Lease, wait_seconds
+from wf.engine.concurrency import ActivityGate, Lease, run_key, wait_seconds
 from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
@@ -573,7 +573,7 @@ class Engine:
         if self.gate is None:
             return []
         lease_for = timedelta(milliseconds=remaining_ms() + LEASE_MARGIN_MS) if remaining_ms else MAX_LEASE
-        leases = self.gate.enter(msg.name, f"{msg.instance_id}#{msg.execution_id}#{msg.task_id}", lease_for)
+        leases = self.gate.enter(msg.name, run_key(msg.instance_id, msg.execution_id, msg.task_id), lease_for)
         if leases is None:
             log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
             delay = wait_seconds(msg.waited, self._jitter.randint)

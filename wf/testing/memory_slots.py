@@ -36,8 +36,8 @@ class MemorySlots:
         with self._lock:
             self.waiting[(scope, key)] = now + WAITING_FRESH
 
-    def usage(self, scope: str, now: datetime) -> tuple[int, int]:
+    def usage(self, scope: str, now: datetime) -> tuple[list[str], list[str]]:
         with self._lock:
-            running = sum(1 for (s, _), (_, until) in self.held.items() if s == scope and until > now)
-            waiting = sum(1 for (s, _), until in self.waiting.items() if s == scope and until > now)
-        return running, waiting
+            owners = [owner for (s, _), (owner, until) in self.held.items() if s == scope and until > now]
+            waiting = [key for (s, key), until in self.waiting.items() if s == scope and until > now]
+        return owners, waiting

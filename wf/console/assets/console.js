@@ -311,7 +311,7 @@ async function instancePage(id) {
     el("p", {}, el("a", { href: "#/", text: "← All instances" })),
     el("h1", {}, `${inst.workflowName} `, el("span", { class: "id", text: inst.instanceID }), " ", badge(status)),
     el("p", { class: "muted" }, `created ${when(inst.createdAt)} · updated ${when(inst.lastUpdatedAt)}`,
-      el("span", { id: "parent-slot" }),
+      el("span", { id: "parent-slot" }), el("span", { id: "waiting-slot" }),
       children.length ? el("span", {}, " · children ", ...children.map((c) => el("a", { class: "child", href: `#/i/${encodeURIComponent(c.instanceId)}`, text: `${c.instanceId} ` }))) : null),
     actions(inst, scheduled),
     el("div", { class: "grid" }, cards),
@@ -327,6 +327,12 @@ async function instancePage(id) {
     const row = listed.instances.find((i) => i.instanceID === id);
     if (row && row.parentInstanceID) $("#parent-slot").replaceChildren(" · parent ",
       el("a", { id: "parent", href: `#/i/${encodeURIComponent(row.parentInstanceID)}`, text: row.parentInstanceID }));
+  }).catch(() => {});
+  // Its tasks that wait for a concurrency slot (a Dapr Configuration's limits), if any.
+  if (status === "RUNNING") call("/v1.0/concurrency").then((r) => (r.ok ? r.json() : null)).then((body) => {
+    const waits = (body ? body.limits : []).flatMap((l) => (l.waitingRuns || []).filter((r) => r.instanceID === id)
+      .map((r) => `task ${r.taskID} (limit of ${l.activity === null ? "all activities" : `'${l.activity}'`})`));
+    if (waits.length) $("#waiting-slot").replaceChildren(` · waiting for a concurrency slot: ${waits.join(", ")}`);
   }).catch(() => {});
   const timing = $("#instance-timing");
   timing.textContent = `${events.length} events read and drawn in ${Math.round(drawn)} ms`;
