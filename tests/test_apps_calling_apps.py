@@ -33,7 +33,7 @@ from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
 from wf.engine.messages import WorkMessage
 from wf.errors import InstanceExistsError, TaskFailedError
-from wf.testing import MemoryStore
+from wf.testing import MemoryStore, WorkflowTestEnvironment
 
 orders = WorkflowRuntime()
 billing = WorkflowRuntime()
@@ -373,3 +373,23 @@ def _status(base: str, path: str) -> int:
             return int(r.status)
     except urllib.error.HTTPError as exc:
         return exc.code
+
+
+def test_the_test_kit_runs_the_other_apps_too() -> None:
+    """`WorkflowTestEnvironment(apps=...)`: a workflow calling another app is tested in
+    memory, each app with its own store, as deployed; an app not given fails the task."""
+    charged.clear()
+    with WorkflowTestEnvironment(orders, app_id="orders", apps={"billing": billing}) as env:
+        client = env.client()
+        iid = client.schedule_new_workflow("order", instance_id="order-1")
+        state = client.wait_for_workflow_completion(iid)
+        assert state is not None and state.runtime_status is WorkflowStatus.COMPLETED
+        assert json.loads(state.serialized_output or "null") == EXPECTED
+        child = env.app("billing").get_workflow_state("order-1:0004")
+        assert child is not None and child.runtime_status is WorkflowStatus.COMPLETED
+        assert client.get_workflow_state("order-1:0004") is None  # billing's, not orders'
+        # The history names the app each task ran in.
+        scheduled = [e for e in client.get_workflow_history(iid) if e.event_type == "TaskScheduled"]
+        assert [e.app_id for e in scheduled] == ["billing", "billing", "billing", "nowhere", "orders"]
+        created = [e for e in client.get_workflow_history(iid) if e.instance_id == "order-1:0004"]
+        assert [e.app_id for e in created] == ["billing"]

@@ -162,6 +162,7 @@ HISTORY = {
                     "name": {"type": "string"},
                     "taskScheduledId": {"type": "integer"},
                     "instanceId": {"type": "string"},
+                    "appId": {"type": "string", "description": "the app a task runs in, when another (app_id=)"},
                     "input": {"type": "string"},
                     "result": {"type": "string"},
                     "data": {"type": "string"},

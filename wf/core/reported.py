@@ -88,7 +88,7 @@ def _event_of(n: int, e: WorkflowHistoryEvent) -> HistoryEvent:
         case T.CONTINUE_AS_NEW:
             return ContinuedAsNew(t, e.input)
         case T.TASK_SCHEDULED:
-            return ActivityScheduled(t, e.event_id, _name(e), e.input)
+            return ActivityScheduled(t, e.event_id, _name(e), e.input, e.app_id)
         case T.TASK_COMPLETED:
             return ActivityCompleted(t, _task(e), e.result)
         case T.TASK_FAILED:
@@ -102,7 +102,7 @@ def _event_of(n: int, e: WorkflowHistoryEvent) -> HistoryEvent:
         case T.SUB_ORCHESTRATION_CREATED:
             if e.instance_id is None:
                 raise ValueError("no instanceId")
-            return ChildCreated(t, e.event_id, _name(e), e.instance_id, e.input)
+            return ChildCreated(t, e.event_id, _name(e), e.instance_id, e.input, e.app_id)
         case T.SUB_ORCHESTRATION_COMPLETED:
             return ChildCompleted(t, _task(e), e.result)
         case T.SUB_ORCHESTRATION_FAILED:

@@ -163,6 +163,9 @@ class WorkflowHistoryEvent:
     #: version the execution runs (durabletask's ``OrchestrationVersion``).
     patches: tuple[str, ...] | None = None
     version_name: str | None = None
+    #: The app a task runs in, when not this one (``TaskScheduled``,
+    #: ``SubOrchestrationInstanceCreated``; ``call_activity(app_id=...)``).
+    app_id: str | None = None
 
     def to_json(self) -> JsonObject:
         out: JsonObject = {
@@ -177,6 +180,7 @@ class WorkflowHistoryEvent:
             ("input", self.input),
             ("result", self.result),
             ("data", self.data),
+            ("appId", self.app_id),
         ):
             if value is not None:
                 out[key] = value
@@ -210,4 +214,5 @@ class WorkflowHistoryEvent:
             fire_at=parse_time(body["fireAt"]) if body.get("fireAt") else None,
             patches=tuple(version["patches"]) if "patches" in (version := body.get("version") or {}) else None,
             version_name=version.get("name"),
+            app_id=body.get("appId"),
         )

@@ -73,8 +73,8 @@ def entry_of(event: HistoryEvent) -> WorkflowHistoryEvent | None:
             return WorkflowHistoryEvent(-1, t, HistoryEventType.EXECUTION_TERMINATED, result=output)
         case ContinuedAsNew(input=input):
             return WorkflowHistoryEvent(-1, t, HistoryEventType.CONTINUE_AS_NEW, input=input)
-        case ActivityScheduled(task_id=task, name=name, input=input):
-            return WorkflowHistoryEvent(task, t, HistoryEventType.TASK_SCHEDULED, name=name, input=input)
+        case ActivityScheduled(task_id=task, name=name, input=input, app_id=app):
+            return WorkflowHistoryEvent(task, t, HistoryEventType.TASK_SCHEDULED, name=name, input=input, app_id=app)
         case ActivityCompleted(task_id=task, result=result):
             return WorkflowHistoryEvent(-1, t, HistoryEventType.TASK_COMPLETED, task_scheduled_id=task, result=result)
         case ActivityFailed(task_id=task, failure=failure):
@@ -85,9 +85,15 @@ def entry_of(event: HistoryEvent) -> WorkflowHistoryEvent | None:
             return WorkflowHistoryEvent(task, t, HistoryEventType.TIMER_CREATED, fire_at=fire_at)
         case TimerFired(task_id=task):
             return WorkflowHistoryEvent(-1, t, HistoryEventType.TIMER_FIRED, task_scheduled_id=task)
-        case ChildCreated(task_id=task, name=name, instance_id=child, input=input):
+        case ChildCreated(task_id=task, name=name, instance_id=child, input=input, app_id=app):
             return WorkflowHistoryEvent(
-                task, t, HistoryEventType.SUB_ORCHESTRATION_CREATED, name=name, input=input, instance_id=child
+                task,
+                t,
+                HistoryEventType.SUB_ORCHESTRATION_CREATED,
+                name=name,
+                input=input,
+                instance_id=child,
+                app_id=app,
             )
         case ChildCompleted(task_id=task, result=result):
             return WorkflowHistoryEvent(

@@ -26,6 +26,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from wf.core.context import registered_name
+from wf.core.propagation import DEFAULT_APP_ID
 from wf.core.registry import Registry
 from wf.core.reported import replay_divergence
 from wf.core.serde import encode
@@ -43,20 +44,27 @@ __all__ = ["TestWorkflowClient", "WorkflowTestEnvironment"]
 
 
 class _VirtualQueue:
-    """The engine's queue on the environment's clock: a message is due ``delay_seconds``
-    after it was sent, and handled once the clock has reached that."""
+    """An app's queue on the environment's clock: a message is due ``delay_seconds``
+    after it was sent, and handled once the clock has reached that. The apps' queues
+    share one heap (``due``), so that their messages are handled in the order they fall
+    due, each by its own app."""
 
-    def __init__(self, clock: Callable[[], datetime]) -> None:
-        self._clock = clock
-        self._order = itertools.count()
-        self.due: list[tuple[datetime, int, str]] = []
+    def __init__(
+        self,
+        clock: Callable[[], datetime],
+        app: str,
+        due: list[tuple[datetime, int, str, str]],
+        order: itertools.count[int],
+    ) -> None:
+        self._clock, self._app, self._order = clock, app, order
+        self.due = due
 
     def send(self, messages: Sequence[OutMessage]) -> None:
         now = self._clock()
         for m in messages:
             # Through JSON, as SQS carries it: what cannot be sent fails here too.
             body = json.dumps(m.body)
-            heapq.heappush(self.due, (now + timedelta(seconds=m.delay_seconds), next(self._order), body))
+            heapq.heappush(self.due, (now + timedelta(seconds=m.delay_seconds), next(self._order), self._app, body))
 
     def read(self, body: str) -> dict[str, Any]:
         data: dict[str, Any] = json.loads(body)
@@ -67,7 +75,9 @@ class WorkflowTestEnvironment:
     """Runs ``runtime``'s workflows in memory, skipping time (see the module's docs).
 
     ``start``: the virtual clock's first reading (default: now, UTC). ``activities``:
-    replacements by activity name (a mock, a fake), as ``replace_activity`` does."""
+    replacements by activity name (a mock, a fake), as ``replace_activity`` does.
+    ``apps``: the other apps the workflows call (``app_id=...``), by ID, each its own
+    runtime, store and queue here, as deployed apps are; ``app_id``: this one's ID."""
 
     def __init__(
         self,
@@ -75,23 +85,36 @@ class WorkflowTestEnvironment:
         *,
         start: datetime | None = None,
         activities: Mapping[str, Callable[..., Any]] | None = None,
+        app_id: str = DEFAULT_APP_ID,
+        apps: Mapping[str, Registry] | None = None,
     ) -> None:
         self._registry = runtime.with_activities(activities or {})
         self._now = (start or datetime.now(UTC)).astimezone(UTC)
         self._ids = itertools.count()
-        self._queue = _VirtualQueue(lambda: self._now)
-        self.store = MemoryStore()
-        self._engine = Engine(
-            self._registry,
-            self.store,
-            self._queue,
-            clock=lambda: self._now,
-            # Time-ordered, as the engine wants IDs, and the same in every run.
-            new_id=lambda: f"{int(self._now.timestamp() * 1000):012x}{next(self._ids):08x}",
-            # Timers to the millisecond: the engine's waits move the virtual clock.
-            precise_timers=True,
-            sleep=self._sleep,
-        )
+        registries = {app_id: self._registry, **{name: r.with_activities({}) for name, r in (apps or {}).items()}}
+        due: list[tuple[datetime, int, str, str]] = []
+        order = itertools.count()
+        queues = {name: _VirtualQueue(lambda: self._now, name, due, order) for name in registries}
+        self._queue = queues[app_id]
+        self._stores = {name: MemoryStore() for name in registries}
+        self.store = self._stores[app_id]
+        self._engines = {
+            name: Engine(
+                registry,
+                self._stores[name],
+                queues[name],
+                clock=lambda: self._now,
+                # Time-ordered, as the engine wants IDs, and the same in every run.
+                new_id=lambda: f"{int(self._now.timestamp() * 1000):012x}{next(self._ids):08x}",
+                # Timers to the millisecond: the engine's waits move the virtual clock.
+                precise_timers=True,
+                sleep=self._sleep,
+                app_id=name,
+                peers={other: q for other, q in queues.items() if other != name},
+            )
+            for name, registry in registries.items()
+        }
+        self._engine = self._engines[app_id]
 
     def __enter__(self) -> Self:
         return self
@@ -113,8 +136,8 @@ class WorkflowTestEnvironment:
         """Handle every message due now (and what they set going now); returns how many."""
         handled = 0
         while self._queue.due and self._queue.due[0][0] <= self._now:
-            _, _, body = heapq.heappop(self._queue.due)
-            self._engine.handle(WorkMessage.parse(self._queue.read(body)))
+            _, _, app, body = heapq.heappop(self._queue.due)
+            self._engines[app].handle(WorkMessage.parse(self._queue.read(body)))
             handled += 1
         return handled
 
@@ -170,6 +193,10 @@ class WorkflowTestEnvironment:
     def engine(self) -> Engine:
         return self._engine
 
+    def app(self, app_id: str) -> TestWorkflowClient:
+        """A client of another app of ``apps`` (its instances: a child it ran, ...)."""
+        return TestWorkflowClient(self, self._engines[app_id])
+
 
 class TestWorkflowClient:
     """``DaprWorkflowClient``'s methods over a :class:`WorkflowTestEnvironment`: inputs,
@@ -177,9 +204,9 @@ class TestWorkflowClient:
 
     __test__ = False  # not a pytest test class, whatever its name
 
-    def __init__(self, env: WorkflowTestEnvironment) -> None:
+    def __init__(self, env: WorkflowTestEnvironment, engine: Engine | None = None) -> None:
         self._env = env
-        self._engine = env.engine
+        self._engine = engine or env.engine
 
     def schedule_new_workflow(
         self,
@@ -282,4 +309,4 @@ class TestWorkflowClient:
         purge(self._engine, instance_id)
 
     def get_workflow_history(self, instance_id: str) -> list[WorkflowHistoryEvent]:
-        return self._env.history(instance_id)
+        return history(self._engine, instance_id)

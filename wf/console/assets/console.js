@@ -303,7 +303,7 @@ async function instancePage(id) {
   const tl = timeline(events, detail);
   const rows = events.map((e, n) => el("tr", {},
     el("td", { text: String(n) }), el("td", { text: e.eventId >= 0 ? String(e.eventId) : "" }), el("td", { text: when(e.timestamp) }),
-    el("td", { text: e.eventType }), el("td", { text: e.name || "" }),
+    el("td", { text: e.eventType }), el("td", { text: e.appId ? `${e.name || ""} (app ${e.appId})` : e.name || "" }),
     el("td", { class: "id", text: e.failureDetails ? `${e.failureDetails.errorType}: ${e.failureDetails.message}`
       : (e.result ?? e.data ?? e.input ?? (e.taskScheduledId !== undefined ? `task ${e.taskScheduledId}` : "")) })));
   const scheduled = events.filter((e) => e.eventType === "TaskScheduled");
