@@ -47,6 +47,8 @@ from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.dev import moto_fixes
 from wf.dev.provision import ensure_resources
+from wf.aws.slots import DynamoSlots
+from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, activity_scope
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
 from wf.engine.queue import OutMessage
@@ -69,9 +71,24 @@ wfr = WorkflowRuntime()
 RUNS: Counter[tuple[str, str, str]] = Counter()
 
 
+#: ``square`` runs under a deployment-wide concurrency limit (a Dapr Configuration's
+#: ``activityConcurrencyLimits``), its slots in the table under the same faults.
+SQUARE_LIMIT = 8
+LIMITS = ConcurrencyLimits(activity_names={"square": SQUARE_LIMIT})
+#: Per run of ``square``: (slots of its limit held at that moment, whether this run holds one).
+SLOT_CHECKS: list[tuple[int, bool]] = []
+#: The slots as stored, read without faults (set by ``Chaos``).
+PROBE: list[Any] = []
+
+
 @wfr.activity(name="square")
 def square(ctx: WorkflowActivityContext, x: int) -> int:
     RUNS[(ctx.workflow_id, "square", json.dumps(x))] += 1
+    if PROBE:
+        slots, now = PROBE
+        owners, _ = slots.usage(activity_scope("square"), now())
+        mine = any(o.startswith(f"{ctx.workflow_id}#") and f"#{ctx.task_id}@" in o for o in owners)
+        SLOT_CHECKS.append((len(owners), mine))
     return x * x
 
 
@@ -322,6 +339,11 @@ class Report:
     #: Repeats of changes no fault struck between publication and unmarking
     #: (``Faults.at_risk``): each is a bug.
     status_event_unexplained_repeats: int = 0
+    #: Runs of the limited activity (``square``), the most slots of its limit held at
+    #: once during one, and runs that held none of them (each a bug).
+    limited_runs: int = 0
+    most_slots_held: int = 0
+    runs_without_a_slot: int = 0
 
     @property
     def rerun_rate(self) -> float:
@@ -342,6 +364,8 @@ class Report:
             f"final status events missing or wrong: {self.status_events_wrong} "
             f"(received again with their eventId: {self.status_event_repeats}, "
             f"of which after no fault between publication and unmarking: {self.status_event_unexplained_repeats})",
+            f"limited activity ('square', at most {SQUARE_LIMIT} at once): {self.limited_runs} runs, "
+            f"at most {self.most_slots_held} slots held during one, runs without a slot: {self.runs_without_a_slot}",
         ]
 
 
@@ -365,8 +389,11 @@ class Chaos:
         sqs = boto3.client("sqs", region_name="us-east-1")
         res = ensure_resources(ddb, sqs)
         self.settings = Settings(res.table_name, res.queue_url, max_receive_count=max_receive_count)
-        self.real_store = DynamoStore(make_item_model(res.table_name, "us-east-1", None))
+        item = make_item_model(res.table_name, "us-east-1", None)
+        self.real_store = DynamoStore(item)
         self.store = self.faults.wrap(self.real_store, StoreError)
+        self.slots = self.faults.wrap(DynamoSlots(item), StoreError)
+        PROBE[:] = [DynamoSlots(item), lambda: self.now]
         self.faulty_queue = self.faults.wrap(self.queue, QueueError)
         self.events_queue = subscribe_to_status_events(queue="chaos-status-events")
         self.status_events = self.faults.wrap(
@@ -397,6 +424,7 @@ class Chaos:
             sleep=lambda _: None,
             activity_margin_ms=1_000,
             status_events=self.status_events,
+            concurrency=ActivityGate(LIMITS, self.slots, lambda: self.now, self.new_id),
         )
         return engine, make_handler(engine, self.settings, ack=self.faulty_queue.ack)
 
@@ -536,6 +564,7 @@ class Chaos:
     def run(self) -> Report:
         started = time.monotonic()
         RUNS.clear()
+        SLOT_CHECKS.clear()
         ids = [f"w{i:04d}" for i in range(self.n)]
         kinds = {
             iid: ("victim" if i % 10 == 9 else "pausable" if i % 10 == 8 else "doomed" if i % 10 == 7 else "mix")
@@ -652,6 +681,9 @@ class Chaos:
             status_events_wrong=events_wrong,
             status_event_repeats=repeats,
             status_event_unexplained_repeats=unexplained,
+            limited_runs=len(SLOT_CHECKS),
+            most_slots_held=max((held for held, _ in SLOT_CHECKS), default=0),
+            runs_without_a_slot=sum(1 for _, mine in SLOT_CHECKS if not mine),
             problems=self.problems + [f"dead letter after {m.receives}: {m.body[:200]}" for m in self.queue.dead],
         )
 
@@ -710,4 +742,4 @@ class _Context:
     memory_limit_in_mb = 512
 
     def get_remaining_time_in_millis(self) -> int:
-        return 600_000
+        return 29_000  # the template's function timeout (a slot is leased 5 s past it)

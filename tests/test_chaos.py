@@ -5,7 +5,7 @@ change reaches an EventBridge rule's queue once by its eventId."""
 
 from __future__ import annotations
 
-from tests.chaos_harness import Chaos
+from tests.chaos_harness import SQUARE_LIMIT, Chaos
 
 
 def test_chaos_small(aws, record_property) -> None:
@@ -26,3 +26,8 @@ def test_chaos_small(aws, record_property) -> None:
     assert report.runs_for_unrecorded == 0
     assert report.completed == 40 - 4  # the 4 victims were terminated and purged
     assert 1.0 <= report.rerun_rate < 1.5
+    # The limited activity never ran beyond its limit, nor without a slot of it, though
+    # the slots' calls failed and their containers died as every other call did.
+    assert report.limited_runs >= report.scheduled_activities // 2
+    assert 1 <= report.most_slots_held <= SQUARE_LIMIT
+    assert report.runs_without_a_slot == 0

@@ -109,6 +109,10 @@ def test_a_limit_s_slots_are_taken_once_given_back_and_free_again_when_a_lease_e
     assert all(held) and len({lease.slot for lease in held if lease}) == 3
     assert slots.take("activity:x", 3, "run3", T0, until) is None  # full
     assert slots.take("activity:y", 3, "run3", T0, until) is not None  # another limit
+    # A take that answered with an error may have landed: its owner frees it by name.
+    slots.release("activity:y", "run3")
+    slots.release("activity:y", "nobody")  # holding nothing: nothing happens
+    assert slots.usage("activity:y", T0) == ([], [])
     owners, waiting = slots.usage("activity:x", T0)
     assert sorted(owners) == ["run0", "run1", "run2"] and waiting == []
     first = held[0]

@@ -42,7 +42,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from wf.aws.tracing import Span, no_span
 from wf.core.history import HistoryEvent, format_time
 from wf.engine.engine import Engine
-from wf.engine.messages import ActivityMessage, Message, TimerMessage
+from wf.engine.messages import ActivityMessage, CalledActivityMessage, Message, TimerMessage
 from wf.engine.metrics import Metric
 from wf.errors import QueueError, StoreError, UnknownMessageKindError
 
@@ -141,11 +141,12 @@ class BatchFolder:
     def run_activities(self, records: list[dict[str, Any]]) -> None:
         """Run the batch's activities together (a fan-out's arrive side by side), before
         the records are folded into steps; errors are met again by each record alone."""
+        records_by_id = {record["messageId"]: record for record in records}
         deliveries = [
             (record["messageId"], msg, _receive_count(record))
             for record in records
             if record["messageId"] not in self._handed
-            and isinstance(msg := self._parsed.get(record["messageId"]), ActivityMessage)
+            and isinstance(msg := self._parsed.get(record["messageId"]), ActivityMessage | CalledActivityMessage)
         ]
         if len(deliveries) < 2:
             return  # nothing to overlap
@@ -154,6 +155,28 @@ class BatchFolder:
         )
         for i, events in brought.items():
             self._brought[deliveries[i][0]] = events
+        self._ack_waiting(
+            [(records_by_id[mid], msg) for i, (mid, msg, _) in enumerate(deliveries) if brought.get(i) == []]
+        )
+
+    def _ack_waiting(self, done: list[tuple[dict[str, Any], Message]]) -> None:
+        """Delete at once the deliveries of limited activities that brought nothing: most
+        were sent again to wait for a slot. Left to the batch's report, a death of the
+        batch later on would bring them back beside their copies, each a death counted
+        against an activity that never ran (``Engine._deaths_allowed``)."""
+        gate = self.engine.gate
+        if self.ack is None or gate is None:
+            return
+        handles = [
+            record["receiptHandle"]
+            for record, msg in done
+            if isinstance(msg, ActivityMessage | CalledActivityMessage) and gate.limits.limited(msg.name)
+        ]
+        if handles:
+            try:
+                self.ack(handles)
+            except TRANSIENT as exc:
+                log.warning("deleting %d waiting message(s) failed (%s); the batch's report will", len(handles), exc)
 
     def _read(self, record: SQSRecord) -> Message | None:
         msg = self._parsed.get(record.message_id)
@@ -234,6 +257,8 @@ class BatchFolder:
                     events = self._brought.pop(record.message_id)
                 else:
                     events = self.engine.events_for(msg, receive_count=count, remaining_ms=self.remaining_ms)
+                    if not events:
+                        self._ack_waiting([(record.raw_event, msg)])
                 if events:
                     self._pending[key].append(_Brought(record.message_id, msg, count, events))
             except TRANSIENT as exc:

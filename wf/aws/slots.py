@@ -74,6 +74,15 @@ class DynamoSlots:
         except PynamoDBException as exc:
             raise StoreError(f"giving back a slot of limit {lease.scope} failed: {exc}") from exc
 
+    def release(self, scope: str, owner: str) -> None:
+        m = self._item
+        try:
+            for i in m.query(f"LIMIT#{scope}", m.sk.startswith("S#"), consistent_read=True):
+                if i.lease_owner == owner:
+                    self.give_back(Lease(scope, int(i.sk[2:]), owner))
+        except PynamoDBException as exc:
+            raise StoreError(f"reading the slots of limit {scope} failed: {exc}") from exc
+
     def note_waiting(self, scope: str, key: str, now: datetime) -> None:
         m = self._item
         note = m(

@@ -21,6 +21,8 @@ executions across the deployment (``globalMaxConcurrentWorkflowInvocations``,
 
 from __future__ import annotations
 
+import contextlib
+
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -180,6 +182,10 @@ class Slots(Protocol):
     def give_back(self, lease: Lease) -> None:
         """Free ``lease``'s slot, if ``lease.owner`` still holds it."""
 
+    def release(self, scope: str, owner: str) -> None:
+        """Free any slot of ``scope`` that ``owner`` holds (a take that failed with an
+        error may have landed)."""
+
     def note_waiting(self, scope: str, key: str, now: datetime) -> None:
         """``key`` (a run) found ``scope`` full at ``now`` and waits."""
 
@@ -237,6 +243,7 @@ class ActivityGate:
         # The run's name first: what holds a slot can be told (``usage``).
         owner = f"{run}@{self._new_id()}"
         held: list[Lease] = []
+        scope = ""
         try:
             for scope, slots in scopes:
                 lease = self._slots.take(scope, slots, owner, now, now + lease_for)
@@ -248,6 +255,10 @@ class ActivityGate:
                 held.append(lease)
         except BaseException:
             self.leave(held)
+            # A take whose write landed but answered with an error holds a slot nobody
+            # will give back: free it now rather than at the end of its lease.
+            with contextlib.suppress(Exception):
+                self._slots.release(scope, owner)
             raise
         return held
 

@@ -108,6 +108,9 @@ MAX_ATTEMPTS = 12
 LEASE_MARGIN_MS = 5_000
 MAX_LEASE = timedelta(minutes=15)
 MAX_RETRY_DELAY_SECONDS = 300
+#: Waits for a concurrency slot that allow an activity one more dead delivery before it is
+#: abandoned (``Engine._deaths_allowed``).
+WAITS_PER_DEATH = 2
 
 
 class Engine:
@@ -360,6 +363,15 @@ class Engine:
         abandoned: twice what SQS alone would allow, as one unlucky run is not enough."""
         return 2 * (self.max_receive_count - 1)
 
+    def _deaths_allowed(self, msg: Message) -> int:
+        """``abandon_after`` for ``msg``. An activity that waited for a concurrency slot was
+        delivered once per wait, each delivery dying with its batch if another record
+        killed the container, though it never ran: every ``WAITS_PER_DEATH`` waits allow
+        one more death (an activity that kills its container still dies more often than
+        it waits, unless its limit stays full, and is abandoned)."""
+        waited = msg.waited if isinstance(msg, ActivityMessage | CalledActivityMessage) else 0
+        return self.abandon_after + waited // WAITS_PER_DEATH
+
     def hand_on(self, deliveries: Sequence[tuple[Message, int]]) -> list[bool]:
         """Hand redelivered work (its last delivery died: a crash, perhaps for another
         record's sake) to fresh messages that count the deaths, in one send; for each
@@ -371,7 +383,7 @@ class Engine:
         for i, (msg, receive_count) in enumerate(deliveries):
             died = msg.crashes + receive_count - 1
             # From the second delivery only: each hand-on then counts one more death.
-            if receive_count >= 2 and died < self.abandon_after:
+            if receive_count >= 2 and died < self._deaths_allowed(msg):
                 due[i] = replace(msg, crashes=died)
         if due:
             # A second apart: work that died together (one of it may be what kills its
@@ -692,7 +704,7 @@ class Engine:
                 self.calls.forward(live, msg)  # another app's to run (a start deferred it)
                 return []
         died = msg.crashes + receive_count - 1
-        if died >= self.abandon_after:
+        if died >= self._deaths_allowed(msg):
             # Every earlier delivery died unfinished (out of memory, a crash): record
             # a failure the workflow can handle rather than strand it in the DLQ.
             abandoned = FailureDetails.of(

@@ -32,6 +32,11 @@ class MemorySlots:
             if current is not None and current[0] == lease.owner:
                 del self.held[(lease.scope, lease.slot)]
 
+    def release(self, scope: str, owner: str) -> None:
+        with self._lock:
+            for key in [k for k, (o, _) in self.held.items() if k[0] == scope and o == owner]:
+                del self.held[key]
+
     def note_waiting(self, scope: str, key: str, now: datetime) -> None:
         with self._lock:
             self.waiting[(scope, key)] = now + WAITING_FRESH
