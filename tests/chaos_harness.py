@@ -41,13 +41,13 @@ from wf import DaprWorkflowContext, RetryPolicy, TaskFailedError, WorkflowActivi
 from wf.aws.app import make_handler
 from wf.aws.dynamodb import DynamoStore
 from wf.aws.settings import Settings
+from wf.aws.slots import DynamoSlots
 from wf.aws.status_events import EventBridgeStatusEvents
 from wf.aws.table import make_item_model
 from wf.core.history import EventRaised, WorkflowStarted
 from wf.core.status import WorkflowStatus
 from wf.dev import moto_fixes
 from wf.dev.provision import ensure_resources
-from wf.aws.slots import DynamoSlots
 from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, activity_scope
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal

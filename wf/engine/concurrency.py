@@ -22,7 +22,6 @@ executions across the deployment (``globalMaxConcurrentWorkflowInvocations``,
 from __future__ import annotations
 
 import contextlib
-
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
