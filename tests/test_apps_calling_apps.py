@@ -29,10 +29,12 @@ from wf.aws.settings import Settings
 from wf.core.history import ActivityCompleted, ChildCompleted, HistoryEvent, ParentRef, WorkflowCompleted
 from wf.core.serde import decode, encode
 from wf.core.status import WorkflowStatus
+from wf.engine.blobs import MAX_PAYLOAD_BYTES
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
 from wf.engine.messages import WorkMessage
-from wf.errors import InstanceExistsError, TaskFailedError
+from wf.engine.queue import OutMessage
+from wf.errors import InstanceExistsError, PayloadTooLargeError, TaskFailedError
 from wf.testing import MemoryStore, WorkflowTestEnvironment
 
 orders = WorkflowRuntime()
@@ -97,12 +99,48 @@ def retrying(ctx: DaprWorkflowContext, key: str):
     return (yield ctx.call_activity("flaky", input=key, app_id="billing", retry_policy=policy))
 
 
+@billing.activity(name="huge")
+def huge(ctx: WorkflowActivityContext, size: int) -> str:
+    return "x" * size
+
+
+@orders.workflow(name="too_large")
+def too_large(ctx: DaprWorkflowContext, _: Any):
+    seen = []
+    for call in (
+        ctx.call_activity("huge", input=300_000, app_id="billing"),  # the result
+        ctx.call_activity("charge", input="y" * 300_000, app_id="billing"),  # the input
+        ctx.call_activity("huge", input=10, app_id="billing"),
+    ):
+        try:
+            seen.append((yield call))
+        except TaskFailedError as exc:
+            seen.append(exc.details.error_type)
+    return seen
+
+
 @orders.workflow(name="parent_of_forever")
 def parent_of_forever(ctx: DaprWorkflowContext, _: Any):
     yield ctx.call_child_workflow("forever", instance_id="kid", app_id="billing")
 
 
 SETTINGS = Settings("unused-table", "unused-queue")
+
+
+class SqsSized:
+    """Another app's queue as this app sees it: SQS's size limit, and no bucket."""
+
+    def __init__(self, inner: FaultyQueue) -> None:
+        self._inner = inner
+
+    def send(self, messages: list[OutMessage]) -> None:
+        for m in messages:
+            if len(json.dumps(m.body)) > 256 * 1024 - 2048:
+                raise PayloadTooLargeError("a work message is over SQS's limit and no bucket is configured")
+        self._inner.send(messages)
+
+    def read(self, body: str) -> dict[str, Any]:
+        return self._inner.read(body)
 
 
 class Apps:
@@ -120,6 +158,7 @@ class Apps:
 
     def new_engine(self, app: str) -> Engine:  # a fresh Lambda container
         other = "billing" if app == "orders" else "orders"
+        peer: Any = SqsSized(self.queues[other])
         return Engine(
             self.runtimes[app],
             FaultyStore(self.stores[app], self.faults),
@@ -128,7 +167,9 @@ class Apps:
             new_id=lambda: f"{int(self.clock[0].timestamp() * 1000):012x}{next(self._ids):08x}",
             sleep=lambda _: None,
             app_id=app,
-            peers={other: self.queues[other]},
+            peers={other: peer},
+            # As with a bucket: payloads up to 10 MB here, and SQS's 256 KB to the other app.
+            max_payload_bytes=MAX_PAYLOAD_BYTES,
         )
 
     def call(self, app: str, fn: Callable[[Engine], Any]) -> Any:
@@ -242,6 +283,15 @@ def test_the_callers_retry_policy_retries_the_other_apps_activity() -> None:
     assert meta.status is WorkflowStatus.COMPLETED, meta.failure
     assert decode(meta.output) == "card-7 ok after 3"
     assert flaky["card-7"] == 3
+
+
+def test_what_is_too_large_for_the_other_app_s_queue_fails_its_task() -> None:
+    apps = Apps(Faults(0))
+    apps.engines["orders"].start("too_large", "big-1", None)
+    apps.run()
+    meta = apps.stores["orders"].metas["big-1"]
+    assert meta.status is WorkflowStatus.COMPLETED, meta.failure
+    assert decode(meta.output) == ["PayloadTooLargeError", "PayloadTooLargeError", "x" * 10]
 
 
 def test_terminating_and_purging_the_parent_reaches_its_child_in_the_other_app() -> None:

@@ -232,32 +232,42 @@ class Dispatcher:
             except (UnknownAppError, PayloadTooLargeError, QueueError) as exc:
                 error = exc
             for msg, event in items:
-                if not isinstance(msg, CalledActivityMessage | CalledChildMessage):
+                if isinstance(error, PayloadTooLargeError):
+                    own.append(self._alone(app, msg, event))
+                elif not isinstance(msg, CalledActivityMessage | CalledChildMessage):
                     log.warning("%s: sending to app '%s' failed (%s); relayed", msg.instance_id, app, error)
                     own.append(RelayMessage(msg.instance_id, msg.execution_id, now, app, event).to_out())
                 elif isinstance(error, UnknownAppError):
                     own.append(event_message(msg.instance_id, msg.execution_id, now, event))
-                elif isinstance(error, PayloadTooLargeError):
-                    own.append(self._alone(app, msg))
                 else:
                     raise error
         return [m for m in own if m is not None]
 
-    def _alone(self, app: str, msg: CalledActivityMessage | CalledChildMessage) -> OutMessage | None:
-        """Send one called task's work (its batch was too large); its failure, to record
-        here, if it alone is too large for the app's queue."""
+    def _alone(self, app: str, msg: WorkMessage, event: HistoryEvent) -> OutMessage | None:
+        """Send one message of a batch too large for ``app``'s queue on its own. One that
+        alone is too large fails its task: called work here (``event``, its failure, to
+        record); a result or outcome there, in its place."""
         try:
             self.peers.send(app, [msg.to_out()])
             return None
         except PayloadTooLargeError as exc:
             now = self._clock()
-            failure = FailureDetails.of(PayloadTooLargeError, f"calling app '{app}': {exc}")
-            failed: HistoryEvent = (
-                ActivityFailed(now, msg.task_id, failure)
-                if isinstance(msg, CalledActivityMessage)
-                else ChildFailed(now, msg.task_id, failure)
-            )
-            return event_message(msg.instance_id, msg.execution_id, now, failed)
+            failure = FailureDetails.of(PayloadTooLargeError, f"app '{app}': {exc}")
+            if isinstance(msg, CalledActivityMessage):
+                return event_message(msg.instance_id, msg.execution_id, now, ActivityFailed(now, msg.task_id, failure))
+            if isinstance(msg, CalledChildMessage):
+                return event_message(msg.instance_id, msg.execution_id, now, ChildFailed(now, msg.task_id, failure))
+            instead: HistoryEvent = event
+            if isinstance(event, ActivityCompleted):
+                instead = ActivityFailed(now, event.task_id, failure)
+            elif isinstance(event, ChildCompleted | ChildFailed):
+                instead = ChildFailed(now, event.task_id, failure)
+            return RelayMessage(msg.instance_id, msg.execution_id, now, app, instead).to_out()
+        except (UnknownAppError, QueueError) as exc:
+            if isinstance(msg, CalledActivityMessage | CalledChildMessage):
+                raise
+            log.warning("%s: sending to app '%s' failed (%s); relayed", msg.instance_id, app, exc)
+            return RelayMessage(msg.instance_id, msg.execution_id, self._clock(), app, event).to_out()
 
     def _inline(self, name: str) -> bool:
         spec = self._registry.activities.get(name)
