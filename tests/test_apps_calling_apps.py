@@ -351,19 +351,9 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
     that nobody runs fails its task (after the caller's retry policy), not the step."""
     po, pb = free_port(), free_port()
     apps = ROOT / "tests" / "apps"
-    devs = [
-        wf_dev(
-            tmp_path,
-            apps / "orders.py",
-            "--app-id",
-            "orders",
-            "--peer",
-            f"billing=http://127.0.0.1:{pb}",
-            "--state",
-            str(tmp_path / "orders.json"),
-            port=po,
-        ),
-        wf_dev(
+
+    def billing_dev() -> Any:
+        return wf_dev(
             tmp_path,
             apps / "billing.py",
             "--app-id",
@@ -373,22 +363,34 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
             "--state",
             str(tmp_path / "billing.json"),
             port=pb,
-        ),
-    ]
+        )
+
+    orders_dev = wf_dev(
+        tmp_path,
+        apps / "orders.py",
+        "--app-id",
+        "orders",
+        "--peer",
+        f"billing=http://127.0.0.1:{pb}",
+        "--state",
+        str(tmp_path / "orders.json"),
+        port=po,
+    )
+    devs = [orders_dev, billing_dev()]
+
+    def done(base: str, iid: str) -> bool:
+        return bool(_get(base, f"/v1.0/workflows/dapr/{iid}")["runtimeStatus"] == "COMPLETED")
+
     with contextlib.ExitStack() as stack:
         # Each waits for the other to start: entered side by side.
         with ThreadPoolExecutor(2) as pool:
             entered = list(pool.map(lambda cm: cm.__enter__(), devs))
-        for cm in devs:
-            stack.push(cm.__exit__)
+        stack.push(orders_dev.__exit__)
+        billing_exit = stack.push(devs[1].__exit__)
         (orders_url, _, orders_log), (billing_url, _, _) = entered
         assert any("app 'orders', calling billing" in line for line in orders_log), orders_log[:8]
         _post(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-1", 5)
         _post(billing_url, "/v1.0/workflows/dapr/reconcile/start?instanceID=r-1", 9)
-
-        def done(base: str, iid: str) -> bool:
-            return bool(_get(base, f"/v1.0/workflows/dapr/{iid}")["runtimeStatus"] == "COMPLETED")
-
         eventually(lambda: done(orders_url, "o-1"), "the order", 60)
         eventually(lambda: done(billing_url, "r-1"), "the reconcile", 60)
         output = json.loads(_get(orders_url, "/v1.0/workflows/dapr/o-1")["properties"]["dapr.workflow.output"])
@@ -403,6 +405,20 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
         assert _status(orders_url, "/v1.0/workflows/dapr/inv-o-1") == 404
         reconciled = _get(billing_url, "/v1.0/workflows/dapr/r-1")["properties"]["dapr.workflow.output"]
         assert json.loads(reconciled) == "orders confirmed 9 for r-1"
+        # Billing restarts (as after a code change): orders, still running, reaches it
+        # again, its queue at the same address; what billing held is still there.
+        billing_exit(None, None, None)
+        restarted = billing_dev()
+        billing_url, _, billing_log = restarted.__enter__()
+        stack.push(restarted.__exit__)
+        _post(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-2", 6)
+        try:
+            eventually(lambda: done(orders_url, "o-2"), "the order after billing's restart", 60)
+        except AssertionError:
+            print("".join(orders_log[-40:]), "".join(billing_log[-40:]))
+            raise
+        assert _get(billing_url, "/v1.0/workflows/dapr/inv-o-1")["runtimeStatus"] == "COMPLETED"
+        assert done(billing_url, "inv-o-2")
 
 
 def _post(base: str, path: str, body: Any) -> None:

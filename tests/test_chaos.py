@@ -9,7 +9,7 @@ from tests.chaos_harness import SQUARE_LIMIT, Chaos
 
 
 def test_chaos_small(aws, record_property) -> None:
-    report = Chaos(40, seed=11, fault_rate=0.10, crash_rate=0.01).run()
+    report = Chaos(40, seed=12, fault_rate=0.10, crash_rate=0.01).run()
     for line in report.lines():
         record_property("figure", f"chaos: {line}")
     assert report.faults.get("before", 0) + report.faults.get("after", 0) > 50

@@ -20,6 +20,7 @@ import json
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -38,7 +39,10 @@ STOP_TIMEOUT_SECONDS = 30
 class Emulator:
     """The emulator process, from the parent's side."""
 
-    def __init__(self) -> None:
+    def __init__(self, port: int = 0) -> None:
+        """``port``: the one to serve on if it is free (a restart keeps its address, and
+        so the queue URLs other apps' ``wf dev``s send to); else any."""
+        self._port = port
         self._proc: subprocess.Popen[str] | None = None
         self._replies: list[dict[str, Any]] = []
         self._arrived = threading.Condition()
@@ -51,7 +55,7 @@ class Emulator:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "WF_EMULATOR_PORT": str(self._port)},
         )
         threading.Thread(target=self._read, args=(self._proc.stdout,), name="wf-emulator", daemon=True).start()
         reply = self._reply("ready", START_TIMEOUT_SECONDS)
@@ -132,6 +136,18 @@ class Emulator:
         return reply
 
 
+def _free(port: int) -> bool:
+    """Whether ``port`` can be served on now (moto's server would hang on a taken one)."""
+    if not port:
+        return False
+    with contextlib.suppress(OSError), socket.socket() as probe:
+        # As the server will bind it: the last run's connections may linger (TIME_WAIT).
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(("127.0.0.1", port))
+        return True
+    return False
+
+
 def main() -> None:
     """The emulator process: serve until stdin closes."""
     # Ctrl-C in a terminal reaches the whole process group, and so does the hangup of a
@@ -151,7 +167,8 @@ def main() -> None:
 
     moto_fixes.install()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # the emulator's request log
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    wanted = int(os.environ.get("WF_EMULATOR_PORT") or 0)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=wanted if _free(wanted) else 0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
     endpoint = f"http://{host}:{port}"

@@ -62,6 +62,18 @@ def stack_file(port: int) -> Path:
     return folder / f"wf-dev-{port}.json"
 
 
+def emulator_port_file(port: int) -> Path:
+    """Where the ``wf dev`` serving on ``port`` keeps its emulator's port across restarts."""
+    return stack_file(port).with_suffix(".emulator")
+
+
+def _read_port(file: Path | None) -> int:
+    try:
+        return int(file.read_text()) if file is not None else 0
+    except (OSError, ValueError):
+        return 0
+
+
 #: What a running stack tells ``wf invoke`` (with the table's own endpoint).
 _PUBLISHED = ("AWS_ENDPOINT_URL", "WF_TABLE_NAME", "WF_QUEUE_URL", "WF_BUCKET", "WF_APP_ID")
 
@@ -228,8 +240,14 @@ class LocalStack:
         sys.setswitchinterval(0.0002)
         endpoint = os.environ.get("AWS_ENDPOINT_URL")
         if not endpoint:
-            self._emulator = Emulator()
+            # `wf dev` on a port serves its emulator where it did last time, if it can: the
+            # queue URLs the other apps' `wf dev`s send to (--peer) stay right across a restart.
+            last = emulator_port_file(self._port) if self._publish else None
+            self._emulator = Emulator(_read_port(last))
             endpoint = self._emulator.start()
+            if last is not None:
+                with contextlib.suppress(OSError):
+                    last.write_text(endpoint.rsplit(":", 1)[-1])
             log.info("embedded AWS emulator on %s", endpoint)
         ddb_endpoint = endpoint
         if self._dynamodb == "local":
