@@ -21,10 +21,9 @@ from typing import Any
 
 import pytest
 
-from tests.dev_process import ROOT, eventually, free_port, wf_dev
-from tests.test_fault_injection import Crash, Faults, FaultyQueue, FaultyStore, sqs_record
+from tests.dev_process import ROOT, eventually, free_port, get_json, post_json, wf_dev
+from tests.test_fault_injection import Crash, Faults, FaultyQueue, FaultyStore, deliver
 from wf import DaprWorkflowContext, RetryPolicy, WorkflowActivityContext, WorkflowRuntime, when_all
-from wf.aws.app import make_handler
 from wf.aws.settings import Settings
 from wf.core.history import ActivityCompleted, ChildCompleted, HistoryEvent, ParentRef, WorkflowCompleted
 from wf.core.serde import decode, encode
@@ -32,7 +31,6 @@ from wf.core.status import WorkflowStatus
 from wf.engine.blobs import MAX_PAYLOAD_BYTES
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
-from wf.engine.messages import WorkMessage
 from wf.engine.queue import OutMessage
 from wf.errors import InstanceExistsError, PayloadTooLargeError, TaskFailedError
 from wf.testing import MemoryStore, WorkflowTestEnvironment
@@ -198,14 +196,7 @@ class Apps:
                 queue.receives[item[1]] += 1
             engine = self.engines[app]
             try:
-                if self.batch == 1:
-                    _, mid, out = taken[0]
-                    engine.handle(WorkMessage.parse(out.body), receive_count=queue.receives[mid])
-                    failed: set[str] = set()
-                else:
-                    event = {"Records": [sqs_record(mid, out, queue.receives[mid]) for _, mid, out in taken]}
-                    result = make_handler(engine, SETTINGS)(event, None)
-                    failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+                failed = deliver(engine, taken, queue.receives, self.batch)
             except Crash:
                 failed = {str(mid) for _, mid, _ in taken}
                 self.engines[app] = self.new_engine(app)
@@ -379,7 +370,7 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
     devs = [orders_dev, billing_dev()]
 
     def done(base: str, iid: str) -> bool:
-        return bool(_get(base, f"/v1.0/workflows/dapr/{iid}")["runtimeStatus"] == "COMPLETED")
+        return bool(get_json(base, f"/v1.0/workflows/dapr/{iid}")["runtimeStatus"] == "COMPLETED")
 
     with contextlib.ExitStack() as stack:
         # Each waits for the other to start: entered side by side.
@@ -389,21 +380,21 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
         billing_exit = stack.push(devs[1].__exit__)
         (orders_url, _, orders_log), (billing_url, _, _) = entered
         assert any("app 'orders', calling billing" in line for line in orders_log), orders_log[:8]
-        _post(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-1", 5)
-        _post(billing_url, "/v1.0/workflows/dapr/reconcile/start?instanceID=r-1", 9)
+        post_json(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-1", 5)
+        post_json(billing_url, "/v1.0/workflows/dapr/reconcile/start?instanceID=r-1", 9)
         eventually(lambda: done(orders_url, "o-1"), "the order", 60)
         eventually(lambda: done(billing_url, "r-1"), "the reconcile", 60)
-        output = json.loads(_get(orders_url, "/v1.0/workflows/dapr/o-1")["properties"]["dapr.workflow.output"])
+        output = json.loads(get_json(orders_url, "/v1.0/workflows/dapr/o-1")["properties"]["dapr.workflow.output"])
         assert output == [
             "billing charged 5 for o-1",
             ["billing charged 10 for inv-o-1", "orders confirmed 10 for inv-o-1"],
             "UnknownAppError",
         ]
         # The child is billing's: stored and shown there, not in orders.
-        child = _get(billing_url, "/v1.0/workflows/dapr/inv-o-1")
+        child = get_json(billing_url, "/v1.0/workflows/dapr/inv-o-1")
         assert child["runtimeStatus"] == "COMPLETED" and child["workflowName"] == "invoice"
         assert _status(orders_url, "/v1.0/workflows/dapr/inv-o-1") == 404
-        reconciled = _get(billing_url, "/v1.0/workflows/dapr/r-1")["properties"]["dapr.workflow.output"]
+        reconciled = get_json(billing_url, "/v1.0/workflows/dapr/r-1")["properties"]["dapr.workflow.output"]
         assert json.loads(reconciled) == "orders confirmed 9 for r-1"
         # Billing restarts (as after a code change): orders, still running, reaches it
         # again, its queue at the same address; what billing held is still there.
@@ -411,26 +402,14 @@ def test_two_wf_devs_call_each_other_s_activities_and_child_workflows(tmp_path: 
         restarted = billing_dev()
         billing_url, _, billing_log = restarted.__enter__()
         stack.push(restarted.__exit__)
-        _post(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-2", 6)
+        post_json(orders_url, "/v1.0/workflows/dapr/order/start?instanceID=o-2", 6)
         try:
             eventually(lambda: done(orders_url, "o-2"), "the order after billing's restart", 60)
         except AssertionError:
             print("".join(orders_log[-40:]), "".join(billing_log[-40:]))
             raise
-        assert _get(billing_url, "/v1.0/workflows/dapr/inv-o-1")["runtimeStatus"] == "COMPLETED"
+        assert get_json(billing_url, "/v1.0/workflows/dapr/inv-o-1")["runtimeStatus"] == "COMPLETED"
         assert done(billing_url, "inv-o-2")
-
-
-def _post(base: str, path: str, body: Any) -> None:
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=30) as r:
-        assert r.status == 202
-
-
-def _get(base: str, path: str) -> Any:
-    with urllib.request.urlopen(base + path, timeout=30) as r:
-        return json.loads(r.read())
 
 
 def _status(base: str, path: str) -> int:

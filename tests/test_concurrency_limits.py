@@ -20,7 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.dev_process import ROOT, eventually, wf_dev
+from tests.dev_process import ROOT, eventually, get_json, post_json, wf_dev
 from tests.test_concurrent_containers import in_threads
 from tests.test_store_contract import local_table
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
@@ -343,11 +343,11 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
     try:
         with wf_dev(tmp_path, ROOT / "tests" / "apps" / "limited.py", "--config", str(config)) as (base, _env, lines):
             assert any("at most 2 runs of 'slow_step' at once" in line for line in lines), lines[:5]
-            _post(base, "/v1.0/workflows/dapr/fan/start?instanceID=f1", 12)
+            post_json(base, "/v1.0/workflows/dapr/fan/start?instanceID=f1", 12)
             # While it runs, the limit is visible: runs holding a slot, and some waiting.
             rows: list[Any] = []
             eventually(
-                lambda: rows.append(_get(base, "/v1.0/concurrency")["limits"][0]) or rows[-1]["waiting"] > 0,
+                lambda: rows.append(get_json(base, "/v1.0/concurrency")["limits"][0]) or rows[-1]["waiting"] > 0,
                 "runs waiting for a slot",
             )
             assert rows[-1]["activity"] == "slow_step" and rows[-1]["maxConcurrent"] == 2
@@ -368,8 +368,10 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
             eventually(wf_get_says_waiting, "wf get showing the waiting tasks")
             assert "(limit of 'slow_step')" in said[-1]
             assert all(row["running"] <= 2 for row in rows)
-            eventually(lambda: _get(base, "/v1.0/workflows/dapr/f1")["runtimeStatus"] == "COMPLETED", "completion", 90)
-            body = _get(base, "/v1.0/workflows/dapr/f1")
+            eventually(
+                lambda: get_json(base, "/v1.0/workflows/dapr/f1")["runtimeStatus"] == "COMPLETED", "completion", 90
+            )
+            body = get_json(base, "/v1.0/workflows/dapr/f1")
             assert json.loads(body["properties"]["dapr.workflow.output"]) == sum(range(12))
     finally:
         del os.environ["MARKS_DIR"]
@@ -377,22 +379,6 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
     assert len(spans) >= 12
     most = max(sum(1 for a, b in spans if a <= t < b) for t, _ in spans)
     assert most <= 2, spans
-
-
-def _post(base: str, path: str, body: Any) -> None:
-    import urllib.request
-
-    req = urllib.request.Request(base + path, data=json.dumps(body).encode(), method="POST")
-    req.add_header("Content-Type", "application/json")
-    with urllib.request.urlopen(req, timeout=10) as r:
-        assert r.status == 202
-
-
-def _get(base: str, path: str) -> Any:
-    import urllib.request
-
-    with urllib.request.urlopen(base + path, timeout=10) as r:
-        return json.loads(r.read())
 
 
 def test_wf_dev_refuses_a_configuration_it_cannot_honour_before_starting(tmp_path: Path) -> None:

@@ -131,6 +131,20 @@ def sqs_record(mid: int, out: OutMessage, receive_count: int) -> dict[str, Any]:
     }
 
 
+def deliver(
+    engine: Engine, taken: list[tuple[datetime, int, OutMessage]], receives: Counter[int], batch: int
+) -> set[str]:
+    """Hand ``taken`` to ``engine``: one message to ``Engine.handle`` (``batch`` 1), else
+    as an SQS event through the Lambda handler; the IDs of the records that failed."""
+    if batch == 1:
+        _, mid, out = taken[0]
+        engine.handle(WorkMessage.parse(out.body), receive_count=receives[mid])
+        return set()
+    event = {"Records": [sqs_record(mid, out, receives[mid]) for _, mid, out in taken]}
+    result = make_handler(engine, SETTINGS)(event, None)
+    return {f["itemIdentifier"] for f in result["batchItemFailures"]}
+
+
 def scenario(crash_at: int, after: bool = False, batch: int = 1, input: Any = None) -> tuple[int, MemoryStore]:
     """``batch`` 1 hands messages to ``Engine.handle`` one by one; more delivers up to
     that many visible messages at once as an SQS event through the Lambda handler. A
@@ -177,14 +191,7 @@ def scenario(crash_at: int, after: bool = False, batch: int = 1, input: Any = No
             queue.items.remove(item)
             queue.receives[item[1]] += 1
         try:
-            if batch == 1:
-                _, mid, out = taken[0]
-                engine.handle(WorkMessage.parse(out.body), receive_count=queue.receives[mid])
-                failed: set[str] = set()
-            else:
-                event = {"Records": [sqs_record(mid, out, queue.receives[mid]) for _, mid, out in taken]}
-                result = make_handler(engine, SETTINGS)(event, None)
-                failed = {f["itemIdentifier"] for f in result["batchItemFailures"]}
+            failed = deliver(engine, taken, queue.receives, batch)
         except Crash:
             # Nothing was deleted: every message comes back after the visibility timeout.
             failed = {str(mid) for _, mid, _ in taken}
