@@ -31,8 +31,9 @@ from wf.core.status import WorkflowStatus
 from wf.engine.blobs import MAX_PAYLOAD_BYTES
 from wf.engine.engine import Engine
 from wf.engine.manage import Signal, purge, signal
+from wf.engine.messages import CalledActivityMessage, WorkMessage
 from wf.engine.queue import OutMessage
-from wf.errors import InstanceExistsError, PayloadTooLargeError, TaskFailedError
+from wf.errors import InstanceExistsError, PayloadTooLargeError, QueueError, TaskFailedError
 from wf.testing import MemoryStore, WorkflowTestEnvironment
 
 orders = WorkflowRuntime()
@@ -438,3 +439,60 @@ def test_the_test_kit_runs_the_other_apps_too() -> None:
         assert [e.app_id for e in scheduled] == ["billing", "billing", "billing", "nowhere", "orders"]
         created = [e for e in client.get_workflow_history(iid) if e.instance_id == "order-1:0004"]
         assert [e.app_id for e in created] == ["billing"]
+
+
+def test_a_called_child_delivered_twice_at_once_is_started_once_and_fails_nothing() -> None:
+    apps = Apps(Faults(0))
+    apps.engines["orders"].start("parent_of_forever", "p-3", None)
+    # Run until billing's queue holds the child's start, then deliver it twice at once:
+    # the second delivery read no instance before the first one's write landed.
+    apps.run(
+        until=lambda: any(
+            json.loads(json.dumps(o.body))["k"] == "called_child" for _, _, o in apps.queues["billing"].items
+        )
+    )
+    _, _, out = next(item for item in apps.queues["billing"].items if item[2].body["k"] == "called_child")
+    msg = WorkMessage.parse(out.body)
+    store = apps.stores["billing"]
+    real_get_meta = store.get_meta
+    first = [True]
+
+    def late_get_meta(instance_id: str) -> Any:
+        if instance_id == "kid" and first[0]:
+            first[0] = False
+            apps.engines["billing"].handle(msg)  # the other delivery wins meanwhile
+            return None
+        return real_get_meta(instance_id)
+
+    store.get_meta = late_get_meta  # type: ignore[method-assign]
+    try:
+        apps.new_engine("billing").handle(msg)
+    finally:
+        del store.get_meta
+    apps.run()
+    assert apps.stores["billing"].metas["kid"].status is WorkflowStatus.RUNNING
+    assert apps.stores["orders"].metas["p-3"].status is WorkflowStatus.RUNNING  # not failed
+
+
+def test_a_batch_of_called_activities_whose_answers_cannot_be_sent_does_not_fail_whole() -> None:
+    class Down:
+        def send(self, messages: list[OutMessage]) -> None:
+            raise QueueError("SQS is down")
+
+        def read(self, body: str) -> dict[str, Any]:
+            return dict(json.loads(body))
+
+    engine = Engine(
+        billing,
+        MemoryStore(),
+        Down(),
+        clock=lambda: datetime(2026, 1, 1, tzinfo=UTC),
+        new_id=lambda: "e1",
+        sleep=lambda _: None,
+        app_id="billing",
+        peers={"orders": Down()},
+    )
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    calls = [(CalledActivityMessage(f"o-{i}", "e1", now, "orders", 1, "charge", "1"), 1) for i in range(3)]
+    # Each left out, to run alone (where its error is retried), not the batch failed.
+    assert engine.activities_events(calls) == {}

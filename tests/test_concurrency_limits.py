@@ -312,6 +312,7 @@ def test_a_dead_container_s_slot_comes_back_when_its_lease_ends() -> None:
     # Which run holds the slot, and which waits: an instance's task (`wf get` shows it).
     assert gate.usage()[0].running_runs == ("dead-run",)
     assert [parse_run_key(r) for r in gate.usage()[0].waiting_runs] == [("o2", 1)]
+    assert parse_run_key("01HXYZ0000") is None  # a slot an earlier version took: no run named
     # Each wait may be longer (up to 2 s, 4 s, then 8 s): a long wait does not poll every second.
     queue.messages.clear()
     delays = []

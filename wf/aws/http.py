@@ -15,7 +15,7 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from functools import wraps
 from pathlib import Path
@@ -367,17 +367,17 @@ def build_resolver(resolver: R, engine: Engine, settings: Settings) -> R:
                         "running": u.running,
                         "waiting": u.waiting,
                         # Which instances' tasks hold a slot and wait for one (`wf get`).
-                        "runningRuns": [_run(r) for r in u.running_runs],
-                        "waitingRuns": [_run(r) for r in u.waiting_runs],
+                        "runningRuns": _runs(u.running_runs),
+                        "waitingRuns": _runs(u.waiting_runs),
                     }
                     for u in usage
                 ]
             },
         )
 
-    def _run(key: str) -> dict[str, Any]:
-        instance_id, task_id = parse_run_key(key)
-        return {"instanceID": instance_id, "taskID": task_id}
+    def _runs(keys: Sequence[str]) -> list[dict[str, Any]]:
+        parsed = (parse_run_key(key) for key in keys)
+        return [{"instanceID": p[0], "taskID": p[1]} for p in parsed if p is not None]
 
     spec: list[str] = []
 

@@ -216,10 +216,13 @@ def run_key(instance_id: str, execution_id: str | None, task_id: int) -> str:
     return f"{instance_id}#{execution_id}#{task_id}"
 
 
-def parse_run_key(key: str) -> tuple[str, int]:
-    """The instance and task a run's name says (``run_key``)."""
-    instance_id, _, task = key.rsplit("#", 2)
-    return instance_id, int(task) if task.isdigit() else 0
+def parse_run_key(key: str) -> tuple[str, int] | None:
+    """The instance and task a run's name says (``run_key``); None for a name of another
+    shape (a slot taken by an earlier version, whose owners were bare IDs)."""
+    parts = key.rsplit("#", 2)
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    return parts[0], int(parts[2])
 
 
 class ActivityGate:

@@ -576,6 +576,21 @@ class Engine:
             return []
         return events
 
+    def _settle_into(
+        self,
+        brought: dict[int, list[HistoryEvent]],
+        i: int,
+        msg: ActivityMessage | CalledActivityMessage,
+        events: list[HistoryEvent],
+    ) -> None:
+        """``_settle`` for one delivery of a batch: one whose answer cannot be sent is left
+        out (``events_for`` meets it alone, and its error goes where errors go), not the
+        batch failed with it."""
+        try:
+            brought[i] = self._settle(msg, events)
+        except Exception as exc:
+            log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
+
     def _enter_limits(
         self, msg: ActivityMessage | CalledActivityMessage, remaining_ms: Callable[[], int] | None
     ) -> list[Lease] | None:
@@ -585,7 +600,9 @@ class Engine:
         if self.gate is None:
             return []
         lease_for = timedelta(milliseconds=remaining_ms() + LEASE_MARGIN_MS) if remaining_ms else MAX_LEASE
-        leases = self.gate.enter(msg.name, run_key(msg.instance_id, msg.execution_id, msg.task_id), lease_for)
+        # Another app's call is named with that app: its instance is not one of this app's.
+        instance = f"{msg.caller}:{msg.instance_id}" if isinstance(msg, CalledActivityMessage) else msg.instance_id
+        leases = self.gate.enter(msg.name, run_key(instance, msg.execution_id, msg.task_id), lease_for)
         if leases is None:
             log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
             delay = wait_seconds(msg.waited, self._jitter.randint)
@@ -618,7 +635,7 @@ class Engine:
                 log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
                 continue
             if isinstance(prepared, list):
-                brought[i] = self._settle(msg, prepared)
+                self._settle_into(brought, i, msg, prepared)
             else:
                 runnable.append(i)
         for start in range(0, len(runnable), self.activity_concurrency):
@@ -644,7 +661,7 @@ class Engine:
                         held += leases
                 runs = [self._run_of(deliveries[i][0]) for i in wave]
                 for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
-                    brought[i] = self._settle(deliveries[i][0], [event])
+                    self._settle_into(brought, i, deliveries[i][0], [event])
             finally:
                 self._leave_limits(held)
         return brought

@@ -126,6 +126,10 @@ class Lifecycle:
         try:
             self.start(name, instance_id, input, parent=parent, existing=existing, propagated=propagated)
         except (RequestError, WorkflowNotRegisteredError) as exc:
+            if isinstance(exc, InstanceExistsError):
+                raced = self._store.get_meta(instance_id)
+                if raced is not None and raced.parent == parent:
+                    return None  # a delivery of the same start at the same time won the race
             # A refusal fails the child's task. An AWS error does not: it propagates, and
             # the step's message comes back to start the child again.
             return FailureDetails.of(type(exc), str(exc))
