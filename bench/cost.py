@@ -76,6 +76,14 @@ def seq(ctx: DaprWorkflowContext, n: int):
     return x
 
 
+@wfr.workflow(name="seq_remote")
+def seq_remote(ctx: DaprWorkflowContext, n: int):
+    x = 0
+    for _ in range(n):
+        x = yield ctx.call_activity(work, input=x, app_id="billing")  # another app's
+    return x
+
+
 @wfr.workflow(name="seq_status")
 def seq_status(ctx: DaprWorkflowContext, n: int):
     x = 0
@@ -128,6 +136,7 @@ LABELS = {
     "seq_status": "queued, custom status",
     "seq_big": "queued, 4 KB input",
     "seq_inline": "sequential, inline",
+    "seq_remote": "another app's, queued",
     "fan": "fan-out",
     "approvals": "event, then an activity",
 }
@@ -179,6 +188,7 @@ def run(
     events: int = 0,
     event_bus: str | None = None,
     limits: ConcurrencyLimits | None = None,
+    other_app: bool = False,
 ) -> Counter[str]:
     """Run ``workflows`` workflows of ``n`` activities; returns the total request counts.
 
@@ -189,7 +199,9 @@ def run(
     them in turn, as Lambda spreads them over its warm containers under load. Several
     ``workflows`` run at once share the poller's batches. ``snapshots`` maps step
     numbers to the counts taken right after that history step was written. ``events``
-    raise-event calls are made one at a time, each after the queue has drained."""
+    raise-event calls are made one at a time, each after the queue has drained.
+    ``other_app``: a second app ("billing", its own table, queue and container) beside
+    this one ("orders"), each knowing the other's queue, its requests counted too."""
     counts: Counter[str] = Counter()
     with mock_aws():
         sqs = MeteredSqs(boto3.client("sqs", region_name="us-east-1"), counts)
@@ -208,6 +220,13 @@ def run(
         if limits is not None:
             settings = replace(settings, concurrency=limits)
         compute = ComputeMeter()
+        queues: list[tuple[str, list[Any]]] = []
+        if other_app:
+            res2 = ensure_resources(dynamodb, sqs._client, table_name="billing-instances", queue_name="billing-work")
+            settings = replace(settings, app_id="orders", peers={"billing": res2.queue_url})
+            billing = Settings(res2.table_name, res2.queue_url, app_id="billing", peers={"orders": res.queue_url})
+            billing_engine = build_engine(wfr, billing, sqs_client=sqs, sleep=compute.sleep)
+            queues.append((res2.queue_url, [compute.wrap(make_handler(billing_engine, billing))]))
         engines = [build_engine(wfr, settings, sqs_client=sqs, sleep=compute.sleep) for _ in range(containers)]
         handlers = [compute.wrap(make_handler(engine, settings)) for engine in engines]
         handler = handlers[0]
@@ -222,10 +241,31 @@ def run(
                 assert handler(event, None)["statusCode"] == 202
             raises = events
             ids = [f"{shape}-{n}-{k}" for k in range(workflows)]
+
+            def receive(url: str) -> list[Any]:
+                if not queues:
+                    return list(
+                        sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
+                            "Messages", []
+                        )
+                    )
+                # Two apps: each app's poller finds the other's work in turn; only the
+                # receives that get messages are counted (as in _await_delayed).
+                got: list[Any] = sqs._client.receive_message(
+                    QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["All"]
+                ).get("Messages", [])
+                counts["sqs"] += 1 if got else 0
+                return got
+
             while True:
-                msgs = sqs.receive_message(QueueUrl=res.queue_url, MaxNumberOfMessages=10, AttributeNames=["All"]).get(
-                    "Messages", []
-                )
+                msgs = receive(res.queue_url)
+                if not msgs and queues:
+                    url, theirs = queues[0]
+                    got = receive(url)
+                    if got:
+                        counts["invocations"] += 1
+                        deliver(theirs[0], sqs, url, got)
+                        continue
                 if not msgs and raises:
                     raises -= 1
                     event = json.loads((HERE.parent / "events" / "raise_event.json").read_text())
@@ -394,6 +434,14 @@ def main() -> int:
     print(
         f"  a concurrency limit adds ${r['usd'] - results[('seq', 100)]['usd']:.2f}/M activities in requests "
         "(its slot's query, conditional write and delete), and their milliseconds to the run"
+    )
+    # Another app's activity (call_activity(app_id=...)): the work goes to its queue and
+    # its result comes back to this one's, a message and an invocation more than a local one.
+    r = per_activity(run("seq_remote", 100, other_app=True), 100)
+    print(f"{LABELS['seq_remote'] + ' x100':<30}" + "".join(f"{r[k]:>9.3f}" for k in columns))
+    print(
+        f"  calling another app adds ${r['usd'] - results[('seq', 100)]['usd']:.2f}/M activities in requests "
+        "(the result's message and the other app's invocation)"
     )
     # Many workflows at once: the poller's receives and deletes carry up to 10 messages.
     r = per_activity(run("seq", 10, workflows=20), 10 * 20)

@@ -82,7 +82,7 @@ def build_engine(
     metrics: Metrics | None = None,
 ) -> Engine:
     """The engine over DynamoDB, SQS and (with a bucket) S3; clients, clock and sleep may
-    be injected (tests)."""
+    be injected (tests: an injected SQS client also sends to the other apps' queues)."""
     shared_loader()
     make_sqs: Callable[[], SQSClient] = (
         (lambda: sqs_client)
@@ -112,7 +112,10 @@ def build_engine(
     )
     # No bucket: the other app cannot read this one's. A client of its own each, made
     # on first use: most invocations call no other app.
-    peers = {app: SqsQueue(_client_for(url, settings.region), url) for app, url in settings.peers.items()}
+    peers = {
+        app: SqsQueue(make_sqs if sqs_client is not None else _client_for(url, settings.region), url)
+        for app, url in settings.peers.items()
+    }
     return Engine(
         runtime,
         store,
