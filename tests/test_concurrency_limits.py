@@ -4,6 +4,8 @@ DynamoDB Local), under the faults of a chaos run, and on `wf dev --config`."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import itertools
 import json
 import os
@@ -24,6 +26,7 @@ from tests.dev_process import ROOT, eventually, get_json, post_json, wf_dev
 from tests.test_concurrent_containers import in_threads
 from tests.test_store_contract import local_table
 from wf import DaprWorkflowContext, WorkflowActivityContext, WorkflowRuntime, when_all
+from wf.cli import main as cli_main
 from wf.core.serde import decode, encode
 from wf.engine.concurrency import ActivityGate, ConcurrencyLimits, Lease, Slots, parse_run_key
 from wf.engine.engine import Engine
@@ -357,14 +360,11 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
             said: list[str] = []
 
             def wf_get_says_waiting() -> bool:
-                run = subprocess.run(
-                    [sys.executable, "-m", "wf.cli", "get", "f1", "--endpoint", base],
-                    capture_output=True,
-                    text=True,
-                    timeout=30,
-                )
-                said.append(run.stderr)
-                return "waiting for a concurrency slot: task" in run.stderr
+                err = io.StringIO()
+                with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(err):
+                    assert cli_main(["get", "f1", "--endpoint", base]) == 0
+                said.append(err.getvalue())
+                return "waiting for a concurrency slot: task" in said[-1]
 
             eventually(wf_get_says_waiting, "wf get showing the waiting tasks")
             assert "(limit of 'slow_step')" in said[-1]
@@ -383,8 +383,6 @@ def test_wf_dev_reads_a_dapr_configuration_and_shows_what_runs_and_waits(tmp_pat
 
 
 def test_wf_dev_refuses_a_configuration_it_cannot_honour_before_starting(tmp_path: Path) -> None:
-    import subprocess
-    import sys
 
     config = tmp_path / "dapr-config.yaml"
     config.write_text("spec:\n  workflow:\n    globalMaxConcurrentWorkflowInvocations: 3\n")

@@ -244,6 +244,7 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
         client.wait_for_workflow_completion("good", timeout_in_seconds=60)
         eventually(lambda: "good: activity 'double' (task 1) completed" in "".join(lines), "the activity's log line")
     log = "".join(lines)
+    emulator = re.search(r"embedded AWS emulator on (\S+)", log)
     assert "bad: activity 'refuses' (task 1) failed: NonRetryableError: no point retrying" in log
     assert "fails bad: RUNNING -> FAILED: TaskFailedError:" in log
     assert "good: activity 'double' (task 1) completed" in log
@@ -257,6 +258,8 @@ def test_a_restart_on_the_same_port_at_once_and_log_lines_a_developer_can_read(
             lambda: "GET /v1.0/workflows/dapr/bad -> 200" in "".join(lines), "the verbose request line"
         )  # and it kept "bad" across the restart
     assert re.search(r"restored \d+ items and \d+ messages from .* \(\d+\.\d MB;", "".join(lines))  # and said how much
+    # Its emulator where it was: the queue URLs other apps' `wf dev`s hold (--peer) stay right.
+    assert emulator is not None and f"embedded AWS emulator on {emulator.group(1)}" in "".join(lines)
 
     durations = []
     for _ in range(2):
