@@ -27,31 +27,29 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from wf.core.commands import Command, StartChild
 from wf.core.history import (
-    ActivityFailed,
-    ActivityScheduled,
     ChildFailed,
     HistoryEvent,
     TimerFired,
     WorkflowFailed,
 )
-from wf.core.propagation import DEFAULT_APP_ID, propagate
+from wf.core.propagation import DEFAULT_APP_ID
 from wf.core.registry import Registry
 from wf.core.status import WorkflowStatus
 from wf.core.step import StepResult
+from wf.engine.activities import ActivityWork
 from wf.engine.announcer import Announcer
 from wf.engine.budget import DEFAULT_MARGIN_MS, ActivityBudget
 from wf.engine.cache import DEFAULT_CACHE_BYTES, Live, LiveCache
 from wf.engine.calls import Calls
-from wf.engine.concurrency import ActivityGate, Lease, run_key, wait_seconds
-from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, ActivityRun, Dispatcher
+from wf.engine.concurrency import ActivityGate
+from wf.engine.dispatch import DISPATCH_SENDS, MAX_CONFLICT_RETRIES, Dispatcher
 from wf.engine.fan_in import INBOX_DELAY_SECONDS, FanIn
 from wf.engine.lifecycle import Lifecycle, split_first_step
 from wf.engine.limits import MAX_INLINE_PAYLOAD_BYTES, oversize
@@ -80,11 +78,9 @@ from wf.engine.status_events import PendingChange, StatusEvents
 from wf.engine.store import InstanceMeta, InstanceStore, StepRecord
 from wf.engine.waits import BILLED, PROMPT, Waits
 from wf.errors import (
-    ActivityAbandonedError,
     ConflictError,
     FailureDetails,
     PayloadTooLargeError,
-    QueueError,
     StoreError,
 )
 
@@ -103,10 +99,6 @@ DEFAULT_ACTIVITY_CONCURRENCY = 10
 
 #: Transient errors retried by fresh messages before SQS's own redelivery takes over.
 MAX_ATTEMPTS = 12
-#: A concurrency slot's lease outlasts its invocation's deadline by this much; without a
-#: deadline (a stack run in process), it is held at most MAX_LEASE.
-LEASE_MARGIN_MS = 5_000
-MAX_LEASE = timedelta(minutes=15)
 MAX_RETRY_DELAY_SECONDS = 300
 #: Waits for a concurrency slot that allow an activity one more dead delivery before it is
 #: abandoned (``Engine._deaths_allowed``).
@@ -147,10 +139,8 @@ class Engine:
         """``app_id``: this app's ID, which other apps call it by; ``peers``: the queues
         of the apps it calls and answers, by ID (``wf/engine/peers.py``)."""
         self.runtime = runtime
-        #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``),
-        #: and what spreads the tries of runs that wait for a slot.
+        #: The activities' deployment-wide concurrency limits (``wf/engine/concurrency.py``).
         self.gate = concurrency
-        self._jitter = random.Random()
         if concurrency is not None and concurrency.limits.activities_per_container is not None:
             activity_concurrency = min(activity_concurrency, concurrency.limits.activities_per_container)
         self.store = store
@@ -161,7 +151,6 @@ class Engine:
         self.max_receive_count = max_receive_count
         #: The largest payload this engine's store and queue can keep (with a bucket, 10 MB).
         self.max_payload_bytes = max_payload_bytes
-        self.activity_concurrency = max(1, activity_concurrency)
         self.sleep = sleep
         #: How long an invocation waits in place, and for what (``wf/engine/waits.py``):
         #: given, or the policy ``precise_timers`` picks.
@@ -185,6 +174,21 @@ class Engine:
             runtime, store, self.lives, clock, new_id, self.metrics, self.dispatch, app_id, max_payload_bytes
         )
         self.calls = Calls(self.dispatch, self.lifecycle, queue, clock)
+        self.activities = ActivityWork(
+            dispatch=self.dispatch,
+            calls=self.calls,
+            queue=queue,
+            clock=clock,
+            metrics=self.metrics,
+            budget=self.budget,
+            gate=concurrency,
+            concurrency=max(1, activity_concurrency),
+            resolve=self._resolve,
+            repair=self._repair,
+            load=self.load,
+            forget=self.forget,
+            deaths_allowed=self._deaths_allowed,
+        )
         self.fan_in = FanIn(store, queue, clock, new_id, self.metrics)
         self.announcer = Announcer(store, queue, clock, status_events, self.metrics, self.load)
         if status_events is not None:
@@ -450,7 +454,7 @@ class Engine:
                 return []
             return [TimerFired(now, msg.task_id)]
         if isinstance(msg, ActivityMessage):
-            return self._activity_events(msg, now, receive_count, remaining_ms)
+            return self.activities.events(msg, now, receive_count, remaining_ms)
         if isinstance(msg, RetryMessage):
             self.retry(msg.instance_id, remaining_ms=remaining_ms)
             return []
@@ -468,7 +472,7 @@ class Engine:
             self._start_scheduled(msg, remaining_ms)
             return []
         if isinstance(msg, CalledActivityMessage):
-            return self._activity_events(msg, now, receive_count, remaining_ms)
+            return self.activities.events(msg, now, receive_count, remaining_ms)
         if isinstance(msg, CalledChildMessage):
             self.calls.start_child(msg)
             return []
@@ -550,199 +554,23 @@ class Engine:
         ]
         self.dispatch.carry_out(live, owed, allow_inline=False, defer_children=True, max_sends=DISPATCH_SENDS)
 
-    def _activity_events(
-        self,
-        msg: ActivityMessage | CalledActivityMessage,
-        now: datetime,
-        receive_count: int,
-        remaining_ms: Callable[[], int] | None,
-    ) -> list[HistoryEvent]:
-        prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
-        if isinstance(prepared, list):
-            return self._settle(msg, prepared)
-        leases = self._enter_limits(msg, remaining_ms)
-        if leases is None:
-            return []
-        try:
-            return self._settle(msg, self.dispatch.run_activities([self._run_of(msg)], remaining_ms))
-        finally:
-            self._leave_limits(leases)
-
-    def _settle(self, msg: ActivityMessage | CalledActivityMessage, events: list[HistoryEvent]) -> list[HistoryEvent]:
-        """What an activity brought, to record here; or, run for another app, sent there."""
-        if isinstance(msg, CalledActivityMessage):
-            if events:
-                self.calls.reply(msg, msg.caller, events)
-            return []
-        return events
-
-    def _settle_into(
-        self,
-        brought: dict[int, list[HistoryEvent]],
-        i: int,
-        msg: ActivityMessage | CalledActivityMessage,
-        events: list[HistoryEvent],
-    ) -> None:
-        """``_settle`` for one delivery of a batch: one whose answer cannot be sent is left
-        out (``events_for`` meets it alone, and its error goes where errors go), not the
-        batch failed with it."""
-        try:
-            brought[i] = self._settle(msg, events)
-        except Exception as exc:
-            log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
-
-    def _enter_limits(
-        self, msg: ActivityMessage | CalledActivityMessage, remaining_ms: Callable[[], int] | None
-    ) -> list[Lease] | None:
-        """The slots of the concurrency limits ``msg``'s activity falls under, leased
-        until this invocation's deadline (a container that dies holding them frees them
-        then); None when a limit is full: the message is sent again, delayed, to wait."""
-        if self.gate is None:
-            return []
-        lease_for = timedelta(milliseconds=remaining_ms() + LEASE_MARGIN_MS) if remaining_ms else MAX_LEASE
-        # Another app's call is named with that app: its instance is not one of this app's.
-        instance = f"{msg.caller}:{msg.instance_id}" if isinstance(msg, CalledActivityMessage) else msg.instance_id
-        leases = self.gate.enter(msg.name, run_key(instance, msg.execution_id, msg.task_id), lease_for)
-        if leases is None:
-            log.info("%s: activity '%s' waits for a concurrency slot", msg.instance_id, msg.name)
-            delay = wait_seconds(msg.waited, self._jitter.randint)
-            self.queue.send([replace(msg, waited=msg.waited + 1).to_out(delay)])
-            self.metrics.count(Metric.ACTIVITIES_WAITING)
-        return leases
-
-    def _leave_limits(self, leases: Sequence[Lease]) -> None:
-        if self.gate is not None and leases:
-            self.gate.leave(leases)
-
     def activities_events(
         self,
         deliveries: Sequence[tuple[ActivityMessage | CalledActivityMessage, int]],
         *,
         remaining_ms: Callable[[], int] | None = None,
     ) -> dict[int, list[HistoryEvent]]:
-        """Activities delivered together (a fan-out), run concurrently: up to
-        ``activity_concurrency`` at a time, each further wave only while the invocation
-        has time. What each brings, by position, as ``events_for`` would; a delivery
-        whose checks failed (a transient error) is left out, for ``events_for`` to meet
-        the error alone."""
-        now = self.clock()
-        brought: dict[int, list[HistoryEvent]] = {}
-        runnable: list[int] = []
-        for i, (msg, receive_count) in enumerate(deliveries):
-            try:
-                prepared = self._prepare_activity(msg, now, receive_count, remaining_ms)
-            except Exception as exc:
-                log.info("%s: activity '%s' left to run alone (%s)", msg.instance_id, msg.name, exc)
-                continue
-            if isinstance(prepared, list):
-                self._settle_into(brought, i, msg, prepared)
-            else:
-                runnable.append(i)
-        for start in range(0, len(runnable), self.activity_concurrency):
-            wave = runnable[start : start + self.activity_concurrency]
-            if start:
-                for i in [i for i in wave if not self.budget.may_start(deliveries[i][0].name, remaining_ms)]:
-                    wave.remove(i)
-                    with contextlib.suppress(QueueError):  # else events_for defers it, alone
-                        brought[i] = self._defer(deliveries[i][0])
-            held: list[Lease] = []
-            try:
-                for i in list(wave):
-                    try:
-                        leases = self._enter_limits(deliveries[i][0], remaining_ms)
-                    except Exception as exc:
-                        log.info("%s: activity left to run alone (%s)", deliveries[i][0].instance_id, exc)
-                        wave.remove(i)
-                        continue
-                    if leases is None:
-                        wave.remove(i)
-                        brought[i] = []
-                    else:
-                        held += leases
-                runs = [self._run_of(deliveries[i][0]) for i in wave]
-                for i, event in zip(wave, self.dispatch.run_activities(runs, remaining_ms), strict=True):
-                    self._settle_into(brought, i, deliveries[i][0], [event])
-            finally:
-                self._leave_limits(held)
-        return brought
+        """Activities delivered together (a fan-out), run concurrently (``ActivityWork.batch``)."""
+        return self.activities.batch(deliveries, remaining_ms=remaining_ms)
 
-    def _run_of(self, msg: ActivityMessage | CalledActivityMessage) -> ActivityRun:
-        """The run of an activity message; with the caller's history, if it propagates it
-        (read from the execution, which ``_prepare_activity`` has just loaded; carried
-        in the message, when another app calls it)."""
-        if isinstance(msg, CalledActivityMessage):
-            return ActivityRun(msg.name, msg.instance_id, msg.task_id, msg.input, msg.propagated)
-        propagated = None
-        if msg.propagation is not None:
-            live = self.load(msg.instance_id)
-            if live is not None and not any(
-                isinstance(e, ActivityScheduled) and e.task_id == msg.task_id for e in live.history
-            ):
-                # A warm view from before the step that scheduled this activity (another
-                # container took the steps since): what it propagates is that step's
-                # history, so read the steps this view missed.
-                self.forget(msg.instance_id)
-                live = self.load(msg.instance_id)
-            if live is not None:
-                propagated = propagate(
-                    msg.propagation,
-                    live.history,
-                    msg.task_id,
-                    app_id=self.dispatch.peers.app_id,
-                    instance_id=msg.instance_id,
-                )
-        return ActivityRun(msg.name, msg.instance_id, msg.task_id, msg.input, propagated)
+    @property
+    def activity_concurrency(self) -> int:
+        """Activities of one SQS batch that run at once, at most."""
+        return self.activities.concurrency
 
-    def _prepare_activity(
-        self,
-        msg: ActivityMessage | CalledActivityMessage,
-        now: datetime,
-        receive_count: int,
-        remaining_ms: Callable[[], int] | None,
-    ) -> list[HistoryEvent] | ActivityMessage | CalledActivityMessage:
-        """The activity message itself if it is to run now, else what it brings
-        without running (nothing, or its abandonment). Another app's call is run
-        unchecked: its instance is in that app's table, which this one does not read."""
-        if isinstance(msg, ActivityMessage):
-            # An activity runs only for a recorded execution that still waits for it: not
-            # for a start that was refused, an instance purged, or a task already settled.
-            live = self._resolve([msg], receive_count)
-            if live is None:
-                return []
-            settled = live.execution.is_settled(msg.task_id)
-            if live.execution.is_terminal or settled:
-                if settled or redelivered([msg], receive_count):
-                    # Its result is recorded, so this is a duplicate, perhaps delivered at
-                    # once (receive count 1) while the delivery that recorded it died before
-                    # carrying out what followed: do that now, without running it again.
-                    self._repair(live)
-                return []
-            if self.calls.is_remote(msg.app_id):
-                self.calls.forward(live, msg)  # another app's to run (a start deferred it)
-                return []
-        died = msg.crashes + receive_count - 1
-        if died >= self._deaths_allowed(msg):
-            # Every earlier delivery died unfinished (out of memory, a crash): record
-            # a failure the workflow can handle rather than strand it in the DLQ.
-            abandoned = FailureDetails.of(
-                ActivityAbandonedError,
-                f"activity '{msg.name}' was delivered {died + 1} times and never finished "
-                "(its invocation crashed each time)",
-            )
-            self.metrics.count(Metric.ACTIVITIES_ABANDONED)
-            return [ActivityFailed(now, msg.task_id, abandoned)]
-        if not self.budget.may_start(msg.name, remaining_ms):
-            return self._defer(msg)
-        return msg
-
-    def _defer(self, msg: ActivityMessage | CalledActivityMessage) -> list[HistoryEvent]:
-        # Too late in this invocation to run it (see wf/engine/budget.py): a fresh
-        # message, acknowledged in place of this one, keeps its receive count for
-        # deliveries that really died.
-        log.info("%s: deferring activity '%s', too little time left", msg.instance_id, msg.name)
-        self.queue.send([msg.to_out()])
-        self.metrics.count(Metric.ACTIVITIES_DEFERRED)
-        return []
+    @activity_concurrency.setter
+    def activity_concurrency(self, value: int) -> None:
+        self.activities.concurrency = max(1, value)
 
     def _await_call(
         self, live: Live, msgs: Sequence[Message], events: list[HistoryEvent]
