@@ -29,32 +29,36 @@ iam.install()  # the function's AWS calls, for tests/test_iam.py
 WALL_CLOCK_UPSTREAM = ("test_retry_policies", "test_retry_timeout", "test_terminate_recursive")
 
 
-#: The suite's longest tests (a minute or more each under its load): each goes to the head
-#: of a different worker's share (pytest-xdist's work stealing hands each worker a
-#: contiguous share and steals from the tails), so that none waits behind another.
+#: The suite's longest tests, longest first (a minute or more each under its load:
+#: `pytest --durations=12`). pytest-xdist's work stealing hands each worker a contiguous
+#: share of the collection and steals from the tails: dealt to the heads of the shares,
+#: they start first and on different workers, so that the run does not end waiting for
+#: one of them started last. (Twelve dealt so ran no faster: started together, they
+#: slow each other down.)
 LONGEST = (
     "tests/test_http_fuzz.py::test_fuzzed_requests_never_get_a_5xx",
-    "tests/test_openapi.py::test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses",
     "tests/test_console.py::test_a_phone_width_and_1000_instances_and_a_1000_event_history",
-    "tests/test_chaos.py::test_chaos_small",
+    "tests/test_openapi.py::test_fuzzing_against_wf_dev_gets_no_5xx_and_only_documented_statuses",
     "tests/test_dev_load.py::test_200_concurrent_events_to_one_instance_are_each_applied_once",
+    "tests/test_chaos.py::test_chaos_small",
     "tests/test_security.py::test_wf_dev_honours_dapr_api_token_and_the_clients_send_it",
 )
 
 
 def _longest_spread(items: list[pytest.Item], workers: int) -> list[pytest.Item]:
-    longest = [i for i in items if i.nodeid in LONGEST]
-    rest = [i for i in items if i.nodeid not in LONGEST]
+    rank = {nodeid: n for n, nodeid in enumerate(LONGEST)}
+    longest = sorted((i for i in items if i.nodeid in rank), key=lambda i: rank[i.nodeid])
+    rest = [i for i in items if i.nodeid not in rank]
     if workers < 2 or not longest:
         return items
     share = -(-len(items) // workers)
     ordered: list[pytest.Item] = []
-    for start in range(0, len(items), share):
-        if longest:
-            ordered.append(longest.pop(0))
-        ordered += rest[: share - 1]
-        rest = rest[share - 1 :]
-    return ordered + longest + rest
+    for k in range(workers):
+        heads = longest[k::workers]
+        take = max(0, share - len(heads))
+        ordered += heads + rest[:take]
+        rest = rest[take:]
+    return ordered + rest
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

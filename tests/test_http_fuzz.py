@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from tests.dev_process import wf_dev
 
-EXAMPLES = 2100
+EXAMPLES = 2000  # one request each: the 2,000 the suite asserts
 METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS", "TRACE"]
 seen: Counter[int] = Counter()
 
