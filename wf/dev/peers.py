@@ -70,7 +70,7 @@ def resolve_peers(
             if not said:
                 log.info("waiting for app '%s' (a `wf dev` on %s) to start", name, url)
                 said = True
-            time.sleep(0.2)
+            time.sleep(0.2)  # `wf dev`'s own start, before any container: nothing billed
     return queues
 
 
